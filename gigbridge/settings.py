@@ -1,0 +1,82 @@
+"""Runtime configuration, read from ``GIGBRIDGE_*`` environment variables (and an optional
+``.local/kafka.env`` file written by ``make kafka-up``).
+
+Every knob the hub has lives here, so ``docker-compose.yml``, the k8s manifests and the README
+can be checked against one list (``tests/deploy/test_compose.py`` does that).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Hub settings. Construct with ``Settings()``; no I/O happens besides reading env files."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GIGBRIDGE_",
+        env_file=(REPO_ROOT / ".local" / "kafka.env",),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- Kafka connection ---------------------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "SASL_PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+
+    # --- Topics -------------------------------------------------------------------------
+    topic_partitions: int = Field(6, ge=1, description="partitions for topics the hub creates")
+    topic_replication_factor: int = Field(1, ge=1)
+    topic_discovery_interval_s: float = Field(
+        10.0, gt=0, description="how often the worker looks for newly onboarded platform topics"
+    )
+
+    # --- Worker -------------------------------------------------------------------------
+    app_id: str = "gigbridge-hub"
+    data_dir: Path = REPO_ROOT / ".local" / "worker"
+    worker_web_port: int = Field(6066, ge=0, le=65535, description="Faust web: /metrics lives here")
+    worker_web_host: str = "127.0.0.1"
+    stream_batch_size: int = Field(500, ge=1)
+    stream_batch_timeout_s: float = Field(0.05, gt=0)
+    dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")
+    max_future_skew_s: float = Field(300, ge=0)
+    max_event_age_days: float = Field(90, gt=0)
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
+
+    # --- Simulator ----------------------------------------------------------------------
+    sim_platforms: int = Field(3, ge=1)
+    sim_rate: float = Field(50.0, ge=0, description="events/s; 0 = as fast as possible")
+    sim_invalid_share: float = Field(0.05, ge=0, le=1)
+    sim_seed: int = 42
+
+    @cached_property
+    def kafka_python_config(self) -> dict:
+        """Keyword arguments for kafka-python clients (admin, producer, consumer)."""
+        cfg: dict = {"bootstrap_servers": self.kafka_bootstrap.split(",")}
+        if self.kafka_username:
+            cfg.update(
+                security_protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_username,
+                sasl_plain_password=self.kafka_password.get_secret_value() if self.kafka_password else "",
+            )
+        return cfg
+
+    @cached_property
+    def aiokafka_config(self) -> dict:
+        """Keyword arguments for aiokafka clients (same names as kafka-python, minus list form)."""
+        cfg = dict(self.kafka_python_config)
+        cfg["bootstrap_servers"] = self.kafka_bootstrap
+        return cfg
