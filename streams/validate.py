@@ -8,12 +8,14 @@ rejected value (platform payloads may carry personal data by mistake).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from fastavro.validation import ValidationError, validate as fastavro_validate
+
+from schemas.shape import find_problem
 
 EVENT_TYPES = ("sites", "headcounts", "incidents")
 CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
@@ -53,30 +55,22 @@ class Rules:
 DEFAULT_RULES = Rules()
 
 
-def check_schema(parsed_schema: dict, record: Any) -> Rejection | None:
-    """Check that a JSON-shaped record fits an Avro schema (missing/extra fields, types, enums).
-
-    Fields the schema declares with a default are filled in place first, as an Avro reader
-    would. Unknown top-level fields are refused so a typo (or a smuggled ``worker_name``)
-    is reported instead of silently dropped.
+def check_schema(version: Any, record: Any) -> Rejection | None:
+    """Check that a JSON-shaped record fits a contract version (``schemas.catalog.SchemaVersion``:
+    its ``parsed`` schema and strict ``checker``): missing and unknown fields, types, int ranges,
+    enum symbols. Fields the schema declares with a default are filled in place first, as an
+    Avro reader would. Unknown fields are refused so a typo (or a smuggled ``worker_name``) is
+    reported instead of silently dropped.
     """
     if not isinstance(record, dict):
         return Rejection("schema_violation", None, "an event must be a JSON object")
-    known = set()
-    for field in parsed_schema["fields"]:
-        known.add(field["name"])
+    for field in version.parsed["fields"]:
         if field["name"] not in record and "default" in field:
-            record[field["name"]] = field["default"]
-    extra = sorted(k for k in record if k not in known)
-    if extra:
-        return Rejection("schema_violation", str(extra[0]), "field is not part of the contract")
-    try:
-        fastavro_validate(record, parsed_schema, raise_errors=True)
-    except ValidationError as exc:
-        path = ".".join(e.field.rsplit(".", 1)[-1] for e in exc.errors if e.field) or None
-        missing = any(e.datum is None for e in exc.errors)
-        what = "is missing or null but required" if missing else "has the wrong type or an unknown symbol"
-        return Rejection("schema_violation", path, f"field {what} (see the Avro contract)")
+            record[field["name"]] = copy.deepcopy(field["default"])
+    problem = find_problem(version.checker, record)
+    if problem is not None:
+        path, message = problem
+        return Rejection("schema_violation", path, message)
     return None
 
 

@@ -1,0 +1,99 @@
+"""Example payloads: layout, loader, coverage, and that each one shows exactly its rule.
+
+That every example gets exactly its verdict from the hub's validation is proven in
+tests/streams/test_examples.py (one parametrized test over all examples).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.examples import ExampleLayoutError, load_examples
+
+EXAMPLES = load_examples()
+EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report")
+
+REASONS = {
+    "schema_violation", "invalid_event_id", "invalid_platform_id", "invalid_division_code",
+    "unknown_division_code", "timestamp_in_future", "timestamp_too_old", "invalid_period",
+    "period_too_long", "negative_count", "status_sum_mismatch", "count_exceeds_active",
+    "invalid_pseudonym", "description_too_long", "invalid_coordinates",
+}
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES if e.kind == "invalid"])
+def test_invalid_example_metadata(example):
+    assert example.reason in REASONS
+    assert example.reason != "platform_mismatch"
+    assert example.field and example.description
+    assert example.contract in EVENT_CONTRACTS
+
+
+REQUIRED = {
+    "site_event": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_division_code", "division_code"), ("unknown_division_code", "division_code"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"),
+        ("invalid_coordinates", "location.lat"), ("invalid_coordinates", "location.lon"),
+    },
+    "headcount_report": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_division_code", "division_code"), ("unknown_division_code", "division_code"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"),
+        ("invalid_period", "period_end"), ("period_too_long", "period_end"), ("negative_count", None),
+        ("status_sum_mismatch", "active_workers"), ("count_exceeds_active", "insured_workers"),
+        ("count_exceeds_active", "long_hours_workers"),
+    },
+    "incident_report": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_division_code", "division_code"), ("unknown_division_code", "division_code"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_in_future", "reported_at"),
+        ("timestamp_too_old", "occurred_at"), ("invalid_pseudonym", "worker_ref"),
+        ("invalid_pseudonym", "order_ref"), ("description_too_long", "description"),
+        ("invalid_coordinates", "location.lat"), ("invalid_coordinates", "location.lon"),
+    },
+}
+
+
+@pytest.mark.parametrize("contract", EVENT_CONTRACTS)
+def test_invalid_examples_cover_every_applicable_reason(catalog, contract):
+    for v in catalog.contract(contract).versions:
+        have = {(e.reason, e.field) for e in EXAMPLES if e.contract == contract and e.version == v.version and e.kind == "invalid"}
+        for reason, field in REQUIRED[contract]:
+            assert any(r == reason and (field is None or f == field) for r, f in have), (contract, v.version, reason, field)
+
+
+def test_valid_example_counts(catalog):
+    for v in catalog.versions():
+        n = sum(1 for e in EXAMPLES if (e.contract, e.version, e.kind) == (v.contract, v.version, "valid"))
+        assert n >= (3 if v.contract in EVENT_CONTRACTS else 1), (v.contract, v.version, n)
+
+
+def test_examples_use_realistic_values():
+    divisions = {e.payload.get("division_code") for e in EXAMPLES if e.kind == "valid"}
+    assert {"310101002000", "440305000000", "110101001001"} <= divisions
+    assert any(len(e.payload.get("description") or "") == 500 for e in EXAMPLES if e.kind == "valid")
+
+
+def test_loader_decodes_bytes_and_filters():
+    [dl] = load_examples(contract="dead_letter")
+    assert isinstance(dl.payload["original_value"], bytes)
+    assert dl.payload["original_value"][:5] == b"\x00\x00\x00\x00\x63"
+    assert dl.payload["original_key"] == b"GZ-TH-FH-01"
+    assert all(e.kind == "invalid" for e in load_examples(kind="invalid"))
+    assert {e.contract for e in load_examples(contract="site_event", version=1)} == {"site_event"}
+    # fresh objects every call: callers may mutate payloads
+    a, b = load_examples(contract="site_event")[0], load_examples(contract="site_event")[0]
+    assert a.payload == b.payload and a.payload is not b.payload
+
+
+def test_loader_rejects_bad_layout(tmp_path):
+    d = tmp_path / "site_event" / "v1" / "invalid"
+    d.mkdir(parents=True)
+    (d / "x.json").write_text(json.dumps({"reason": "schema_violation", "payload": {}}))
+    with pytest.raises(ExampleLayoutError, match="exactly the keys"):
+        load_examples(tmp_path)
+    (d / "x.json").unlink()
+    (tmp_path / "site_event" / "v1" / "valid.json").write_text("{}")
+    with pytest.raises(ExampleLayoutError, match="'valid' or 'invalid'"):
+        load_examples(tmp_path)
