@@ -1,0 +1,108 @@
+"""Turn a batch of ingest messages into the records to write (pure apart from dedupe state).
+
+The Faust agent calls :func:`plan_batch`, writes every :class:`Delivery`, waits until the
+broker has acknowledged all of them (acks=all), and only then remembers the accepted event
+ids and acks the input offsets. So an input offset is committed only after its outcome is
+durable, and a crash in between re-processes the batch (at-least-once; the dedupe table makes
+the repeat invisible downstream except inside that crash window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal
+
+from schemas.wire import encode
+from streams.process import (
+    Accepted, Context, DeadLettered, Outcome, Rejected, Source, classify,
+    dead_letter_headers, dead_letter_record, rejection_record,
+)
+from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
+
+DeliveryKind = Literal["validated", "rejected", "dlq"]
+
+
+@dataclass(frozen=True, slots=True)
+class InMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    handle: Any = field(default=None, compare=False, repr=False)  # the transport's own event
+
+    @property
+    def source(self) -> Source:
+        return Source(self.topic, self.partition, self.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    kind: DeliveryKind
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What became of one input message."""
+
+    message: InMessage
+    platform_id: str
+    event_type: str
+    outcome: Outcome
+    duplicate: bool
+    deliveries: tuple[Delivery, ...]
+
+
+@dataclass
+class BatchPlan:
+    decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return [d for decision in self.decisions for d in decision.deliveries]
+
+    @property
+    def accepted_ids(self) -> list[str]:
+        return [d.outcome.event_id for d in self.decisions
+                if isinstance(d.outcome, Accepted) and not d.duplicate]
+
+
+def plan_batch(messages: Iterable[InMessage], ctx: Context,
+               seen_before: Callable[[InMessage, str], bool], now_ms: int) -> BatchPlan:
+    """Classify each message and build its deliveries. ``seen_before(message, event_id)`` asks
+    the dedupe state; repeats of an accepted event_id (earlier in the window or earlier in this
+    batch) are marked duplicate and produce nothing."""
+    plan = BatchPlan()
+    in_batch: set[str] = set()
+    for msg in messages:
+        topic = parse_ingest_topic(msg.topic)
+        if topic is None:  # subscription only holds ingest topics; guard anyway
+            raise ValueError(f"not an ingest topic: {msg.topic}")
+        outcome = classify(msg.value, topic, ctx, now_ms)
+        duplicate = False
+        if isinstance(outcome, Accepted):
+            duplicate = outcome.event_id in in_batch or seen_before(msg, outcome.event_id)
+            in_batch.add(outcome.event_id)
+        deliveries = () if duplicate else (_delivery(outcome, msg, topic.platform_id, ctx, now_ms),)
+        plan.decisions.append(Decision(msg, topic.platform_id, topic.event_type, outcome, duplicate, deliveries))
+    return plan
+
+
+def _delivery(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context, now_ms: int) -> Delivery:
+    if isinstance(outcome, Accepted):
+        # Keep the platform's key (the site) so one site's events stay in order downstream.
+        return Delivery("validated", validated_topic(outcome.event_type), msg.key,
+                        encode(outcome.version, outcome.record))
+    if isinstance(outcome, Rejected):
+        record = rejection_record(outcome, msg.source, now_ms)
+        return Delivery("rejected", rejected_topic(platform_id), msg.key,
+                        encode(ctx.catalog.contract("rejection_record").latest, record))
+    assert isinstance(outcome, DeadLettered)
+    record = dead_letter_record(outcome, msg.source, msg.key, msg.value, now_ms)
+    return Delivery("dlq", DLQ_TOPIC, msg.key,
+                    encode(ctx.catalog.contract("dead_letter").latest, record),
+                    tuple(dead_letter_headers(outcome, msg.source)))

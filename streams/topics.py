@@ -1,0 +1,45 @@
+"""Topic names of the hub, in one place.
+
+Ingest: ``platform.<platform_id>.<type>`` (type: sites, headcounts, incidents), written by the
+platform; ``platform.<platform_id>.rejected`` carries the hub's rejection records back to it.
+Hub outputs: ``hub.validated.<type>`` (until routing lands), ``hub.dlq`` for undecodable bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from streams.validate import EVENT_TYPES
+
+DLQ_TOPIC = "hub.dlq"
+_INGEST_RE = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.(sites|headcounts|incidents)")
+
+
+class IngestTopic(NamedTuple):
+    platform_id: str
+    event_type: str
+
+
+def parse_ingest_topic(name: str) -> IngestTopic | None:
+    """``platform.acme.sites`` -> IngestTopic("acme", "sites"); anything else -> None."""
+    match = _INGEST_RE.fullmatch(name)
+    return IngestTopic(match[1], match[2]) if match else None
+
+
+def ingest_topic(platform_id: str, event_type: str) -> str:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
+    return f"platform.{platform_id}.{event_type}"
+
+
+def rejected_topic(platform_id: str) -> str:
+    return f"platform.{platform_id}.rejected"
+
+
+def validated_topic(event_type: str) -> str:
+    return f"hub.validated.{event_type}"
+
+
+def validated_topics() -> list[str]:
+    return [validated_topic(t) for t in EVENT_TYPES]

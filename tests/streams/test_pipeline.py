@@ -1,0 +1,95 @@
+"""classify + plan_batch: what each ingest message becomes, without Kafka."""
+
+import copy
+
+import pytest
+
+from gigbridge.divisions import default_table
+from schemas.catalog import default_catalog
+from schemas.examples import REFERENCE_NOW_MS, load_examples
+from schemas.wire import decode, encode
+from streams.dedupe import Deduper
+from streams.pipeline import InMessage, plan_batch
+from streams.process import Accepted, Context, DeadLettered, Rejected, classify
+from streams.topics import IngestTopic
+
+CATALOG = default_catalog()
+CTX = Context(CATALOG, default_table().exists)
+NOW = REFERENCE_NOW_MS
+HEADCOUNT = next(e.payload for e in load_examples(contract="headcount_report", kind="valid"))
+INCIDENT = next(e.payload for e in load_examples(contract="incident_report", kind="valid"))
+PLATFORM = HEADCOUNT["platform_id"]
+
+
+def wire(contract, record):
+    return encode(CATALOG.contract(contract).latest, record)
+
+
+def msg(value, topic=f"platform.{PLATFORM}.headcounts", offset=0, key=b"site-1"):
+    return InMessage(topic, 0, offset, key, value)
+
+
+def test_valid_message_is_accepted():
+    outcome = classify(wire("headcount_report", HEADCOUNT), IngestTopic(PLATFORM, "headcounts"), CTX, NOW)
+    assert isinstance(outcome, Accepted) and outcome.event_id == HEADCOUNT["event_id"]
+
+
+@pytest.mark.parametrize("value,reason", [
+    (b"", "empty"), (b"\x00\x00", "truncated"), (b"\x01\x00\x00\x00\x01abc", "bad_magic_byte"),
+    (b"\x00\x00\x00\x99\x99abc", "unknown_schema_id"), (b"\x00\x00\x00\x00\x02\xff\xff\xff", "avro_decode_error"),
+])
+def test_undecodable_bytes_are_dead_lettered(value, reason):
+    outcome = classify(value, IngestTopic(PLATFORM, "headcounts"), CTX, NOW)
+    assert isinstance(outcome, DeadLettered) and outcome.reason == reason
+
+
+def test_schema_of_another_type_is_rejected_not_dead_lettered():
+    outcome = classify(wire("incident_report", INCIDENT), IngestTopic(PLATFORM, "headcounts"), CTX, NOW)
+    assert isinstance(outcome, Rejected) and outcome.rejection.reason == "wrong_event_type"
+
+
+def test_spoofed_platform_is_rejected():
+    outcome = classify(wire("headcount_report", HEADCOUNT), IngestTopic("another-one", "headcounts"), CTX, NOW)
+    assert isinstance(outcome, Rejected) and outcome.rejection.reason == "platform_mismatch"
+
+
+def test_plan_routes_each_outcome_to_its_topic_in_wire_format():
+    bad = copy.deepcopy(HEADCOUNT)
+    bad["event_id"], bad["employed_workers"] = "9d1c9a4e-3b7f-4c2a-8e55-1f0e2d3c4b5a", bad["employed_workers"] + 1
+    messages = [msg(wire("headcount_report", HEADCOUNT), offset=0), msg(wire("headcount_report", bad), offset=1),
+                msg(b"\x07garbage", offset=2, key=b"k")]
+    plan = plan_batch(messages, CTX, lambda m, eid: False, NOW)
+    topics = [d.topic for d in plan.deliveries]
+    assert topics == ["hub.validated.headcounts", f"platform.{PLATFORM}.rejected", "hub.dlq"]
+    assert all(d.value[0] == 0 for d in plan.deliveries)  # Confluent magic byte on every output
+    assert decode(CATALOG, plan.deliveries[0].value).record == HEADCOUNT
+    rejection = decode(CATALOG, plan.deliveries[1].value).record
+    assert (rejection["reason"], rejection["field"], rejection["source_offset"]) == ("status_sum_mismatch", "active_workers", 1)
+    assert str(bad["employed_workers"]) not in rejection["message"]
+    dead = decode(CATALOG, plan.deliveries[2].value).record
+    assert dead["original_value"] == b"\x07garbage" and dead["original_key"] == b"k"
+    headers = dict(plan.deliveries[2].headers)
+    assert headers["__connect.errors.topic"] == f"platform.{PLATFORM}.headcounts".encode()
+    assert headers["__connect.errors.offset"] == b"2"
+    assert plan.accepted_ids == [HEADCOUNT["event_id"]]
+
+
+def test_duplicates_inside_batch_and_window_produce_nothing():
+    store = {}
+    deduper = Deduper(store, 24 * 3600 * 1000)
+    value = wire("headcount_report", HEADCOUNT)
+    plan = plan_batch([msg(value, offset=0), msg(value, offset=1)], CTX, lambda m, eid: deduper.seen_before(eid, NOW), NOW)
+    assert [d.duplicate for d in plan.decisions] == [False, True]
+    assert len(plan.deliveries) == 1
+    for event_id in plan.accepted_ids:
+        deduper.remember(event_id, NOW)
+    later = plan_batch([msg(value, offset=2)], CTX, lambda m, eid: deduper.seen_before(eid, NOW + 1000), NOW + 1000)
+    assert later.decisions[0].duplicate and later.deliveries == []
+
+
+def test_rejected_repeat_is_not_a_duplicate():
+    bad = copy.deepcopy(HEADCOUNT)
+    bad["division_code"] = "999999000000"
+    value = wire("headcount_report", bad)
+    plan = plan_batch([msg(value), msg(value, offset=1)], CTX, lambda m, eid: False, NOW)
+    assert [d.kind for d in plan.deliveries] == ["rejected", "rejected"]
