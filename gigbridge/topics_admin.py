@@ -1,0 +1,58 @@
+"""Topic administration with kafka-python's admin client (sync; call from a thread in async code)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from kafka import KafkaAdminClient
+from kafka.errors import TopicAlreadyExistsError
+
+from gigbridge.settings import Settings
+
+
+class TopicAdmin:
+    """Creates and lists topics. Opens its connection lazily (no I/O in the constructor)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: KafkaAdminClient | None = None
+
+    @property
+    def client(self) -> KafkaAdminClient:
+        if self._client is None:
+            self._client = KafkaAdminClient(client_id="gigbridge-admin", **self._settings.kafka_python_config)
+        return self._client
+
+    def list_topics(self) -> set[str]:
+        return set(self.client.list_topics())
+
+    def partitions_of(self, topics: Iterable[str]) -> dict[str, int]:
+        described = self.client.describe_topics(list(topics))
+        return {t["name"]: len(t["partitions"]) for t in described if not t.get("error_code")}
+
+    def ensure(self, topics: Iterable[str], partitions: int | None = None,
+               replication_factor: int | None = None, configs: dict[str, str] | None = None) -> list[str]:
+        """Create the topics that do not exist yet and wait until they have leaders; returns
+        the names it created. Idempotent, and safe against a concurrent creator."""
+        missing = sorted(set(topics) - self.list_topics())
+        if not missing:
+            return []
+        spec = {"num_partitions": partitions or self._settings.topic_partitions,
+                "replication_factor": replication_factor or self._settings.topic_replication_factor,
+                "configs": configs or {}}
+        result = self.client.create_topics({name: spec for name in missing}, raise_errors=False)
+        created, failed = [], []
+        for topic in result["topics"]:
+            if topic["error_code"] == 0:
+                created.append(topic["name"])
+            elif topic["error_code"] != TopicAlreadyExistsError.errno:
+                failed.append(f'{topic["name"]}: {topic.get("error_message") or topic["error_code"]}')
+        if failed:
+            raise RuntimeError("could not create topics: " + "; ".join(failed))
+        self.client.wait_for_topics(missing, timeout_ms=30_000)
+        return created
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,73 @@
+"""The Faust application: configuration of the app, its dedupe table and its web page.
+
+Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README). The
+producer waits for all in-sync replicas (acks=all); input offsets are acked by the agent only
+after every output of the batch is acknowledged, and Faust commits acked offsets only after
+flushing its producer.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gigbridge.settings import Settings
+
+DEDUPE_TABLE = "dedupe-event-ids"
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build (but do not start) the Faust app for the hub's stream workers."""
+    credentials = None
+    if settings.kafka_username:
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_username,
+            password=settings.kafka_password.get_secret_value() if settings.kafka_password else "",
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=credentials,
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind=settings.worker_web_host,
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        web_in_thread=False,
+        stream_wait_empty=False,
+        autodiscover=False,
+    )
+    # Faust coalesces subscription changes for 45 s; newly onboarded platforms must be picked
+    # up within a minute of their topic appearing, discovery interval included.
+    app.topics._resubscribe_sleep_lock_seconds = 3.0
+
+    @app.page("/metrics")
+    async def metrics(web, request):  # noqa: ARG001 - Faust page signature
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    return app
+
+
+def create_dedupe_table(app: faust.App, settings: Settings) -> faust.Table:
+    """event_id -> first-seen epoch ms, on disk (RocksDB via rocksdict), changelogged to Kafka
+    and co-partitioned with the ingest topics (which must have ``topic_partitions`` partitions).
+    RocksDB's TTL and the changelog's retention expire entries after twice the window."""
+    window_s = int(settings.dedupe_window_s)
+    return app.Table(
+        DEDUPE_TABLE,
+        default=None,
+        partitions=settings.topic_partitions,
+        key_type=str,
+        value_type=int,
+        options={"ttl": 2 * window_s},
+        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(2 * window_s * 1000)},
+    )

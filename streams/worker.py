@@ -1,0 +1,197 @@
+"""The validation worker: Faust agent + topic discovery + a once-a-second counts line.
+
+Per batch (``stream.noack_take``): plan outcomes (pure), send every output, wait for the
+broker's acknowledgement of all of them, remember accepted event ids in the dedupe table,
+then ack the input events. Nothing is acked before its outcome is durable, so a crash or a
+broker outage re-delivers instead of losing; a message that cannot be decoded becomes a DLQ
+record, never an exception, so one bad message cannot stop the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Callable
+
+import faust
+from faust.streams import _current_event  # see _point_table_at
+
+from gigbridge.divisions import default_table
+from gigbridge.logs import get_logger
+from gigbridge.settings import Settings
+from gigbridge.topics_admin import TopicAdmin
+from schemas.catalog import default_catalog
+from streams import metrics
+from streams.app import create_app, create_dedupe_table
+from streams.dedupe import Deduper
+from streams.pipeline import BatchPlan, Delivery, InMessage, plan_batch
+from streams.process import Accepted, Context, Rejected
+from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topics
+from streams.validate import DAY_MS, Rules
+
+log = get_logger("gigbridge.worker")
+
+
+@dataclass
+class Counts:
+    """Running totals for the periodic log line (the Prometheus counters hold the same)."""
+
+    received: int = 0
+    valid: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    dlq: int = 0
+
+    def add(self, plan: BatchPlan) -> None:
+        for d in plan.decisions:
+            self.received += 1
+            if d.duplicate:
+                self.duplicates += 1
+            elif isinstance(d.outcome, Accepted):
+                self.valid += 1
+            elif isinstance(d.outcome, Rejected):
+                self.rejected += 1
+            else:
+                self.dlq += 1
+
+
+def _point_table_at(event) -> None:
+    """The dedupe table is co-partitioned with the ingest topics and Faust picks the table
+    partition from the *current event* context variable, which a batch (``noack_take``) does
+    not set per event. Set only the context variable of this task: ``Stream.current_event``
+    must stay untouched, the batch buffer is filled from it in the background (overwriting it
+    once duplicated an old event into the buffer in place of a new one)."""
+    _current_event.set(weakref.ref(event))
+
+
+class GrowingTopic(faust.Topic):
+    """A topic channel whose list of names grows at run time.
+
+    Faust iterates over a *clone* of an agent's channel; clones made here share one list
+    object, so names added to the template reach the subscribed clone, and the conductor is
+    told to resubscribe (it coalesces changes for ``_resubscribe_sleep_lock_seconds``).
+    """
+
+    def __init__(self, app, *, topics: list[str], **kwargs) -> None:
+        super().__init__(app, topics=topics, **kwargs)
+        self.topics = topics  # Topic.__init__ replaces an empty list with a fresh one
+
+    def add_topics(self, names) -> None:
+        self.topics.extend(n for n in names if n not in self.topics)
+        self.app.topics._flag_changes()  # no public "topics changed" hook in faust-streaming
+
+
+class HubWorker:
+    """Owns the Faust app and the agent; ``clock`` returns epoch ms (injected for tests)."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], int] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.app = create_app(settings)
+        self.table = create_dedupe_table(self.app, settings)
+        self.deduper = Deduper(self.table, int(settings.dedupe_window_s * 1000))
+        self.ctx = Context(
+            catalog=default_catalog(),
+            division_exists=default_table().exists,
+            rules=Rules(max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+                        max_age_ms=int(settings.max_event_age_days * DAY_MS)),
+        )
+        self.admin = TopicAdmin(settings)
+        self.counts = Counts()
+        # One Topic channel whose name list grows as platforms are onboarded (faust-streaming#62:
+        # pattern= subscriptions subscribe to nothing, so topics are discovered explicitly).
+        self.ingest = GrowingTopic(self.app, topics=[], value_serializer="raw", key_serializer="raw",
+                                   allow_empty=True)
+        self.app.agent(self.ingest, name="validate")(self._agent)
+        self.app.timer(settings.topic_discovery_interval_s, on_leader=False)(self.discover_topics)
+        self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
+        self.app.task(self._on_start)
+
+    # --- agent -------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(self.settings.stream_batch_size,
+                                              within=self.settings.stream_batch_timeout_s):
+            await self.handle_batch(stream, events)
+
+    async def handle_batch(self, stream: faust.StreamT, events) -> None:
+        started = time.perf_counter()
+        now_ms = self.clock()
+        messages = [InMessage(e.message.topic, e.message.partition, e.message.offset,
+                              e.message.key, e.message.value, e) for e in events]
+
+        def seen_before(msg: InMessage, event_id: str) -> bool:
+            _point_table_at(msg.handle)
+            return self.deduper.seen_before(event_id, now_ms)
+
+        plan = plan_batch(messages, self.ctx, seen_before, now_ms)
+        await self._deliver(plan.deliveries)
+        for decision in plan.decisions:
+            if isinstance(decision.outcome, Accepted) and not decision.duplicate:
+                _point_table_at(decision.message.handle)
+                self.deduper.remember(decision.outcome.event_id, now_ms)
+        for event in events:
+            await stream.ack(event)
+        metrics.record_batch(plan, self.clock())
+        metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+        self.counts.add(plan)
+
+    async def _deliver(self, deliveries: list[Delivery]) -> None:
+        """Send all, then wait for every acknowledgement; re-send failures with backoff until
+        they succeed (the batch is not acked meanwhile, so a stop just re-delivers it)."""
+        pending = deliveries
+        backoff = 0.2
+        while pending:
+            futures = [await self.app.producer.send(d.topic, d.key, d.value, None, None, list(d.headers))
+                       for d in pending]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [d for d, r in zip(pending, results) if isinstance(r, BaseException)]
+            if failed:
+                metrics.DELIVERY_RETRIES.inc()
+                log.warning("delivery failed, retrying", failed=len(failed), error=str(results[0]),
+                            backoff_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            pending = failed
+
+    # --- topics ------------------------------------------------------------------------
+
+    async def _on_start(self) -> None:
+        await asyncio.to_thread(self.admin.ensure, [*validated_topics(), DLQ_TOPIC])
+        await self.discover_topics()
+
+    async def discover_topics(self) -> None:
+        """Add ingest topics of newly onboarded platforms to the subscription."""
+        try:
+            found = await asyncio.to_thread(self._find_new_ingest_topics)
+        except Exception as exc:  # broker briefly unreachable: try again next tick
+            log.warning("topic discovery failed", error=str(exc))
+            return
+        if found:
+            self.ingest.add_topics(found)
+            log.info("subscribed to new ingest topics", topics=found)
+        metrics.SUBSCRIBED_TOPICS.set(len(self.ingest.topics))
+
+    def _find_new_ingest_topics(self) -> list[str]:
+        known = set(self.ingest.topics)
+        candidates = sorted(t for t in self.admin.list_topics() if t not in known and parse_ingest_topic(t))
+        if not candidates:
+            return []
+        usable = []
+        for topic, partitions in self.admin.partitions_of(candidates).items():
+            if partitions > self.settings.topic_partitions:
+                log.error("ingest topic has more partitions than the dedupe table; not consumed",
+                          topic=topic, partitions=partitions, table_partitions=self.settings.topic_partitions)
+                continue
+            usable.append(topic)
+        platforms = {parse_ingest_topic(t).platform_id for t in usable}
+        self.admin.ensure(rejected_topic(p) for p in platforms)
+        return sorted(usable)
+
+    async def _log_counts(self) -> None:
+        c = self.counts
+        log.info("counts", received=c.received, valid=c.valid, rejected=c.rejected,
+                 duplicates=c.duplicates, dlq=c.dlq, topics=len(self.ingest.topics))
+
