@@ -1,0 +1,44 @@
+# gigbridge developer entry points. Everything installs itself on first use.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KAFKA_DIR := .local/kafka
+
+.PHONY: help install kafka-up kafka-down run test test-unit test-kafka schemas-check clean
+
+help:
+	@echo "make run         start a local Kafka broker, the hub worker and simulated platforms"
+	@echo "make test        install everything and run the whole test suite (real Kafka broker)"
+	@echo "make kafka-up    start (or reuse) the local broker; writes .local/kafka.env"
+	@echo "make kafka-down  stop the local broker (data is kept)"
+
+$(STAMP): pyproject.toml
+	@command -v java >/dev/null || { echo "java (JDK 17+) is required"; exit 2; }
+	@command -v mvn >/dev/null || { echo "maven (mvn) is required"; exit 2; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+kafka-up: $(STAMP)
+	$(BIN)/python -m deploy.kafka.local up --dir $(KAFKA_DIR)
+
+kafka-down: $(STAMP)
+	$(BIN)/python -m deploy.kafka.local down --dir $(KAFKA_DIR)
+
+run: kafka-up
+	set -a; source .local/kafka.env; set +a; $(BIN)/gigbridge demo
+
+test: $(STAMP)
+	$(BIN)/python -m schemas.compat
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -m "not kafka"
+
+clean:
+	rm -rf .local/worker .pytest_cache
