@@ -1,0 +1,20 @@
+"""Outbound sinks behind one interface (:class:`connectors.sinks.base.Sink`)."""
+
+from connectors.sinks.base import (
+    BufferedSink,
+    DeadLetter,
+    Delivered,
+    Outcome,
+    PermanentError,
+    RetryableError,
+    RetryInfo,
+    Sink,
+    SinkError,
+    SinkRecord,
+    SinkStopped,
+)
+
+__all__ = [
+    "BufferedSink", "DeadLetter", "Delivered", "Outcome", "PermanentError", "RetryableError",
+    "RetryInfo", "Sink", "SinkError", "SinkRecord", "SinkStopped",
+]
