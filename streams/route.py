@@ -1,0 +1,71 @@
+"""Where a validated event goes: pure routing by division code.
+
+* every event -> the local office topic ``gov.office.<code>.<type>``, where ``<code>`` is the
+  event's division code cut at the configured office level (county = 6 digits by default,
+  township = 9 digits allowed, with per-region overrides; longest matching prefix wins). An
+  event whose own division is coarser than that level goes to its own level's office. Because
+  division codes are hierarchical, a PREFIXED ACL on ``gov.office.3101`` lets a city office
+  read all its counties' topics.
+* insured incidents additionally -> ``gov.insurance.<province>.incidents``.
+
+Keys are kept by the caller (the platform's site key), so one site's events stay in order in
+every destination topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from gigbridge.divisions import Level, truncate
+
+RouteKind = Literal["office", "insurance"]
+LEVELS_BY_NAME = {"county": Level.COUNTY, "township": Level.TOWNSHIP}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: RouteKind
+    destination: str  # policy/secret name: "office-310101", "insurer-44"
+    topic: str
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    office_level: Level = Level.COUNTY
+    # (division prefix, level) pairs; the longest prefix that matches a code wins.
+    overrides: tuple[tuple[str, Level], ...] = field(default=())
+
+    @classmethod
+    def from_names(cls, office_level: str = "county", overrides: dict[str, str] | None = None) -> "RoutingConfig":
+        """``from_names("county", {"3101": "township"})``: Shanghai's central city by township."""
+        pairs = sorted(((p, LEVELS_BY_NAME[lvl]) for p, lvl in (overrides or {}).items()),
+                       key=lambda pair: -len(pair[0]))
+        return cls(LEVELS_BY_NAME[office_level], tuple(pairs))
+
+    def level_for(self, division_code: str) -> Level:
+        for prefix, level in self.overrides:
+            if division_code.startswith(prefix):
+                return level
+        return self.office_level
+
+
+def office_topic(code: str, event_type: str) -> str:
+    return f"gov.office.{code}.{event_type}"
+
+
+def insurance_topic(province: str, suffix: str = "incidents") -> str:
+    return f"gov.insurance.{province}.{suffix}"
+
+
+def routes_for(event_type: str, record: dict, config: RoutingConfig,
+               level_of: Callable[[str], Level | None]) -> list[Route]:
+    """Destinations of one validated event (its division code is known to exist)."""
+    code = record["division_code"]
+    own_level = level_of(code) or Level.VILLAGE
+    office_code = truncate(code, min(config.level_for(code), own_level))
+    routes = [Route("office", f"office-{office_code}", office_topic(office_code, event_type))]
+    if event_type == "incidents" and record.get("insured"):
+        province = code[:2]
+        routes.append(Route("insurance", f"insurer-{province}", insurance_topic(province)))
+    return routes
