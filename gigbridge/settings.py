@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
 
+    # --- Routing and privacy -------------------------------------------------------------
+    office_level: Literal["county", "township"] = Field(
+        "county", description="division level of gov.office.<code>.<type> topics")
+    office_level_overrides: dict[str, Literal["county", "township"]] = Field(
+        default_factory=dict, description='per-region level, e.g. {"3101": "township"} (JSON)')
+    emit_validated: bool = Field(True, description="also write every valid event to hub.validated.<type>")
+    privacy_master_secret: SecretStr | None = Field(
+        None, description="derives each destination's HMAC key for re-keyed worker/order refs")
+    privacy_policy_file: Path = REPO_ROOT / "deploy" / "privacy.yaml"
+
     # --- Simulator ----------------------------------------------------------------------
     sim_platforms: int = Field(3, ge=1)
     sim_rate: float = Field(50.0, ge=0, description="events/s; 0 = as fast as possible")

@@ -17,9 +17,10 @@ from streams.process import (
     Accepted, Context, DeadLettered, Outcome, Rejected, Source, classify,
     dead_letter_headers, dead_letter_record, rejection_record,
 )
+from streams.route import routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-DeliveryKind = Literal["validated", "rejected", "dlq"]
+DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +88,29 @@ def plan_batch(messages: Iterable[InMessage], ctx: Context,
         if isinstance(outcome, Accepted):
             duplicate = outcome.event_id in in_batch or seen_before(msg, outcome.event_id)
             in_batch.add(outcome.event_id)
-        deliveries = () if duplicate else (_delivery(outcome, msg, topic.platform_id, ctx, now_ms),)
+        deliveries = () if duplicate else _deliveries(outcome, msg, topic.platform_id, ctx, now_ms)
         plan.decisions.append(Decision(msg, topic.platform_id, topic.event_type, outcome, duplicate, deliveries))
     return plan
 
 
-def _delivery(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context, now_ms: int) -> Delivery:
+def _deliveries(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context,
+                now_ms: int) -> tuple[Delivery, ...]:
     if isinstance(outcome, Accepted):
-        # Keep the platform's key (the site) so one site's events stay in order downstream.
-        return Delivery("validated", validated_topic(outcome.event_type), msg.key,
-                        encode(outcome.version, outcome.record))
+        # Every copy keeps the platform's key (the site) so one site's events stay in order.
+        out = []
+        if ctx.emit_validated:
+            out.append(Delivery("validated", validated_topic(outcome.event_type), msg.key,
+                                encode(outcome.version, outcome.record, validate=False)))
+        for route in routes_for(outcome.event_type, outcome.record, ctx.routing, ctx.level_of):
+            copy = ctx.protect(route, outcome.record)
+            out.append(Delivery(route.kind, route.topic, msg.key, encode(outcome.version, copy)))
+        return tuple(out)
     if isinstance(outcome, Rejected):
         record = rejection_record(outcome, msg.source, now_ms)
-        return Delivery("rejected", rejected_topic(platform_id), msg.key,
-                        encode(ctx.catalog.contract("rejection_record").latest, record))
+        return (Delivery("rejected", rejected_topic(platform_id), msg.key,
+                         encode(ctx.catalog.contract("rejection_record").latest, record)),)
     assert isinstance(outcome, DeadLettered)
     record = dead_letter_record(outcome, msg.source, msg.key, msg.value, now_ms)
-    return Delivery("dlq", DLQ_TOPIC, msg.key,
-                    encode(ctx.catalog.contract("dead_letter").latest, record),
-                    tuple(dead_letter_headers(outcome, msg.source)))
+    return (Delivery("dlq", DLQ_TOPIC, msg.key,
+                     encode(ctx.catalog.contract("dead_letter").latest, record),
+                     tuple(dead_letter_headers(outcome, msg.source))),)

@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 
 from schemas.catalog import Catalog, SchemaVersion
 from schemas.wire import WireFormatError, decode
+from streams.route import Route, RoutingConfig
 from streams.topics import DLQ_TOPIC, IngestTopic, rejected_topic, validated_topic
 from streams.validate import CONTRACT_BY_EVENT_TYPE, DEFAULT_RULES, Rejection, Rules, check_rules, check_schema
 
@@ -56,13 +57,27 @@ class DeadLettered:
 Outcome = Accepted | Rejected | DeadLettered
 
 
+def _unchanged(route, record: dict) -> dict:
+    return record
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Everything a decision depends on besides the message itself."""
+    """Everything a decision depends on besides the message itself.
+
+    ``level_of`` (division code -> level) and ``routing`` decide the destinations; ``protect``
+    returns the copy of a record a destination may see (the privacy policy; identity until
+    one is configured); ``emit_validated`` also writes every valid event to
+    ``hub.validated.<type>`` (the audit stream of everything accepted).
+    """
 
     catalog: Catalog
     division_exists: Callable[[str], bool]
     rules: Rules = DEFAULT_RULES
+    level_of: Callable[[str], object] = lambda code: None
+    routing: RoutingConfig = RoutingConfig()
+    protect: Callable[[Route, dict], dict] = _unchanged
+    emit_validated: bool = True
 
 
 _WIRE_MESSAGES = {
@@ -158,12 +173,3 @@ def dead_letter_headers(outcome: DeadLettered, source: Source) -> list[tuple[str
         ("__connect.errors.exception.message", f"{outcome.reason}: {outcome.message}".encode()),
         ("__connect.errors.stage", b"VALUE_CONVERTER"),
     ]
-
-
-def output_topic_for(outcome: Outcome, platform_id: str) -> str:
-    """Where an outcome is written (routing replaces ``hub.validated.*`` in a later step)."""
-    if isinstance(outcome, Accepted):
-        return validated_topic(outcome.event_type)
-    if isinstance(outcome, Rejected):
-        return rejected_topic(platform_id)
-    return DLQ_TOPIC

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 
 from schemas.shape import find_problem
+from streams.privacy import find_identifier
 
 EVENT_TYPES = ("sites", "headcounts", "incidents")
 CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
@@ -193,9 +194,19 @@ def _description(r, now_ms, exists, topic_platform, rules):
     return None
 
 
+def _identifiers(r, now_ms, exists, topic_platform, rules):
+    # Last, so a broken rule keeps its specific reason; any hit rejects the event either way.
+    hit = find_identifier(r)
+    if hit is not None:
+        return Rejection("pii_detected", hit.field,
+                         f"looks like a {hit.kind.replace('_', ' ')}; events must carry no direct identifiers")
+    return None
+
+
 _COMMON = (_event_id, _platform, _division)
 _CHECKS: dict[str, Iterable] = {
-    "sites": (*_COMMON, _time_window("occurred_at"), _location),
-    "headcounts": (*_COMMON, _time_window("occurred_at"), _period, _counts),
-    "incidents": (*_COMMON, _time_window("occurred_at", "reported_at"), _pseudonyms, _description, _location),
+    "sites": (*_COMMON, _time_window("occurred_at"), _location, _identifiers),
+    "headcounts": (*_COMMON, _time_window("occurred_at"), _period, _counts, _identifiers),
+    "incidents": (*_COMMON, _time_window("occurred_at", "reported_at"), _pseudonyms, _description, _location,
+                  _identifiers),
 }

@@ -27,7 +27,9 @@ from streams import metrics
 from streams.app import create_app, create_dedupe_table
 from streams.dedupe import Deduper
 from streams.pipeline import BatchPlan, Delivery, InMessage, plan_batch
+from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
+from streams.route import RoutingConfig
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topics
 from streams.validate import DAY_MS, Rules
 
@@ -83,6 +85,30 @@ class GrowingTopic(faust.Topic):
         self.app.topics._flag_changes()  # no public "topics changed" hook in faust-streaming
 
 
+DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
+
+
+def build_context(settings: Settings) -> Context:
+    """Validation rules, routing and privacy policy from settings (shared by worker and tools)."""
+    divisions = default_table()
+    master = settings.privacy_master_secret
+    if master is None:
+        log.warning("GIGBRIDGE_PRIVACY_MASTER_SECRET is not set: using the development secret; "
+                    "re-keyed refs are NOT private with it")
+        master = DEV_MASTER_SECRET
+    book = load_policies(settings.privacy_policy_file, secrets=SecretSource(master))
+    return Context(
+        catalog=default_catalog(),
+        division_exists=divisions.exists,
+        rules=Rules(max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+                    max_age_ms=int(settings.max_event_age_days * DAY_MS)),
+        level_of=divisions.level_of,
+        routing=RoutingConfig.from_names(settings.office_level, settings.office_level_overrides),
+        protect=Protector(book),
+        emit_validated=settings.emit_validated,
+    )
+
+
 class HubWorker:
     """Owns the Faust app and the agent; ``clock`` returns epoch ms (injected for tests)."""
 
@@ -92,14 +118,10 @@ class HubWorker:
         self.app = create_app(settings)
         self.table = create_dedupe_table(self.app, settings)
         self.deduper = Deduper(self.table, int(settings.dedupe_window_s * 1000))
-        self.ctx = Context(
-            catalog=default_catalog(),
-            division_exists=default_table().exists,
-            rules=Rules(max_future_skew_ms=int(settings.max_future_skew_s * 1000),
-                        max_age_ms=int(settings.max_event_age_days * DAY_MS)),
-        )
+        self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
         self.counts = Counts()
+        self.known_topics: set[str] = set()
         # One Topic channel whose name list grows as platforms are onboarded (faust-streaming#62:
         # pattern= subscriptions subscribe to nothing, so topics are discovered explicitly).
         self.ingest = GrowingTopic(self.app, topics=[], value_serializer="raw", key_serializer="raw",
@@ -127,6 +149,7 @@ class HubWorker:
             return self.deduper.seen_before(event_id, now_ms)
 
         plan = plan_batch(messages, self.ctx, seen_before, now_ms)
+        await self._ensure_topics(plan.deliveries)
         await self._deliver(plan.deliveries)
         for decision in plan.decisions:
             if isinstance(decision.outcome, Accepted) and not decision.duplicate:
@@ -137,6 +160,20 @@ class HubWorker:
         metrics.record_batch(plan, self.clock())
         metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
         self.counts.add(plan)
+
+    async def _ensure_topics(self, deliveries: list[Delivery]) -> None:
+        """Create destination topics on first use (offices and provinces appear as events do)."""
+        missing = {d.topic for d in deliveries} - self.known_topics
+        if not missing:
+            return
+        while True:
+            try:
+                await asyncio.to_thread(self.admin.ensure, missing)
+                break
+            except Exception as exc:  # broker unreachable: the batch waits, nothing is acked
+                log.warning("topic creation failed, retrying", topics=sorted(missing), error=str(exc))
+                await asyncio.sleep(1.0)
+        self.known_topics |= missing
 
     async def _deliver(self, deliveries: list[Delivery]) -> None:
         """Send all, then wait for every acknowledgement; re-send failures with backoff until
@@ -160,6 +197,7 @@ class HubWorker:
 
     async def _on_start(self) -> None:
         await asyncio.to_thread(self.admin.ensure, [*validated_topics(), DLQ_TOPIC])
+        self.known_topics |= await asyncio.to_thread(self.admin.list_topics)
         await self.discover_topics()
 
     async def discover_topics(self) -> None:

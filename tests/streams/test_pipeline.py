@@ -60,15 +60,17 @@ def test_plan_routes_each_outcome_to_its_topic_in_wire_format():
                 msg(b"\x07garbage", offset=2, key=b"k")]
     plan = plan_batch(messages, CTX, lambda m, eid: False, NOW)
     topics = [d.topic for d in plan.deliveries]
-    assert topics == ["hub.validated.headcounts", f"platform.{PLATFORM}.rejected", "hub.dlq"]
+    office = f"gov.office.{HEADCOUNT['division_code'][:6]}.headcounts"
+    assert topics == ["hub.validated.headcounts", office, f"platform.{PLATFORM}.rejected", "hub.dlq"]
     assert all(d.value[0] == 0 for d in plan.deliveries)  # Confluent magic byte on every output
     assert decode(CATALOG, plan.deliveries[0].value).record == HEADCOUNT
-    rejection = decode(CATALOG, plan.deliveries[1].value).record
+    assert decode(CATALOG, plan.deliveries[1].value).record == HEADCOUNT  # no policy configured here
+    rejection = decode(CATALOG, plan.deliveries[2].value).record
     assert (rejection["reason"], rejection["field"], rejection["source_offset"]) == ("status_sum_mismatch", "active_workers", 1)
     assert str(bad["employed_workers"]) not in rejection["message"]
-    dead = decode(CATALOG, plan.deliveries[2].value).record
+    dead = decode(CATALOG, plan.deliveries[3].value).record
     assert dead["original_value"] == b"\x07garbage" and dead["original_key"] == b"k"
-    headers = dict(plan.deliveries[2].headers)
+    headers = dict(plan.deliveries[3].headers)
     assert headers["__connect.errors.topic"] == f"platform.{PLATFORM}.headcounts".encode()
     assert headers["__connect.errors.offset"] == b"2"
     assert plan.accepted_ids == [HEADCOUNT["event_id"]]
@@ -80,7 +82,7 @@ def test_duplicates_inside_batch_and_window_produce_nothing():
     value = wire("headcount_report", HEADCOUNT)
     plan = plan_batch([msg(value, offset=0), msg(value, offset=1)], CTX, lambda m, eid: deduper.seen_before(eid, NOW), NOW)
     assert [d.duplicate for d in plan.decisions] == [False, True]
-    assert len(plan.deliveries) == 1
+    assert len(plan.deliveries) == 2  # validated + office, once
     for event_id in plan.accepted_ids:
         deduper.remember(event_id, NOW)
     later = plan_batch([msg(value, offset=2)], CTX, lambda m, eid: deduper.seen_before(eid, NOW + 1000), NOW + 1000)
@@ -93,3 +95,22 @@ def test_rejected_repeat_is_not_a_duplicate():
     value = wire("headcount_report", bad)
     plan = plan_batch([msg(value), msg(value, offset=1)], CTX, lambda m, eid: False, NOW)
     assert [d.kind for d in plan.deliveries] == ["rejected", "rejected"]
+
+
+def test_routes_carry_each_destinations_privacy_policy():
+    from streams.policy import Protector, SecretSource, load_policies
+
+    book = load_policies(secrets=SecretSource(b"m" * 32))
+    ctx = Context(CATALOG, default_table().exists, level_of=default_table().level_of, protect=Protector(book),
+                  emit_validated=False)
+    incident = dict(INCIDENT, platform_id=PLATFORM, insured=True, location={"lat": 22.543217, "lon": 113.934561})
+    plan = plan_batch([msg(wire("incident_report", incident), topic=f"platform.{PLATFORM}.incidents")],
+                      ctx, lambda m, eid: False, NOW)
+    by_kind = {d.kind: decode(CATALOG, d.value).record for d in plan.deliveries}
+    office, insurer = by_kind["office"], by_kind["insurance"]
+    assert office["worker_ref"] != incident["worker_ref"] and len(office["worker_ref"]) == 64
+    assert insurer["worker_ref"] == incident["worker_ref"]  # the insurer matches cover on the platform's ref
+    assert office["location"]["lat"] == round(incident["location"]["lat"], 2)
+    assert round(insurer["location"]["lat"], 4) == insurer["location"]["lat"]
+    assert [d.topic for d in plan.deliveries] == [f"gov.office.{incident['division_code'][:6]}.incidents",
+                                                  f"gov.insurance.{incident['division_code'][:2]}.incidents"]

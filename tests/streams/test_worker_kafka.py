@@ -123,10 +123,33 @@ def test_every_offset_ends_in_exactly_one_place(kafka, worker):
         rec = decode(CATALOG, r.value).record
         dlq_by_offset[(rec["source_topic"], rec["source_partition"], rec["source_offset"])] = (rec, dict(r.headers))
 
+    # routed copies: every valid event reaches its county office; insured incidents their insurer,
+    # each through its destination's privacy policy
+    validated_records = {decode(CATALOG, r.value).record["event_id"]: decode(CATALOG, r.value).record for r in validated}
+    routed: dict[str, list] = {}
+    insured = {i for i, rec in validated_records.items() if rec.get("insured")}
+    route_topics = {f"gov.office.{rec['division_code'][:6]}.{t}" for t in EVENT_TYPES for rec in validated_records.values()}
+    route_topics |= {f"gov.insurance.{validated_records[i]['division_code'][:2]}.incidents" for i in insured}
+    for route_topic in sorted(route_topics):
+        for r in read_all(kafka, route_topic):
+            rec = decode(CATALOG, r.value).record
+            routed.setdefault(rec["event_id"], []).append((route_topic, rec))
+    for event_id in insured:
+        original = validated_records[event_id]
+        copies = dict(routed[event_id])
+        office = next(rec for t, rec in copies.items() if t.startswith("gov.office."))
+        insurer = copies[f"gov.insurance.{original['division_code'][:2]}.incidents"]
+        assert office["worker_ref"] != original["worker_ref"]  # re-keyed for the office
+        assert insurer["worker_ref"] == original["worker_ref"]  # the insurer matches cover on it
+    assert insured, "the examples include insured incidents"
+
     for topic, partition, offset, (kind, detail) in sent:
         key = (topic, partition, offset)
         if kind == "validated":
             assert validated_ids.count(detail) == 1, f"{key} {detail} validated {validated_ids.count(detail)}x"
+            routed_copies = routed.get(detail, [])
+            office_copies = [t for t, _ in routed_copies if t.startswith("gov.office.")]
+            assert len(office_copies) == 1, (detail, routed_copies)
             assert key not in rejected_by_offset and key not in dlq_by_offset
         elif kind == "duplicate":
             assert validated_ids.count(detail) == 1  # the repeat added nothing
