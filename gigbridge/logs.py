@@ -12,6 +12,8 @@ from typing import Literal
 
 import structlog
 
+from gigbridge.log_redaction import redact_event_values
+
 
 def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto") -> None:
     """Configure structlog and stdlib logging once per process (idempotent)."""
@@ -20,6 +22,9 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        # Last: whatever a log call carries, payload values never reach the output.
+        redact_event_values,
     ]
     renderer = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     structlog.configure(
@@ -41,6 +46,9 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
     # Faust/aiokafka are chatty at INFO about every rebalance step; keep them at WARNING.
     for noisy in ("aiokafka", "kafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # kafka-python warns on every SASL_PLAINTEXT connection; loopback dev brokers use it by design.
+    handler.addFilter(
+        lambda record: "credentials in the clear" not in record.getMessage())
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
