@@ -6,10 +6,17 @@ output kinds; never event ids, site ids or anything finer than a county.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+import connectors.metrics  # noqa: F401 - registers the gigbridge_sink_* metrics of the sinks
 
 from streams.pipeline import BatchPlan
+from streams.domain import DomainCollector, DomainState
 from streams.process import Accepted, DeadLettered, Rejected
+
+# Domain view (open sites, workers, incidents), k-suppressed at scrape time.
+DOMAIN = DomainState()
+REGISTRY.register(DomainCollector(DOMAIN))
 
 EVENTS_RECEIVED = Counter("gigbridge_events_received_total", "Messages read from ingest topics",
                           ["platform", "type"])
@@ -22,7 +29,8 @@ DUPLICATES_DROPPED = Counter("gigbridge_duplicates_dropped_total",
                              ["platform", "type"])
 DLQ_WRITES = Counter("gigbridge_dlq_writes_total", "Messages written to a dead-letter topic",
                      ["topic", "reason"])
-ROUTED = Counter("gigbridge_routed_total", "Records written to hub outputs", ["kind", "type"])
+ROUTED = Counter("gigbridge_routed_total", "Records written to hub outputs, by destination kind",
+                 ["destination", "type"])
 PROCESSING_SECONDS = Histogram("gigbridge_batch_processing_seconds",
                                "Time from batch received to all outputs acknowledged",
                                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -31,6 +39,8 @@ END_TO_END_SECONDS = Histogram("gigbridge_end_to_end_latency_seconds",
                                ["type"],
                                buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
 SUBSCRIBED_TOPICS = Gauge("gigbridge_subscribed_ingest_topics", "Ingest topics the worker consumes")
+CONSUMER_LAG = Gauge("gigbridge_consumer_lag_messages",
+                     "Messages not yet processed in an input topic (sum over assigned partitions)", ["topic"])
 DELIVERY_RETRIES = Counter("gigbridge_delivery_retries_total",
                            "Batches whose outputs had to be re-sent after a producer error")
 
@@ -46,6 +56,7 @@ def record_batch(plan: BatchPlan, acked_ms: int) -> None:
                 DUPLICATES_DROPPED.labels(platform, etype).inc()
                 continue
             EVENTS_VALID.labels(platform, etype).inc()
+            DOMAIN.apply(etype, outcome.record)
             END_TO_END_SECONDS.labels(etype).observe(max(0, acked_ms - outcome.record["occurred_at"]) / 1000)
         elif isinstance(outcome, Rejected):
             EVENTS_REJECTED.labels(platform, etype, outcome.rejection.reason).inc()
@@ -53,3 +64,14 @@ def record_batch(plan: BatchPlan, acked_ms: int) -> None:
             DLQ_WRITES.labels("hub.dlq", outcome.reason).inc()
         for delivery in d.deliveries:
             ROUTED.labels(delivery.kind, etype).inc()
+
+
+def exported_metric_names() -> set[str]:
+    """Every ``gigbridge_*`` metric a worker exports, as it appears in PromQL (counters with
+    ``_total``; histograms by base name). Dashboards and alert rules are checked against it."""
+    names = set()
+    for family in REGISTRY.collect():
+        if not family.name.startswith("gigbridge_"):
+            continue
+        names.add(family.name + "_total" if family.type == "counter" else family.name)
+    return names

@@ -122,6 +122,7 @@ class HubWorker:
         self.admin = TopicAdmin(settings)
         self.counts = Counts()
         self.known_topics: set[str] = set()
+        self.next_offsets: dict[tuple[str, int], int] = {}
         # One Topic channel whose name list grows as platforms are onboarded (faust-streaming#62:
         # pattern= subscriptions subscribe to nothing, so topics are discovered explicitly).
         self.ingest = GrowingTopic(self.app, topics=[], value_serializer="raw", key_serializer="raw",
@@ -129,6 +130,7 @@ class HubWorker:
         self.app.agent(self.ingest, name="validate")(self._agent)
         self.app.timer(settings.topic_discovery_interval_s, on_leader=False)(self.discover_topics)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
+        self.app.timer(5.0, on_leader=False)(self._measure_lag)
         self.app.task(self._on_start)
 
     # --- agent -------------------------------------------------------------------------
@@ -157,6 +159,8 @@ class HubWorker:
                 self.deduper.remember(decision.outcome.event_id, now_ms)
         for event in events:
             await stream.ack(event)
+        for m in messages:
+            self.next_offsets[(m.topic, m.partition)] = m.offset + 1
         metrics.record_batch(plan, self.clock())
         metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
         self.counts.add(plan)
@@ -227,6 +231,23 @@ class HubWorker:
         platforms = {parse_ingest_topic(t).platform_id for t in usable}
         self.admin.ensure(rejected_topic(p) for p in platforms)
         return sorted(usable)
+
+    async def _measure_lag(self) -> None:
+        """Lag per ingest topic: the partition's high watermark minus the next offset this worker
+        will process, summed over the partitions it owns and has read from. (Faust's
+        ``consumer.position()`` goes through the consumer thread and stalls consumption when
+        called from a timer, so positions are tracked from processed batches instead.)"""
+        consumer = self.app.consumer
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            next_offset = self.next_offsets.get((tp.topic, tp.partition))
+            if next_offset is None:
+                continue
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - next_offset)
+        for topic, value in lag.items():
+            metrics.CONSUMER_LAG.labels(topic).set(value)
 
     async def _log_counts(self) -> None:
         c = self.counts
