@@ -1,0 +1,69 @@
+"""The metric names the hub exports: the one list the dashboard and alert-rule tests check against.
+
+``exported_metric_names()`` uses ``streams.metrics.exported_metric_names()`` when the hub provides
+it (the real registry), else the static contract below. Either way the result says which one it
+is (``.source``), so a failing test names the list it compared against. Names are as they appear
+in PromQL: counters with ``_total``, histograms by their base name (``_bucket``/``_sum``/``_count``
+are derived), gauges as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# The contract (metric -> labels). Scrape-time labels (job, instance) and Prometheus' own `up`
+# are not hub metrics; `up` is listed in PROMETHEUS_METRICS.
+CONTRACT: dict[str, tuple[str, ...]] = {
+    "gigbridge_events_received_total": ("platform", "type"),
+    "gigbridge_events_valid_total": ("platform", "type"),
+    "gigbridge_events_rejected_total": ("platform", "type", "reason"),
+    "gigbridge_duplicates_dropped_total": ("platform", "type"),
+    "gigbridge_dlq_writes_total": ("topic", "reason"),
+    "gigbridge_routed_total": ("destination", "type"),
+    "gigbridge_batch_processing_seconds": (),  # histogram
+    "gigbridge_end_to_end_latency_seconds": ("type",),  # histogram
+    "gigbridge_consumer_lag_messages": ("topic",),
+    "gigbridge_subscribed_ingest_topics": (),
+    "gigbridge_delivery_retries_total": (),
+    "gigbridge_sink_outcomes_total": ("sink", "outcome", "reason"),
+    "gigbridge_sink_retries_total": ("sink", "reason"),
+    "gigbridge_sink_paused": ("sink",),
+    "gigbridge_sink_pending": ("sink",),
+    "gigbridge_sink_request_seconds": ("sink",),  # histogram
+    "gigbridge_sink_attempts": ("sink",),  # histogram
+    "gigbridge_sites_open": ("county", "site_type"),
+    "gigbridge_active_workers": ("county",),
+    "gigbridge_insured_workers": ("county",),
+    "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
+}
+
+PROMETHEUS_METRICS = frozenset({"up"})
+
+# Series suffixes a histogram (or a counter's _created) adds to its base name.
+DERIVED_SUFFIXES = ("_bucket", "_sum", "_count", "_created")
+
+
+class MetricNames(frozenset):
+    """A frozenset of metric names that remembers where it came from."""
+
+    source: str
+
+    def __new__(cls, names: Iterable[str], source: str) -> "MetricNames":
+        self = super().__new__(cls, names)
+        self.source = source
+        return self
+
+    def knows(self, name: str) -> bool:
+        """``name`` is exported, directly or as a derived series (``_bucket`` ...) of an export."""
+        if name in self:
+            return True
+        return any(name.endswith(s) and name[: -len(s)] in self for s in DERIVED_SUFFIXES)
+
+
+def exported_metric_names() -> MetricNames:
+    try:
+        from streams.metrics import exported_metric_names as from_registry
+    except ImportError as exc:
+        return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "
+                                     f"(streams.metrics.exported_metric_names not importable: {exc})")
+    return MetricNames(from_registry(), "streams.metrics.exported_metric_names() (the hub's registry)")
