@@ -17,6 +17,8 @@ PINNED_SCHEMA_IDS = {
     ("incident_report", 1): 3,
     ("rejection_record", 1): 4,
     ("dead_letter", 1): 5,
+    ("delivery_receipt", 1): 6,
+    ("sink_dead_letter", 1): 7,
 }
 
 
@@ -25,6 +27,7 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert catalog.root == SCHEMAS_DIR
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
+        "delivery_receipt", "sink_dead_letter",
     ]
 
 
@@ -198,7 +201,7 @@ def _contract(doc, name):
         (lambda d: _contract(d, "dead_letter").update(topics=["hub.validated.sites"]), "listed by both"),
         (lambda d: _contract(d, "dead_letter").update(topics=["hub dlq"]), "only [A-Za-z0-9._-]"),
         (lambda d: _contract(d, "dead_letter").update(compatibility="NONE"), "'compatibility' must be one of"),
-        (lambda d: _contract(d, "dead_letter")["versions"].append({"version": 2, "schema_id": 6}), "cannot read schema file"),
+        (lambda d: _contract(d, "dead_letter")["versions"].append({"version": 2, "schema_id": 99}), "cannot read schema file"),
         (lambda d: d["contracts"].append(dict(_contract(d, "dead_letter"))), "duplicate contract name"),
     ],
 )
@@ -219,5 +222,5 @@ def test_added_version_gets_next_id_and_becomes_latest(catalog_dir):
     n = catalog_dir.add_version("site_event", catalog_dir.latest_schema("site_event"))
     cat = catalog_dir.load()
     c = cat.contract("site_event")
-    assert n == 2 and c.latest.version == 2 and c.latest.schema_id == 6
-    assert cat.by_id(6) is c.latest and cat.by_id(1) is c.version(1)
+    assert n == 2 and c.latest.version == 2 and c.latest.schema_id == 8
+    assert cat.by_id(8) is c.latest and cat.by_id(1) is c.version(1)
