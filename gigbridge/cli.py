@@ -26,6 +26,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from streams.worker import HubWorker
 
     hub = HubWorker(settings)
+    hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     worker = Worker(hub.app, loglevel=settings.log_level, override_logging=False,
                     redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()
@@ -124,6 +125,15 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from connectors.sim_endpoint import serve
+
+    asyncio.run(serve(args))
+    return EXIT_OK
+
+
 def _open(path: str):
     return sys.stdin if path == "-" else Path(path).open(encoding="utf-8")
 
@@ -159,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
     p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
     p.set_defaults(func=_validate)
+
+    from connectors.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
+
+    p = sub.add_parser("sim-endpoint", help="simulated insurer / office webhook endpoint with fault switches "
+                                            "(POST /_control {\"mode\": \"down\"|\"slow\"|\"429\"|\"500\"|\"400\"})")
+    sim_endpoint_arguments(p)
+    p.set_defaults(func=_sim_endpoint)
 
     p = sub.add_parser("topics", help="topic administration")
     tsub = p.add_subparsers(dest="topics_command", required=True, metavar="ACTION")

@@ -11,10 +11,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Endpoint(BaseModel):
+    """An HTTP endpoint the hub delivers to (an insurer's claims API, an office webhook)."""
+
+    url: str
+    secret: SecretStr  # HMAC-SHA256 key of the X-Gigbridge-Signature header
 
 
 class Settings(BaseSettings):
@@ -64,6 +71,16 @@ class Settings(BaseSettings):
     privacy_master_secret: SecretStr | None = Field(
         None, description="derives each destination's HMAC key for re-keyed worker/order refs")
     privacy_policy_file: Path = REPO_ROOT / "deploy" / "privacy.yaml"
+
+    # --- HTTP sinks ---------------------------------------------------------------------
+    insurer_endpoints: dict[str, Endpoint] = Field(
+        default_factory=dict,
+        description='province code -> endpoint, e.g. {"44": {"url": "https://...", "secret": "..."}} (JSON)')
+    office_webhooks: dict[str, Endpoint] = Field(
+        default_factory=dict, description="office code (as in gov.office.<code>.*) -> endpoint (JSON)")
+    sink_base_backoff_s: float = Field(0.5, gt=0, description="first retry delay of an HTTP sink (full jitter)")
+    sink_max_backoff_s: float = Field(60.0, gt=0, description="cap of the exponential retry delay")
+    sink_timeout_s: float = Field(10.0, gt=0, description="total timeout of one HTTP request")
 
     # --- Simulator ----------------------------------------------------------------------
     sim_platforms: int = Field(3, ge=1)

@@ -20,7 +20,7 @@ from streams.process import (
 from streams.route import routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq"]
+DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,10 @@ from schemas.catalog import default_catalog
 from streams import metrics
 from streams.app import create_app, create_dedupe_table
 from streams.dedupe import Deduper
-from streams.pipeline import BatchPlan, Delivery, InMessage, plan_batch
+from streams.pipeline import BatchPlan, InMessage, plan_batch
+from streams.writer import Writer
+from streams.delivery import sink_routes
+from streams.delivery_agent import DeliveryAgent
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
 from streams.route import RoutingConfig
@@ -120,8 +123,8 @@ class HubWorker:
         self.deduper = Deduper(self.table, int(settings.dedupe_window_s * 1000))
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
+        self.writer = Writer(self.app, self.admin)
         self.counts = Counts()
-        self.known_topics: set[str] = set()
         self.next_offsets: dict[tuple[str, int], int] = {}
         # One Topic channel whose name list grows as platforms are onboarded (faust-streaming#62:
         # pattern= subscriptions subscribe to nothing, so topics are discovered explicitly).
@@ -132,6 +135,10 @@ class HubWorker:
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self._measure_lag)
         self.app.task(self._on_start)
+        self.delivery_agents = [
+            DeliveryAgent(self.app, settings, route, endpoint, self.ctx.catalog, self.writer, self.ctx.protect,
+                          self.clock)
+            for route, endpoint in sink_routes(settings)]
 
     # --- agent -------------------------------------------------------------------------
 
@@ -151,8 +158,7 @@ class HubWorker:
             return self.deduper.seen_before(event_id, now_ms)
 
         plan = plan_batch(messages, self.ctx, seen_before, now_ms)
-        await self._ensure_topics(plan.deliveries)
-        await self._deliver(plan.deliveries)
+        await self.writer.write(plan.deliveries)
         for decision in plan.decisions:
             if isinstance(decision.outcome, Accepted) and not decision.duplicate:
                 _point_table_at(decision.message.handle)
@@ -165,44 +171,20 @@ class HubWorker:
         metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
         self.counts.add(plan)
 
-    async def _ensure_topics(self, deliveries: list[Delivery]) -> None:
-        """Create destination topics on first use (offices and provinces appear as events do)."""
-        missing = {d.topic for d in deliveries} - self.known_topics
-        if not missing:
-            return
-        while True:
-            try:
-                await asyncio.to_thread(self.admin.ensure, missing)
-                break
-            except Exception as exc:  # broker unreachable: the batch waits, nothing is acked
-                log.warning("topic creation failed, retrying", topics=sorted(missing), error=str(exc))
-                await asyncio.sleep(1.0)
-        self.known_topics |= missing
-
-    async def _deliver(self, deliveries: list[Delivery]) -> None:
-        """Send all, then wait for every acknowledgement; re-send failures with backoff until
-        they succeed (the batch is not acked meanwhile, so a stop just re-delivers it)."""
-        pending = deliveries
-        backoff = 0.2
-        while pending:
-            futures = [await self.app.producer.send(d.topic, d.key, d.value, None, None, list(d.headers))
-                       for d in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [d for d, r in zip(pending, results) if isinstance(r, BaseException)]
-            if failed:
-                metrics.DELIVERY_RETRIES.inc()
-                log.warning("delivery failed, retrying", failed=len(failed), error=str(results[0]),
-                            backoff_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            pending = failed
-
     # --- topics ------------------------------------------------------------------------
 
     async def _on_start(self) -> None:
-        await asyncio.to_thread(self.admin.ensure, [*validated_topics(), DLQ_TOPIC])
-        self.known_topics |= await asyncio.to_thread(self.admin.list_topics)
+        await asyncio.to_thread(self.admin.ensure, self.static_topics())
+        await self.writer.learn_existing_topics()
         await self.discover_topics()
+
+    def static_topics(self) -> list[str]:
+        """Topics that must exist before the worker subscribes (consumer metadata for a topic
+        created later can take minutes to be refreshed)."""
+        topics = [*validated_topics(), DLQ_TOPIC]
+        for route, _ in sink_routes(self.settings):
+            topics += [*route.sources, route.receipts_topic, route.dlq_topic]
+        return topics
 
     async def discover_topics(self) -> None:
         """Add ingest topics of newly onboarded platforms to the subscription."""
@@ -213,7 +195,7 @@ class HubWorker:
             return
         if found:
             self.ingest.add_topics(found)
-            log.info("subscribed to new ingest topics", topics=found)
+            log.info("subscribed to new ingest topics", topics=",".join(found))
         metrics.SUBSCRIBED_TOPICS.set(len(self.ingest.topics))
 
     def _find_new_ingest_topics(self) -> list[str]:

@@ -109,3 +109,18 @@ class HubProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+
+def onboard(conn, platform: str) -> None:
+    """Create a platform's ingest and rejected topics (what `gigbridge topics ensure` does)."""
+    from gigbridge.settings import Settings
+    from gigbridge.topics_admin import TopicAdmin
+    from streams.topics import ingest_topic, rejected_topic
+    from streams.validate import EVENT_TYPES
+
+    admin = TopicAdmin(Settings(kafka_bootstrap=conn.bootstrap, kafka_username=conn.username,
+                                kafka_password=conn.password))
+    try:
+        admin.ensure([ingest_topic(platform, t) for t in EVENT_TYPES] + [rejected_topic(platform)])
+    finally:
+        admin.close()
