@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim_endpoint_arguments(p)
     p.set_defaults(func=_sim_endpoint)
 
+    from gigbridge.access_cli import add_cli as add_access_cli
+
+    add_access_cli(sub)
+
     p = sub.add_parser("topics", help="topic administration")
     tsub = p.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
     e = tsub.add_parser("ensure", help="create the hub's topics (and a platform's, with --platform) if missing")
