@@ -7,9 +7,6 @@ import json
 import signal
 import sys
 import threading
-import time
-from collections import Counter
-from pathlib import Path
 
 from pydantic import ValidationError as SettingsError
 
@@ -68,44 +65,37 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
-    """Offline: validate JSON lines (``{"type": ..., "event": {...}}`` or events of --type)."""
-    from gigbridge.divisions import default_table
-    from schemas.catalog import default_catalog
-    from streams.process import Accepted, Context, classify_json
+    from gigbridge.commands import publish
 
-    ctx = Context(default_catalog(), default_table().exists)
-    now_ms = time.time_ns() // 1_000_000
-    verdicts: Counter = Counter()
-    with _open(args.file) as lines:
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                print(json.dumps({"line": lineno, "verdict": "rejected", "reason": "malformed_json",
-                                  "message": exc.msg}))
-                verdicts["malformed_json"] += 1
-                continue
-            event_type = args.type or (obj.get("type") if isinstance(obj, dict) else None)
-            event = obj.get("event", obj) if isinstance(obj, dict) and not args.type else obj
-            if event_type not in ("sites", "headcounts", "incidents"):
-                print(json.dumps({"line": lineno, "verdict": "rejected", "reason": "unknown_event_type"}))
-                verdicts["unknown_event_type"] += 1
-                continue
-            outcome = classify_json(event, event_type, ctx, now_ms)
-            if isinstance(outcome, Accepted):
-                verdicts["accepted"] += 1
-                print(json.dumps({"line": lineno, "verdict": "accepted", "event_id": outcome.event_id}))
-            else:
-                r = outcome.rejection
-                verdicts[r.reason] += 1
-                print(json.dumps({"line": lineno, "verdict": "rejected", "reason": r.reason,
-                                  "field": r.field, "message": r.message}))
-    accepted = verdicts.pop("accepted", 0)
-    print(json.dumps({"summary": {"accepted": accepted, "rejected": sum(verdicts.values()),
-                                  "reasons": dict(verdicts)}}), file=sys.stderr)
-    return EXIT_REJECTED if verdicts else EXIT_OK
+    return publish.run(settings, args.file, args.type, None, produce=False)
+
+
+def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import publish
+
+    return publish.run(settings, args.file, args.type, args.platform, produce=True)
+
+
+def _tail(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import tail
+
+    return tail.run(settings, args.topic, args.start, args.division, args.max, args.idle_timeout)
+
+
+def _schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import schemas_cmd
+
+    if args.schemas_command == "list":
+        return schemas_cmd.list_contracts()
+    if args.schemas_command == "show":
+        return schemas_cmd.show(args.contract, args.version)
+    return schemas_cmd.check(args.contract, args.file)
+
+
+def _redrive(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import redrive
+
+    return redrive.run(settings, args.topic, args.reason, args.dry_run)
 
 
 def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
@@ -132,10 +122,6 @@ def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(serve(args))
     return EXIT_OK
-
-
-def _open(path: str):
-    return sys.stdin if path == "-" else Path(path).open(encoding="utf-8")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +166,42 @@ def build_parser() -> argparse.ArgumentParser:
     from gigbridge.access_cli import add_cli as add_access_cli
 
     add_access_cli(sub)
+
+    p = sub.add_parser("publish", help="validate a JSON-lines file and produce the accepted events "
+                                       "to platform.<id>.<type>; exit 1 if any rejected")
+    p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
+    p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
+    p.add_argument("--platform", help="publish as this platform (events claiming another are rejected)")
+    p.set_defaults(func=_publish)
+
+    p = sub.add_parser("tail", help="print the records of a topic as decoded JSON")
+    p.add_argument("topic")
+    p.add_argument("--from", dest="start", default="end",
+                   help="beginning, end (default) or an ISO-8601 timestamp such as 2026-11-28T08:00:00Z")
+    p.add_argument("--division", help="only records whose division_code starts with this prefix")
+    p.add_argument("--max", type=int, help="stop after this many records")
+    p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
+    p.set_defaults(func=_tail)
+
+    p = sub.add_parser("schemas", help="the contract catalog: list, show, check a candidate")
+    ssub = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
+    ssub.add_parser("list", help="contracts, versions, schema ids and topics")
+    s = ssub.add_parser("show", help="print a contract's Avro schema")
+    s.add_argument("contract")
+    s.add_argument("--version", type=int, help="default: latest")
+    s = ssub.add_parser("check", help="is FILE (an .avsc) a compatible next version of CONTRACT? exit 1 if not")
+    s.add_argument("contract")
+    s.add_argument("file")
+    p.set_defaults(func=_schemas)
+
+    p = sub.add_parser("dlq", help="dead letters and rejections")
+    dsub = p.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    d = dsub.add_parser("redrive", help="re-submit the records of hub.dlq, platform.<id>.rejected or "
+                                         "gov.*.dlq to their source topic after a fix")
+    d.add_argument("topic")
+    d.add_argument("--reason", action="append", default=[], help="only records with this reason (repeatable)")
+    d.add_argument("--dry-run", action="store_true", help="count what would be re-submitted, send nothing")
+    d.set_defaults(func=_redrive)
 
     p = sub.add_parser("topics", help="topic administration")
     tsub = p.add_subparsers(dest="topics_command", required=True, metavar="ACTION")

@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple
 from schemas.catalog import Catalog, SchemaVersion
 from schemas.wire import WireFormatError, decode
 from streams.route import Route, RoutingConfig
-from streams.topics import DLQ_TOPIC, IngestTopic, rejected_topic, validated_topic
+from streams.topics import IngestTopic
 from streams.validate import CONTRACT_BY_EVENT_TYPE, DEFAULT_RULES, Rejection, Rules, check_rules, check_schema
 
 
