@@ -97,13 +97,18 @@ def _deliveries(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context
                 now_ms: int) -> tuple[Delivery, ...]:
     if isinstance(outcome, Accepted):
         # Every copy keeps the platform's key (the site) so one site's events stay in order.
+        # Encoding is the main per-event cost: reuse the platform's bytes when they already are
+        # the latest version, and them again for a destination whose policy changed nothing.
+        record = outcome.record
+        original = outcome.raw or encode(outcome.version, record, validate=False)
         out = []
         if ctx.emit_validated:
-            out.append(Delivery("validated", validated_topic(outcome.event_type), msg.key,
-                                encode(outcome.version, outcome.record, validate=False)))
-        for route in routes_for(outcome.event_type, outcome.record, ctx.routing, ctx.level_of):
-            copy = ctx.protect(route, outcome.record)
-            out.append(Delivery(route.kind, route.topic, msg.key, encode(outcome.version, copy)))
+            out.append(Delivery("validated", validated_topic(outcome.event_type), msg.key, original))
+        for route in routes_for(outcome.event_type, record, ctx.routing, ctx.level_of):
+            copy = ctx.protect(route, record)
+            # Policies only re-key refs, round coordinates and timestamps: types stay valid.
+            value = original if copy == record else encode(outcome.version, copy, validate=False)
+            out.append(Delivery(route.kind, route.topic, msg.key, value))
         return tuple(out)
     if isinstance(outcome, Rejected):
         record = rejection_record(outcome, msg.source, now_ms)

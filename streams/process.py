@@ -33,6 +33,7 @@ class Accepted:
     event_type: str
     record: dict
     version: SchemaVersion
+    raw: bytes | None = None  # the platform's own wire bytes, when they already are ``version``'s
 
     @property
     def event_id(self) -> str:
@@ -104,8 +105,12 @@ def classify(data: bytes | None, topic: IngestTopic, ctx: Context, now_ms: int) 
         return DeadLettered(exc.reason, _WIRE_MESSAGES.get(exc.reason, str(exc)))
     # Accepted records carry the reader (latest) version: the record has its shape, so that is
     # the version to re-encode with; rejections report the writer's schema id.
-    return _judge(topic.event_type, decoded.record, decoded.reader, ctx, now_ms, topic.platform_id,
-                  writer_schema_id=decoded.version.schema_id)
+    outcome = _judge(topic.event_type, decoded.record, decoded.reader, ctx, now_ms, topic.platform_id,
+                     writer_schema_id=decoded.version.schema_id)
+    if isinstance(outcome, Accepted) and decoded.version is decoded.reader:
+        # Written with the latest version: the bytes can be passed on as they are.
+        return Accepted(outcome.event_type, outcome.record, outcome.version, data)
+    return outcome
 
 
 def classify_json(payload: object, event_type: str, ctx: Context, now_ms: int,
