@@ -163,8 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim_endpoint_arguments(p)
     p.set_defaults(func=_sim_endpoint)
 
+    from connectors.gateway import add_cli as add_ingest_cli
+    from connectors.registry import add_cli as add_registry_cli
     from gigbridge.access_cli import add_cli as add_access_cli
 
+    add_ingest_cli(sub)
+    add_registry_cli(sub)
     add_access_cli(sub)
 
     p = sub.add_parser("publish", help="validate a JSON-lines file and produce the accepted events "

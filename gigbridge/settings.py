@@ -82,6 +82,25 @@ class Settings(BaseSettings):
     sink_max_backoff_s: float = Field(60.0, gt=0, description="cap of the exponential retry delay")
     sink_timeout_s: float = Field(10.0, gt=0, description="total timeout of one HTTP request")
 
+    # --- HTTP ingest gateway and schema registry (connectors/gateway, connectors/registry) --
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8080, ge=0, le=65535)
+    gateway_tokens: SecretStr | None = Field(
+        None, description='platform id -> SHA-256 hex digest of its bearer token (or a list), JSON')
+    gateway_tokens_file: Path | None = Field(None, description="the same JSON in a file")
+    gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
+    gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
+    gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")
+    gateway_rate_burst: int = Field(2000, ge=1, description="per-platform bucket size (>= max_events)")
+    gateway_max_inflight: int = Field(8, ge=1, description="concurrent requests per platform (429 above)")
+    gateway_produce_timeout_s: float = Field(10.0, gt=0, description="all acks of a request within this")
+    gateway_body_timeout_s: float = Field(30.0, gt=0, description="408 when the body takes longer")
+    gateway_keepalive_timeout_s: float = Field(15.0, gt=0)
+    gateway_lingering_time_s: float = Field(2.0, ge=0)
+    gateway_unavailable_retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503")
+    registry_host: str = "127.0.0.1"
+    registry_port: int = Field(8081, ge=0, le=65535, description="standalone `gigbridge registry` port")
+
     # --- Simulator ----------------------------------------------------------------------
     sim_platforms: int = Field(3, ge=1)
     sim_rate: float = Field(50.0, ge=0, description="events/s; 0 = as fast as possible")

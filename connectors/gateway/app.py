@@ -1,0 +1,375 @@
+"""HTTP ingest gateway (aiohttp.web): platforms POST JSON events, the hub validates them with
+the stream's own rules and writes the accepted ones to ``platform.<id>.<type>`` before answering.
+
+Routes (see ``GET /openapi.json`` for the full contract):
+
+* ``POST /v1/events/{type}`` (sites | headcounts | incidents), ``Authorization: Bearer <token>``,
+  body a JSON array of events (``application/json``) or JSON lines (``application/x-ndjson``).
+  200: every event accepted and acknowledged by Kafka (acks=all, idempotent producer); 207:
+  some or all rejected, per event ``reason``/``field``/``message``. Errors are RFC 9457 problem
+  details (400 401 403 404 408 413 415 429 503, see :mod:`connectors.gateway.problems`).
+* ``GET /healthz`` (liveness), ``GET /readyz`` (the producer is connected and a metadata
+  refresh succeeds within 2 s), ``GET /metrics``,
+  ``GET /openapi.json``.
+* ``/registry/...``: the read-only Confluent-compatible schema registry
+  (:mod:`connectors.registry`), same port.
+
+Order of checks for an ingest request, cheapest first, so abusive requests cost little: type
+(404) -> token (401) -> Content-Type (415) -> declared length (413) -> platform's bucket empty /
+too many requests in flight (429) -> body read, bounded in bytes and time (413 / 408) -> parse
+(400, 413 for too many events) -> another platform's ``platform_id`` (403) -> rate limit for
+this many events (429) -> validation (per event) -> produce and await every ack (503 if not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from typing import Any, Callable, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from gigbridge.logs import get_logger
+from schemas.catalog import Catalog, default_catalog
+from schemas.wire import EncodeError, encode
+from streams.process import Accepted, Context, classify_json
+from streams.topics import ingest_topic
+from streams.validate import EVENT_TYPES, PLATFORM_ID_RE
+
+from .body import media_type_of, parse_events, read_body
+from .config import GatewayConfig, TokenStore
+from .metrics import GatewayMetrics, metrics_for
+from .openapi import build_openapi
+from .problems import Problem
+from .producer import EventProducer, KafkaEventProducer, ProduceError
+from .ratelimit import PlatformLimiter
+
+__all__ = ["GATEWAY", "REGISTRY_PREFIX", "Gateway", "create_gateway_app", "runner_kwargs", "serve"]
+
+log = get_logger("connectors.gateway")
+
+REGISTRY_PREFIX = "/registry"
+KEY_FIELD = {"sites": "site_id", "headcounts": "site_id", "incidents": "incident_id"}
+MAX_TOKEN_CHARS = 4096
+_DEFAULT = object()
+PLATFORM_KEY = web.RequestKey("gigbridge.gateway.platform", str)
+
+
+class Gateway:
+    """State and handlers of one gateway app (built by :func:`create_gateway_app`)."""
+
+    def __init__(self, config: GatewayConfig, producer: EventProducer, tokens: TokenStore,
+                 clock: Callable[[], float], catalog: Catalog, metrics: GatewayMetrics,
+                 division_exists: Callable[[str], bool] | None = None, registry_prefix: str | None = None) -> None:
+        self.config = config
+        self.producer = producer
+        self.tokens = tokens
+        self.clock = clock
+        self.catalog = catalog
+        self.metrics = metrics
+        self.registry_prefix = registry_prefix
+        self.limiter = PlatformLimiter(config.rate_events_per_s, config.rate_burst, config.max_inflight, clock)
+        self._division_exists = division_exists
+        self._ctx: Context | None = None
+
+    # -- lazily built (no I/O at construction) -----------------------------------------------
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            exists = self._division_exists
+            if exists is None:
+                from gigbridge.divisions import default_table
+
+                exists = default_table().exists
+            self._ctx = Context(self.catalog, exists)
+        return self._ctx
+
+    @functools.cached_property
+    def openapi_text(self) -> str:
+        return json.dumps(build_openapi(self.catalog, self.config, registry_prefix=self.registry_prefix))
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    def authenticate(self, request: web.Request) -> str:
+        header = request.headers.get("Authorization")
+        if not header:
+            raise Problem("missing-token", "send the platform's token as `Authorization: Bearer <token>`",
+                          headers={"WWW-Authenticate": 'Bearer realm="gigbridge"'})
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        platform = None
+        if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS:
+            platform = self.tokens.platform_for(token)
+        if platform is None:
+            raise Problem("invalid-token", "the bearer token is not valid",
+                          headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})
+        return platform
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        event_type = request.match_info["type"]
+        if event_type not in EVENT_TYPES:
+            raise Problem("unknown-event-type", f"event types are {', '.join(EVENT_TYPES)}",
+                          event_types=list(EVENT_TYPES))
+        platform = self.authenticate(request)
+        request[PLATFORM_KEY] = platform
+        media_type = media_type_of(request)
+        cfg = self.config
+        if request.content_length is not None and request.content_length > cfg.max_body_bytes:
+            raise Problem("body-too-large", f"the request body is limited to {cfg.max_body_bytes} bytes; "
+                          "split the batch", close=True, limit_bytes=cfg.max_body_bytes)
+        wait = self.limiter.empty_wait(platform)
+        if wait:
+            raise _rate_limited(wait, cfg.rate_events_per_s)
+        if not self.limiter.enter(platform):
+            raise Problem("too-many-concurrent-requests",
+                          f"at most {cfg.max_inflight} requests of one platform are processed at a time",
+                          headers={"Retry-After": "1"}, retry_after_s=1)
+        try:
+            body = await read_body(request, cfg.max_body_bytes, cfg.body_timeout_s)
+            events = parse_events(body, media_type, cfg.max_events)
+            return await self._process(platform, event_type, events)
+        finally:
+            self.limiter.leave(platform)
+
+    async def _process(self, platform: str, event_type: str, events: list[dict]) -> web.Response:
+        cfg = self.config
+        spoofed = [i for i, e in enumerate(events)
+                   if isinstance(pid := e.get("platform_id"), str) and PLATFORM_ID_RE.fullmatch(pid)
+                   and pid != platform]
+        if spoofed:
+            raise Problem("platform-mismatch",
+                          f"{len(spoofed)} event(s) carry another platform's platform_id; the token belongs to "
+                          f"{platform!r}. Nothing was written.", indexes=spoofed[:100])
+        wait = self.limiter.take(platform, len(events))
+        if wait:
+            raise _rate_limited(wait, cfg.rate_events_per_s)
+
+        now_ms = int(self.clock() * 1000)
+        ctx = self.ctx
+        topic = ingest_topic(platform, event_type)
+        key_field = KEY_FIELD[event_type]
+        results: list[dict[str, Any]] = []
+        to_send: list[tuple[bytes | None, bytes]] = []
+        for i, event in enumerate(events):
+            outcome = classify_json(event, event_type, ctx, now_ms, topic_platform=platform)
+            if isinstance(outcome, Accepted):
+                try:
+                    value = encode(outcome.version, outcome.record)
+                except EncodeError as exc:  # the checker passed but the encoder did not: still a misfit
+                    results.append(_rejected(i, outcome.event_id, "schema_violation", exc.field, exc.message))
+                    continue
+                key = outcome.record.get(key_field)
+                to_send.append((key.encode("utf-8") if isinstance(key, str) else None, value))
+                results.append({"index": i, "event_id": outcome.event_id, "status": "accepted"})
+            else:
+                r = outcome.rejection
+                results.append(_rejected(i, outcome.event_id, r.reason, r.field, r.message))
+        accepted = len(to_send)
+        rejected = len(results) - accepted
+        if to_send:
+            try:
+                await self.producer.send_batch(topic, to_send, cfg.produce_timeout_s)
+            except ProduceError as exc:
+                log.warning("gateway produce failed", platform=platform, topic=topic, events=accepted,
+                            error=str(exc), cause=getattr(self.producer, "last_error", None))
+                self.metrics.events.labels(platform, event_type, "unavailable").inc(accepted)
+                if rejected:
+                    self.metrics.events.labels(platform, event_type, "rejected").inc(rejected)
+                retry = cfg.unavailable_retry_after_s
+                raise Problem("kafka-unavailable",
+                              f"the events could not be written ({exc}); nothing was accepted, "
+                              "retry the whole request", headers={"Retry-After": str(retry)},
+                              retry_after_s=retry) from None
+        if accepted:
+            self.metrics.events.labels(platform, event_type, "accepted").inc(accepted)
+        if rejected:
+            self.metrics.events.labels(platform, event_type, "rejected").inc(rejected)
+        body = {"platform_id": platform, "type": event_type, "topic": topic, "accepted": accepted,
+                "rejected": rejected, "results": results}
+        return web.json_response(body, status=200 if not rejected else 207)
+
+    # -- operations -----------------------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        check = getattr(self.producer, "check", None)
+        ready = await check(2.0) if check is not None else self.producer.ready
+        if not ready:
+            raise Problem("not-ready", "the Kafka producer is not connected yet",
+                          headers={"Retry-After": "1"}, retry_after_s=1)
+        return web.json_response({"status": "ready"})
+
+    async def metrics_endpoint(self, request: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(self.metrics.registry))
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.openapi_text, content_type="application/json")
+
+
+def _rejected(index: int, event_id: str | None, reason: str, field: str | None, message: str) -> dict[str, Any]:
+    return {"index": index, "event_id": event_id, "status": "rejected", "reason": reason, "field": field,
+            "message": message}
+
+
+def _rate_limited(wait: int, rate: float) -> Problem:
+    return Problem("rate-limited", f"the platform's limit is {rate:g} events/s; retry after {wait} s",
+                   headers={"Retry-After": str(wait)}, retry_after_s=wait)
+
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
+
+GATEWAY = web.AppKey("gigbridge.gateway", Gateway)
+
+
+def _middleware(gateway: Gateway):
+    registry_prefix = gateway.registry_prefix
+
+    @web.middleware
+    async def problems_and_metrics(request: web.Request, handler):
+        path = request.path
+        if registry_prefix and (path == registry_prefix or path.startswith(registry_prefix + "/")):
+            return await handler(request)  # the registry answers in Confluent's error format
+        is_ingest = path.startswith("/v1/")
+        started = time.perf_counter()
+        status = 500
+        try:
+            try:
+                resp = await handler(request)
+            except Problem as problem:
+                resp = problem.response(path)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                slug = _HTTP_SLUGS.get(exc.status)
+                headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow",)}
+                if slug is None:
+                    resp = web.Response(status=exc.status, text=json.dumps(
+                        {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason,
+                         "instance": path}), content_type="application/problem+json", headers=headers)
+                else:
+                    resp = Problem(slug, exc.text if exc.status == 413 else f"{request.method} {path}: {exc.reason}",
+                                   headers=headers).response(path)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - answer a problem, never a stack trace
+                log.exception("gateway request failed", path=path)
+                resp = Problem("internal-error", "unexpected error; it has been logged").response(path)
+            status = resp.status
+            return resp
+        finally:
+            if is_ingest:
+                platform = request.get(PLATFORM_KEY, "-")
+                gateway.metrics.requests.labels(platform, str(status)).inc()
+                gateway.metrics.latency.observe(time.perf_counter() - started)
+
+    return problems_and_metrics
+
+
+def create_gateway_app(settings: Any = None, *, producer: EventProducer | None = None,
+                       clock: Callable[[], float] | None = None,
+                       tokens: TokenStore | Mapping[str, Any] | None = None,
+                       config: GatewayConfig | None = None, catalog: Catalog | None = None,
+                       registry: CollectorRegistry | None = None, topic_lister: Any = _DEFAULT,
+                       division_exists: Callable[[str], bool] | None = None,
+                       mount_registry: bool = True) -> web.Application:
+    """The gateway app. Nothing connects until the app starts (``on_startup``).
+
+    ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields);
+    ``producer``: default an idempotent acks=all :class:`KafkaEventProducer` from ``settings``
+    (the app starts and stops whatever producer it is given); ``clock``: unix seconds, for the
+    time rules and the rate limiter (default ``time.time``); ``tokens``: a :class:`TokenStore` or
+    a mapping platform -> token sha256 digest(s) (default: from the configuration);
+    ``config``: default :meth:`GatewayConfig.from_settings`; ``registry``: Prometheus registry
+    (default the process-wide one); ``topic_lister``: for the schema registry's ``/subjects``
+    (default: list the broker's topics; None: fixed topics only).
+    """
+    config = config or GatewayConfig.from_settings(settings)
+    if tokens is None:
+        store = config.token_store()
+    elif isinstance(tokens, TokenStore):
+        store = tokens
+    else:
+        store = TokenStore(tokens)
+    if producer is None:
+        if settings is None:
+            raise ValueError("create_gateway_app needs settings (or an injected producer)")
+        producer = KafkaEventProducer.from_settings(settings)
+    catalog = catalog or default_catalog()
+    gateway = Gateway(config, producer, store, clock or time.time, catalog, metrics_for(registry),
+                      division_exists=division_exists, registry_prefix=REGISTRY_PREFIX if mount_registry else None)
+    app = web.Application(middlewares=[_middleware(gateway)], client_max_size=config.max_body_bytes)
+    app[GATEWAY] = gateway
+    app.router.add_post("/v1/events/{type}", gateway.ingest)
+    app.router.add_get("/healthz", gateway.healthz)
+    app.router.add_get("/readyz", gateway.readyz)
+    app.router.add_get("/metrics", gateway.metrics_endpoint)
+    app.router.add_get("/openapi.json", gateway.openapi)
+    if mount_registry:
+        from connectors.registry.api import KafkaTopicLister, create_registry_app
+
+        if topic_lister is _DEFAULT:
+            topic_lister = KafkaTopicLister.from_settings(settings) if settings is not None else None
+        app.add_subapp(REGISTRY_PREFIX, create_registry_app(catalog, topic_lister=topic_lister))
+
+    async def on_startup(app: web.Application) -> None:
+        await gateway.producer.start()
+        await asyncio.to_thread(lambda: gateway.ctx)  # load the division table off the event loop
+
+    async def on_cleanup(app: web.Application) -> None:
+        await gateway.producer.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    app.on_response_prepare.append(_security_headers)
+    return app
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "gigbridge"  # no software versions
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+def runner_kwargs(config: GatewayConfig) -> dict[str, Any]:
+    """aiohttp server limits that bound slow and abusive clients (``web.AppRunner(app, **...)``):
+    a connection that has not sent complete request headers within ``keepalive_timeout_s`` is
+    closed (slow-loris), as is an idle keep-alive connection; an unread body after an early
+    error is drained for at most ``lingering_time_s``; request line and headers are capped."""
+    return {
+        "keepalive_timeout": config.keepalive_timeout_s,
+        "lingering_time": config.lingering_time_s,
+        "max_line_size": 8190,
+        "max_field_size": 8190,
+        "max_headers": 64,
+        "shutdown_timeout": 5.0,
+        "handle_signals": False,
+    }
+
+
+async def serve(settings: Any, host: str | None = None, port: int | None = None, *,
+                config: GatewayConfig | None = None, started: asyncio.Event | None = None) -> None:
+    """Run the gateway (and the mounted registry) until cancelled."""
+    config = config or GatewayConfig.from_settings(settings)
+    host = host or config.host
+    port = config.port if port is None else port
+    app = create_gateway_app(settings, config=config)
+    runner = web.AppRunner(app, **runner_kwargs(config))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, backlog=256)
+        await site.start()
+        log.info("gateway listening", url=f"http://{host}:{port}", registry=f"http://{host}:{port}{REGISTRY_PREFIX}",
+                 platforms=len(app[GATEWAY].tokens.platforms))
+        if started is not None:
+            started.set()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
