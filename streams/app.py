@@ -33,6 +33,10 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        # Faust's default is 20 minutes, also the expiry of a batch that aiokafka keeps retrying
+        # (it can stall on NotLeaderForPartition for a just-created topic, aiokafka#1018).
+        # Expired sends fail, and the Writer re-sends them: a stall lasts 30 s, not 20 min.
+        producer_request_timeout=30.0,
         producer_linger_ms=5,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
