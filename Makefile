@@ -42,3 +42,22 @@ test-unit: $(STAMP)
 
 clean:
 	rm -rf .local/worker .pytest_cache
+
+# --- benchmarks: not part of `make test`; see docs/performance.md -------------------------
+# Own broker in .local/bench-kafka (stopped again unless BENCH_ARGS=--keep-broker); results in
+# bench/results/<UTC timestamp>.{json,md}. py-spy is installed for the profile phase.
+.PHONY: bench bench-quick soak
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q 'py-spy>=0.3.14'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench run $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench run --quick $(BENCH_ARGS)
+
+soak: $(STAMP)
+	$(BIN)/python -m bench soak $(SOAK_ARGS)

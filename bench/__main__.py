@@ -1,0 +1,29 @@
+"""``python -m bench run [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``down``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    command = argv[0] if argv and not argv[0].startswith("-") else "run"
+    rest = argv[1:] if argv and not argv[0].startswith("-") else argv
+    if command == "run":
+        from bench.run import main as run
+        return run(rest)
+    if command == "soak":
+        from bench.soak import main as soak
+        return soak(rest)
+    if command == "whatif":
+        from bench.whatif import main as whatif
+        return whatif(rest)
+    if command == "down":
+        from bench.broker import down
+        return down()
+    print("usage: python -m bench [run|soak|whatif|down] [options]  (see --help of each)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
