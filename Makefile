@@ -44,8 +44,8 @@ clean:
 	rm -rf .local/worker .pytest_cache
 
 # --- benchmarks: not part of `make test`; see docs/performance.md -------------------------
-# Own broker in .local/bench-kafka (stopped again unless BENCH_ARGS=--keep-broker); results in
-# bench/results/<UTC timestamp>.{json,md}. py-spy is installed for the profile phase.
+# Own broker in .local/bench-kafka, left running for the next run (`.venv/bin/python -m bench down`
+# stops it); results in bench/results/<UTC timestamp>.{json,md}. py-spy is for the profile phase.
 .PHONY: bench bench-quick soak
 BENCH_STAMP := $(VENV)/.bench-installed
 

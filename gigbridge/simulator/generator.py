@@ -161,7 +161,7 @@ class Simulator:
         }
         return SimEvent("incidents", platform, site.site_id, record)
 
-    def _break(self, event: SimEvent, kind: str, reason: str | None) -> SimEvent:
+    def _break(self, event: SimEvent, kind: str, reason: str | None, now_ms: int) -> SimEvent:
         record = dict(event.record)
         if kind == "garbage_bytes":
             return SimEvent(event.event_type, event.platform_id, event.key, None,
@@ -171,7 +171,7 @@ class Simulator:
         elif kind == "bad_event_id":
             record["event_id"] = "not-a-uuid"
         elif kind == "future":
-            record["occurred_at"] += 3 * HOUR_MS
+            record["occurred_at"] = now_ms + 3 * HOUR_MS  # incidents may have happened hours ago
         elif kind == "spoofed_platform":
             record["platform_id"] = "someone-else"
         elif kind == "status_sum" and event.event_type == "headcounts":
@@ -198,5 +198,5 @@ class Simulator:
                 event = self._incident(platform, site, now_ms)
         if self.rng.random() < self.invalid_share:
             kind, reason = self.rng.choice(INVALID_KINDS)
-            event = self._break(event, kind, reason)
+            event = self._break(event, kind, reason, now_ms)
         return event
