@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_DIR := .local/kafka
 
-.PHONY: help install kafka-up kafka-down run test test-unit test-kafka schemas-check clean
+.PHONY: help install kafka-up kafka-down run test test-unit test-reliability clean
 
 help:
 	@echo "make run         start a local Kafka broker, the hub worker and simulated platforms"
@@ -35,7 +35,12 @@ run: kafka-up
 
 test: $(STAMP)
 	$(BIN)/python -m schemas.compat
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/reliability
+
+# Fault injection (kill -9, broker restarts, 3-broker failover, insurer outage, rebalance, fuzz)
+# with a ledger of every input offset. Not yet part of `make test`: see the notes of issue 7.
+test-reliability: $(STAMP)
+	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} $(BIN)/pytest tests/reliability
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m "not kafka"

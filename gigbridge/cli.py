@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import signal
 import sys
 import threading
+import time
 
 from pydantic import ValidationError as SettingsError
 
@@ -18,14 +20,14 @@ log = get_logger("gigbridge.cli")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from faust import Worker
-
+    from streams.health import GracefulWorker
     from streams.worker import HubWorker
 
     hub = HubWorker(settings)
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
-    worker = Worker(hub.app, loglevel=settings.log_level, override_logging=False,
-                    redirect_stdouts=False, quiet=True)
+    # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)
+    worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=settings.log_level, override_logging=False,
+                            redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()
     return EXIT_OK
 
@@ -44,24 +46,46 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DEMO_INSURED_PROVINCES = ("11", "31", "32", "33", "44", "51")  # where most simulated traffic is
+
+
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    """Worker in the foreground, simulator in a background thread (``make run``)."""
-    from gigbridge.simulator.run import run_simulation
+    """Worker in the foreground, simulator in a background thread, and (unless insurer
+    endpoints are configured) a simulated insurer for the busiest provinces (``make run``)."""
+    import subprocess
+
+    from gigbridge.settings import Endpoint
+    from gigbridge.simulator.generator import PLATFORM_NAMES
+    from gigbridge.simulator.run import ensure_platform_topics, run_simulation
+
+    insurer = None
+    if not settings.insurer_endpoints:
+        port, secret = settings.worker_web_port + 1, "demo-insurer-secret"
+        insurer = subprocess.Popen([sys.executable, "-m", "gigbridge.cli", "sim-endpoint", "--port", str(port),
+                                    "--secret", secret], stdout=subprocess.DEVNULL)
+        endpoint = Endpoint(url=f"http://127.0.0.1:{port}/claims", secret=secret)
+        settings = settings.model_copy(update={"insurer_endpoints": {p: endpoint for p in DEMO_INSURED_PROVINCES}})
+        log.info("simulated insurer", url=endpoint.url, provinces=",".join(DEMO_INSURED_PROVINCES))
+
+    # A fresh seed per run: the same seed replays the same event ids, which a restarted demo
+    # (broker and dedupe table keep their data) would rightly count as duplicates.
+    seed = args.seed if args.seed_given else time.time_ns() % 2**32
 
     def simulate() -> None:
         try:
-            run_simulation(settings, rate=args.rate, platforms=args.platforms, seed=args.seed,
+            run_simulation(settings, rate=args.rate, platforms=args.platforms, seed=seed,
                            invalid_share=args.invalid_share)
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped
             log.error("simulator stopped", error=str(exc))
 
-    from gigbridge.simulator.run import ensure_platform_topics
-    from gigbridge.simulator.generator import PLATFORM_NAMES
-
     ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
     threading.Thread(target=simulate, name="simulator", daemon=True).start()
     log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
-    return _worker(settings, args)
+    try:
+        return _worker(settings, args)
+    finally:
+        if insurer is not None:
+            insurer.terminate()
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
@@ -223,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"gigbridge: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_USAGE
+    if hasattr(args, "seed"):
+        args.seed_given = args.seed is not None or "GIGBRIDGE_SIM_SEED" in os.environ
     for name in ("rate", "platforms", "seed", "invalid_share"):
         if getattr(args, name, None) is None and hasattr(args, name):
             setattr(args, name, getattr(settings, f"sim_{name}"))

@@ -12,12 +12,14 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
+from streams.health import WorkerHealth
 
 DEDUPE_TABLE = "dedupe-event-ids"
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build (but do not start) the Faust app for the hub's stream workers."""
+def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.App:
+    """Build (but do not start) the Faust app for the hub's stream workers; with ``health``
+    it also serves ``/healthz`` (liveness) and ``/readyz`` (readiness), see ``streams.health``."""
     credentials = None
     if settings.kafka_username:
         credentials = faust.SASLCredentials(
@@ -57,6 +59,17 @@ def create_app(settings: Settings) -> faust.App:
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ARG001 - Faust page signature
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    if health is not None:
+        @app.page("/healthz")
+        async def healthz(web, request):  # noqa: ARG001 - Faust page signature
+            ok, doc = health.liveness()
+            return web.json(doc, status=200 if ok else 503)
+
+        @app.page("/readyz")
+        async def readyz(web, request):  # noqa: ARG001 - Faust page signature
+            ok, doc = health.readiness()
+            return web.json(doc, status=200 if ok else 503)
 
     return app
 

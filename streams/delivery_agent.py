@@ -29,8 +29,10 @@ log = get_logger("gigbridge.delivery")
 class DeliveryAgent:
     def __init__(self, app: faust.App, settings: Settings, route: SinkRoute, endpoint: Endpoint,
                  catalog: Catalog, writer: Writer, protect: Callable[[Route, dict], dict],
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], on_outcomes: Callable[[int, int], None] = lambda delivered, refused: None,
+                 ) -> None:
         self.route, self.catalog, self.writer, self.clock = route, catalog, writer, clock
+        self.on_outcomes = on_outcomes
         self.batch_size, self.batch_timeout_s = settings.stream_batch_size, settings.stream_batch_timeout_s
         policy_route = Route("webhook", route.destination, "")
         # Insurer topics already carry the insurer's policy; webhooks get the stricter webhook one.
@@ -77,6 +79,8 @@ class DeliveryAgent:
         now_ms = self.clock()
         await self.writer.write([outcome_delivery(o, self.route, self.catalog, now_ms) for o in outcomes])
         sink_metrics.record_outcomes(self.route.destination, outcomes)
+        refused = sum(isinstance(o, DeadLetter) for o in outcomes)
+        self.on_outcomes(len(outcomes) - refused, refused)
         for o in outcomes:
             if isinstance(o, DeadLetter):
                 metrics.DLQ_WRITES.labels(self.route.dlq_topic, o.reason).inc()

@@ -30,6 +30,7 @@ from streams.pipeline import BatchPlan, InMessage, plan_batch
 from streams.writer import Writer
 from streams.delivery import sink_routes
 from streams.delivery_agent import DeliveryAgent
+from streams.health import SHUTDOWN_GRACE_S, KafkaProbe, WorkerHealth
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
 from streams.route import RoutingConfig
@@ -48,6 +49,12 @@ class Counts:
     rejected: int = 0
     duplicates: int = 0
     dlq: int = 0
+    delivered: int = 0  # HTTP deliveries to insurers / webhooks
+    refused: int = 0  # permanent refusals (sink DLQ)
+
+    def add_sink_outcomes(self, delivered: int, refused: int) -> None:
+        self.delivered += delivered
+        self.refused += refused
 
     def add(self, plan: BatchPlan) -> None:
         for d in plan.decisions:
@@ -118,7 +125,10 @@ class HubWorker:
     def __init__(self, settings: Settings, clock: Callable[[], int] | None = None) -> None:
         self.settings = settings
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
-        self.app = create_app(settings)
+        self.health = WorkerHealth()  # /healthz, /readyz and the drain on SIGTERM (streams.health)
+        self.health.input_waiting = self._input_waiting
+        self.probe = KafkaProbe(settings.aiokafka_config)  # replaced once the app runs (_watch_health)
+        self.app = create_app(settings, health=self.health)
         self.table = create_dedupe_table(self.app, settings)
         self.deduper = Deduper(self.table, int(settings.dedupe_window_s * 1000))
         self.ctx = build_context(settings)
@@ -135,17 +145,76 @@ class HubWorker:
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self._measure_lag)
         self.app.task(self._on_start)
+        self.app.task(self._watch_health)
         self.delivery_agents = [
             DeliveryAgent(self.app, settings, route, endpoint, self.ctx.catalog, self.writer, self.ctx.protect,
-                          self.clock)
+                          self.clock, on_outcomes=self.counts.add_sink_outcomes)
             for route, endpoint in sink_routes(settings)]
+        for agent in self.delivery_agents:
+            agent.handle_batch = self._tracked(agent.handle_batch)
 
     # --- agent -------------------------------------------------------------------------
 
     async def _agent(self, stream: faust.StreamT) -> None:
         async for events in stream.noack_take(self.settings.stream_batch_size,
                                               within=self.settings.stream_batch_timeout_s):
-            await self.handle_batch(stream, events)
+            if self.health.draining:  # shutting down: left unacked, re-read after the restart
+                continue
+            with self.health.batch():
+                await self.handle_batch(stream, events)
+
+    def _tracked(self, handle_batch):
+        """A delivery agent's batch handler that skips new batches while draining and counts
+        the one in flight, so the drain waits for it."""
+        async def tracked(stream, events) -> None:
+            if self.health.draining:
+                return
+            with self.health.batch():
+                await handle_batch(stream, events)
+        return tracked
+
+    async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Graceful stop (SIGTERM, see ``streams.health.GracefulWorker``): take no new batches,
+        let the ones in flight finish (outputs acknowledged, inputs acked), commit. A delivery
+        flush backing off on a failing endpoint is interrupted at once (its batch is re-read
+        later); anything still running after ``grace_s`` is left to Faust's cancellation."""
+        self.health.draining = True
+        started = time.monotonic()
+        log.info("draining before shutdown", batches_in_flight=self.health.inflight)
+        deadline = started + grace_s
+        while not await self.health.wait_idle(0.2):
+            for agent in self.delivery_agents:
+                if agent.sink.paused or time.monotonic() > deadline:
+                    await agent.sink.stop()
+            if time.monotonic() > deadline:
+                log.warning("batches still in flight after the grace period; they will be re-read",
+                            batches_in_flight=self.health.inflight)
+                break
+        try:
+            await asyncio.wait_for(self.app.consumer.commit(), max(1.0, deadline - time.monotonic()))
+        except Exception as exc:  # broker unreachable: the offsets are committed by the next owner
+            log.warning("commit before shutdown failed", error=f"{type(exc).__name__}: {exc}")
+        log.info("drained", seconds=round(time.monotonic() - started, 3))
+
+    def _input_waiting(self) -> bool:
+        """An assigned ingest partition has records beyond the next offset to process (end
+        offsets as the health probe last read them from the broker)."""
+        ends = self.probe.end_offsets
+        for key, next_offset in self.next_offsets.items():
+            if ends.get(key, 0) > next_offset:
+                return True
+        return False
+
+    def _owned_ingest_partitions(self) -> list:
+        return [tp for tp in self.app.consumer.assignment() if (tp.topic, tp.partition) in self.next_offsets]
+
+    async def _watch_health(self) -> None:
+        self.health.started = True  # app tasks start once the tables are recovered
+        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self._owned_ingest_partitions)
+        try:
+            await asyncio.gather(self.health.heartbeat(), self.health.probe_kafka(probe))
+        finally:
+            await probe.close()
 
     async def handle_batch(self, stream: faust.StreamT, events) -> None:
         started = time.perf_counter()
@@ -234,5 +303,6 @@ class HubWorker:
     async def _log_counts(self) -> None:
         c = self.counts
         log.info("counts", received=c.received, valid=c.valid, rejected=c.rejected,
-                 duplicates=c.duplicates, dlq=c.dlq, topics=len(self.ingest.topics))
+                 duplicates=c.duplicates, dlq=c.dlq, delivered=c.delivered, refused=c.refused,
+                 topics=len(self.ingest.topics))
 

@@ -1,0 +1,257 @@
+"""Liveness, readiness and graceful shutdown of a stream worker.
+
+* ``/healthz`` (liveness): the event loop is responsive. A heartbeat task ticks every
+  ``beat_interval_s``; the page answers 503 when the last tick is older than
+  ``loop_stale_s`` (a loop blocked for that long cannot even serve the page: the probe's own
+  timeout catches that case). Restart the process when it fails.
+* ``/readyz`` (readiness): 200 only when the worker has started, the Kafka cluster answered a
+  metadata request within the last ``broker_stale_s`` seconds (probed every
+  ``probe_interval_s``), the validation agent is not *stuck* (input waiting — a batch in
+  flight or lag on an ingest partition — with no batch completed for ``stuck_after_s``), and the
+  worker is not shutting down. 503 otherwise, with the reasons in the JSON body.
+* Graceful shutdown (:class:`GracefulWorker`, SIGTERM/SIGINT): before Faust stops anything,
+  the worker stops taking new batches, lets the batches in flight finish (outputs acknowledged,
+  input acked) for at most ``SHUTDOWN_GRACE_S`` seconds, and commits the acked offsets; then
+  the usual Faust shutdown runs, and exits 0. Whatever was not finished is re-read by the next
+  owner of the partition (at-least-once), never lost. If the whole stop takes longer than
+  ``SHUTDOWN_BOUND_S`` (e.g. the broker is gone and Faust waits for it forever), the process
+  exits with ``EXIT_STOP_TIMEOUT`` (70).
+
+Pure state plus two small async loops; no Faust import at module level besides the worker
+subclass, so the logic is unit-testable with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from typing import Any, Awaitable, Callable
+
+import faust
+
+from gigbridge.logs import get_logger
+
+log = get_logger("gigbridge.health")
+
+BROKER_STALE_S = 15.0     # readiness fails when the last good metadata answer is older
+PROBE_INTERVAL_S = 2.0
+PROBE_TIMEOUT_S = 5.0
+STUCK_AFTER_S = 120.0     # input waiting and no batch completed for this long = stuck
+LOOP_STALE_S = 10.0
+BEAT_INTERVAL_S = 0.5
+SHUTDOWN_GRACE_S = 15.0   # in-flight batches get this long to finish on SIGTERM
+SHUTDOWN_BOUND_S = 25.0   # the whole stop; then the process exits regardless
+EXIT_STOP_TIMEOUT = 70    # EX_SOFTWARE: stopped, but not cleanly within the bound
+
+
+class WorkerHealth:
+    """Health state of one worker process. ``clock`` is monotonic seconds."""
+
+    def __init__(self, *, broker_stale_s: float = BROKER_STALE_S, stuck_after_s: float = STUCK_AFTER_S,
+                 loop_stale_s: float = LOOP_STALE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.broker_stale_s = broker_stale_s
+        self.stuck_after_s = stuck_after_s
+        self.loop_stale_s = loop_stale_s
+        self.clock = clock
+        now = clock()
+        self.started = False
+        self.draining = False
+        self.last_beat = now
+        self.loop_lag_s = 0.0
+        self.last_broker_ok: float | None = None
+        self.broker_error: str | None = None
+        self.inflight = 0
+        self.last_progress = now
+        self.waiting_since: float | None = None
+        self.input_waiting: Callable[[], bool] = lambda: False
+        self._idle: asyncio.Event | None = None
+
+    # --- batches -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Wrap the processing of one batch; a batch that returns normally counts as progress."""
+        self.inflight += 1
+        self._idle_event().clear()
+        try:
+            yield
+            self.last_progress = self.clock()
+        finally:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self._idle_event().set()
+
+    def _idle_event(self) -> asyncio.Event:
+        if self._idle is None:
+            self._idle = asyncio.Event()
+            if self.inflight == 0:
+                self._idle.set()
+        return self._idle
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True once no batch is in flight; False if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle_event().wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    # --- observations ------------------------------------------------------------------
+
+    def broker_ok(self) -> None:
+        self.last_broker_ok = self.clock()
+        self.broker_error = None
+
+    def broker_failed(self, error: str) -> None:
+        self.broker_error = error
+
+    def observe(self) -> None:
+        """Note whether input is waiting (called every heartbeat and on every probe request)."""
+        now = self.clock()
+        try:
+            waiting = self.inflight > 0 or bool(self.input_waiting())
+        except Exception:  # noqa: BLE001 - the consumer may be between assignments
+            waiting = self.inflight > 0
+        if not waiting:
+            self.waiting_since = None
+        elif self.waiting_since is None:
+            self.waiting_since = now
+
+    def stuck_for(self) -> float:
+        """Seconds input has been waiting without any batch completing (0 when not waiting)."""
+        if self.waiting_since is None:
+            return 0.0
+        return max(0.0, self.clock() - max(self.waiting_since, self.last_progress))
+
+    # --- the two probes ----------------------------------------------------------------
+
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
+        age = self.clock() - self.last_beat
+        ok = age <= self.loop_stale_s
+        return ok, {"status": "ok" if ok else "event loop unresponsive",
+                    "last_beat_age_s": round(age, 3), "loop_lag_s": round(self.loop_lag_s, 3)}
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        self.observe()
+        now = self.clock()
+        reasons = []
+        if not self.started:
+            reasons.append("starting")
+        if self.draining:
+            reasons.append("shutting down")
+        broker_age = None if self.last_broker_ok is None else now - self.last_broker_ok
+        if broker_age is None or broker_age > self.broker_stale_s:
+            reasons.append("kafka unreachable")
+        stuck = self.stuck_for()
+        if stuck > self.stuck_after_s:
+            reasons.append("validation stuck")
+        live, _ = self.liveness()
+        if not live:
+            reasons.append("event loop unresponsive")
+        doc = {"status": "ready" if not reasons else "not ready", "reasons": reasons,
+               "kafka_last_ok_age_s": None if broker_age is None else round(broker_age, 3),
+               "kafka_error": self.broker_error, "batches_in_flight": self.inflight,
+               "input_waiting_s": round(stuck, 3),
+               "since_last_batch_s": round(now - self.last_progress, 3)}
+        return not reasons, doc
+
+    # --- background loops --------------------------------------------------------------
+
+    async def heartbeat(self, interval: float = BEAT_INTERVAL_S) -> None:
+        while True:
+            before = self.clock()
+            await asyncio.sleep(interval)
+            now = self.clock()
+            self.loop_lag_s = max(0.0, now - before - interval)
+            self.last_beat = now
+            self.observe()
+
+    async def probe_kafka(self, probe: Callable[[], Awaitable[None]], interval: float = PROBE_INTERVAL_S,
+                          timeout: float = PROBE_TIMEOUT_S) -> None:
+        """Call ``probe`` (raises when the cluster does not answer) every ``interval`` seconds."""
+        while True:
+            try:
+                await asyncio.wait_for(probe(), timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+                if self.broker_error is None:
+                    log.warning("kafka probe failed", error=f"{type(exc).__name__}: {exc}")
+                self.broker_failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            else:
+                if self.broker_error is not None:
+                    log.info("kafka probe ok again")
+                self.broker_ok()
+            await asyncio.sleep(interval)
+
+
+class KafkaProbe:
+    """A metadata request, plus the end offsets of ``partitions()`` (the ingest partitions this
+    worker owns), over a client of its own: independent of Faust's consumer and producer, so a
+    probe never competes with them, and the end offsets are the broker's, not the consumer's
+    cached high watermarks (which stop moving when the consumer stops fetching). Created
+    lazily inside the event loop; ``end_offsets`` holds the last answer."""
+
+    def __init__(self, client_config: dict, partitions: Callable[[], list] = lambda: []) -> None:
+        self.config = client_config
+        self.partitions = partitions
+        self.consumer = None
+        self.end_offsets: dict = {}
+
+    async def __call__(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        if self.consumer is None:
+            consumer = AIOKafkaConsumer(client_id="gigbridge-health", group_id=None, enable_auto_commit=False,
+                                        request_timeout_ms=int(PROBE_TIMEOUT_S * 1000), **self.config)
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self.consumer = consumer
+        await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - a plain metadata request
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in self.partitions()]
+        if tps:
+            ends = await self.consumer.end_offsets(tps)
+            self.end_offsets = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def close(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+            self.consumer = None
+
+
+class GracefulWorker(faust.Worker):
+    """A Faust worker whose stop begins with ``drain()`` (bounded by the drain itself), before
+    Faust pauses the consumer, stops the tables and cancels the agents.
+
+    The whole stop is bounded by ``stop_bound_s``: Faust's own shutdown waits without limit for
+    the producer to flush and the consumer to commit, so with the broker gone it would never
+    exit. Past the bound the process exits with ``EXIT_STOP_TIMEOUT``; that is safe, because
+    offsets are committed only for finished batches (at-least-once: the rest is re-read)."""
+
+    def __init__(self, *args: Any, drain: Callable[[], Awaitable[None]],
+                 stop_bound_s: float = SHUTDOWN_BOUND_S, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._drain = drain
+        self._stop_bound_s = stop_bound_s
+
+    async def on_stop(self) -> None:
+        watchdog = threading.Timer(self._stop_bound_s, _exit_after_bound, args=(self._stop_bound_s,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            await self._drain()
+        except Exception as exc:  # noqa: BLE001 - a failed drain must not prevent the stop
+            log.warning("drain before shutdown failed", error=f"{type(exc).__name__}: {exc}")
+        await super().on_stop()
+
+
+def _exit_after_bound(bound_s: float) -> None:
+    log.error("shutdown did not finish in time; exiting without waiting any longer", bound_s=bound_s,
+              exit_code=EXIT_STOP_TIMEOUT)
+    os._exit(EXIT_STOP_TIMEOUT)

@@ -1,0 +1,110 @@
+"""Broker faults on clusters of the test's own (never the session broker):
+
+* the only broker stopped and started while platforms produce and the worker processes:
+  ``/readyz`` turns 503 within a bound and back to 200 after the restart, ``/healthz`` stays
+  200, the same worker process recovers by itself, nothing is lost;
+* a 3-broker cluster (RF 3, min ISR 2, acks=all) loses one broker mid-stream (SIGKILL):
+  processing continues without pause beyond the leader elections, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from deploy.kafka.local import LocalKafkaCluster
+from tests.reliability.harness import SEED, Worker, group_coordinator, onboard_platforms, record, unique
+from tests.support.kafka_io import wait_for
+from tests.support.ledger import Traffic, wait_until_accounted
+
+pytestmark = [pytest.mark.reliability, pytest.mark.kafka]
+
+NOT_READY_WITHIN_S = 30   # broker gone -> /readyz 503 (health.BROKER_STALE_S + probe interval + timeout)
+READY_AGAIN_WITHIN_S = 60  # broker back -> /readyz 200
+
+
+@pytest.fixture
+def own_cluster(tmp_path_factory, request):
+    """A cluster in a tmp dir, ``n`` brokers (indirect parameter), stopped and removed after."""
+    base = tmp_path_factory.mktemp("kafka")
+    cluster = LocalKafkaCluster(base, n_brokers=request.param, die_with_parent=True)
+    try:
+        cluster.start(timeout=180)
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("own_cluster", [1], indirect=True)
+def test_broker_stopped_and_started_while_streaming(own_cluster, tmp_path, scenario_timer):
+    conn = own_cluster.connection
+    platforms = [unique("outage-a"), unique("outage-b")]
+    onboard_platforms(conn, platforms)
+    worker = Worker(conn, tmp_path, unique("rel-outage")).start()
+    traffic = Traffic(conn, platforms, seed=SEED + 4)
+    liveness = []
+    try:
+        worker.wait_subscribed(6)
+        worker.wait_ready(60)
+        traffic.stream(n=3000, rate=150)
+        wait_for(lambda: worker.received() >= 300, 90, "stream flowing")
+        own_cluster.stop_broker(0)
+        stopped = time.monotonic()
+        wait_for(lambda: worker.get("/readyz")[0] == 503, NOT_READY_WITHIN_S, "/readyz 503 while the broker is down")
+        not_ready_after = time.monotonic() - stopped
+        _, doc = worker.get("/readyz")
+        while time.monotonic() - stopped < 15:  # keep it down a while; liveness must not flap
+            liveness.append(worker.get("/healthz")[0])
+            time.sleep(1)
+        own_cluster.start_broker(0)
+        started = time.monotonic()
+        wait_for(lambda: worker.get("/readyz")[0] == 200, READY_AGAIN_WITHIN_S, "/readyz 200 after the restart")
+        ready_after = time.monotonic() - started
+        traffic.join()
+        report = wait_until_accounted(conn, traffic, "broker stop/start", 180)
+        alive, starts = worker.alive, worker.starts
+    finally:
+        traffic.close()
+        worker.stop()
+    record("broker stop/start (1 broker)", report, scenario_timer(),
+           f"readyz 503 after {not_ready_after:.1f}s, 200 {ready_after:.1f}s after restart")
+    assert "kafka unreachable" in doc["reasons"], doc
+    assert set(liveness) == {200}, liveness
+    assert alive and starts == 1, "the worker recovered without a restart"
+    assert report.lost == 0, f"{report.table()}\n{worker.log_tail()}"
+    assert report.ok, report.table()
+
+
+@pytest.mark.parametrize("own_cluster", [3], indirect=True)
+def test_one_of_three_brokers_killed_mid_stream(own_cluster, tmp_path, scenario_timer):
+    conn = own_cluster.connection
+    platforms = [unique("rf3-a"), unique("rf3-b")]
+    onboard_platforms(conn, platforms, replication_factor=3)
+    worker = Worker(conn, tmp_path, unique("rel-rf3"), {"GIGBRIDGE_TOPIC_REPLICATION_FACTOR": "3"}).start()
+    traffic = Traffic(conn, platforms, seed=SEED + 5)  # acks=all
+    try:
+        worker.wait_subscribed(6, timeout=180)
+        traffic.stream(n=10_000_000, rate=150)
+        wait_for(lambda: worker.received() >= 300, 120, "stream flowing")
+        # the group coordinator: its loss also moves the group and forces a rebalance
+        victim = group_coordinator(conn, worker.app_id)
+        victim = 1 if victim is None else victim
+        own_cluster.kill_broker(victim)
+        killed = time.monotonic()
+        at_kill = worker.received()
+        wait_for(lambda: worker.received() >= at_kill + 600, 120, "processing continues with 2 of 3 brokers")
+        continued_after = time.monotonic() - killed
+        traffic.stop()
+        traffic.join()
+        report = wait_until_accounted(conn, traffic, "rf3 broker killed", 180)
+    finally:
+        traffic.close()
+        worker.stop()
+    record("RF3: 1 of 3 brokers killed", report, scenario_timer(),
+           f"broker {victim} (group coordinator) killed; 600 more events processed "
+           f"{continued_after:.1f}s after the kill")
+    assert report.lost == 0, f"{report.table()}\n{worker.log_tail()}"
+    assert report.ok, report.table()

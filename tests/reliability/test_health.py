@@ -1,0 +1,139 @@
+"""streams.health without a broker: liveness, readiness reasons, stuck detection, drain waiting."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streams.health import WorkerHealth
+
+pytestmark = pytest.mark.reliability
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tick(h: WorkerHealth, clock: Clock, seconds: float, broker: bool = True) -> None:
+    """Time passes with the heartbeat ticking (and the broker answering, unless told not)."""
+    clock.now += seconds
+    h.last_beat = clock.now
+    if broker:
+        h.broker_ok()
+
+
+def healthy(clock: Clock, **kwargs) -> WorkerHealth:
+    h = WorkerHealth(clock=clock, broker_stale_s=10, stuck_after_s=60, loop_stale_s=5, **kwargs)
+    h.started = True
+    h.broker_ok()
+    return h
+
+
+def test_ready_only_when_started_and_kafka_answered():
+    clock = Clock()
+    h = WorkerHealth(clock=clock, broker_stale_s=10)
+    ok, doc = h.readiness()
+    assert not ok and doc["reasons"] == ["starting", "kafka unreachable"]
+    h.started = True
+    h.broker_ok()
+    assert h.readiness() == (True, h.readiness()[1]) and h.readiness()[1]["status"] == "ready"
+
+
+def test_kafka_unreachable_once_the_last_good_answer_is_too_old():
+    clock = Clock()
+    h = healthy(clock)
+    tick(h, clock, 4, broker=False)
+    h.broker_failed("KafkaConnectionError")
+    tick(h, clock, 5, broker=False)
+    assert h.readiness()[0]  # 9 s: still inside the bound
+    tick(h, clock, 2, broker=False)
+    ok, doc = h.readiness()
+    assert not ok and doc["reasons"] == ["kafka unreachable"] and doc["kafka_error"] == "KafkaConnectionError"
+    h.broker_ok()
+    assert h.readiness()[0]
+
+
+def test_stuck_when_input_waits_without_progress():
+    clock = Clock()
+    h = healthy(clock)
+    waiting = {"v": True}
+    h.input_waiting = lambda: waiting["v"]
+    h.observe()
+    tick(h, clock, 59)
+    assert h.readiness()[0]
+    tick(h, clock, 2)
+    ok, doc = h.readiness()
+    assert not ok and doc["reasons"] == ["validation stuck"] and doc["input_waiting_s"] > 60
+    with h.batch():  # a completed batch is progress
+        pass
+    assert h.readiness()[0]
+    tick(h, clock, 61)
+    assert not h.readiness()[0]
+    waiting["v"] = False  # caught up: nothing waits, nothing is stuck
+    assert h.readiness()[0]
+
+
+def test_a_batch_that_raises_is_no_progress_but_is_no_longer_in_flight():
+    clock = Clock()
+    h = healthy(clock)
+    progress = h.last_progress
+    tick(h, clock, 5)
+    with pytest.raises(RuntimeError):
+        with h.batch():
+            assert h.inflight == 1
+            raise RuntimeError("broker gone")
+    assert h.inflight == 0 and h.last_progress == progress
+
+
+def test_a_batch_in_flight_for_too_long_is_stuck():
+    clock = Clock()
+    h = healthy(clock)
+
+    async def run():
+        with h.batch():
+            h.observe()
+            tick(h, clock, 61)
+            assert h.readiness()[1]["reasons"] == ["validation stuck"]
+            assert not await h.wait_idle(0.01)
+        assert await h.wait_idle(0.01)
+
+    asyncio.run(run())
+
+
+def test_liveness_follows_the_heartbeat_and_draining_is_not_ready():
+    clock = Clock()
+    h = healthy(clock)
+    assert h.liveness()[0]
+    clock.now += 6
+    h.broker_ok()
+    ok, doc = h.liveness()
+    assert not ok and doc["status"] == "event loop unresponsive"
+    h.last_beat = clock.now
+    h.draining = True
+    assert h.readiness()[1]["reasons"] == ["shutting down"]
+
+
+def test_heartbeat_and_probe_loops_update_the_state():
+    h = WorkerHealth(broker_stale_s=10)
+    calls = []
+
+    async def probe():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("connection refused")
+
+    async def run():
+        tasks = [asyncio.create_task(h.heartbeat(0.01)), asyncio.create_task(h.probe_kafka(probe, 0.01, 1))]
+        await asyncio.sleep(0.1)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    assert len(calls) >= 2 and h.last_broker_ok is not None and h.broker_error is None
+    assert h.liveness()[0]
