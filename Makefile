@@ -40,7 +40,8 @@ test: $(STAMP)
 # Fault injection (kill -9, broker restarts, 3-broker failover, insurer outage, rebalance, fuzz)
 # with a ledger of every input offset. Not yet part of `make test`: see the notes of issue 7.
 test-reliability: $(STAMP)
-	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} $(BIN)/pytest tests/reliability
+	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} GIGBRIDGE_FUZZ_CASES=$${GIGBRIDGE_FUZZ_CASES:-100000} \
+	GIGBRIDGE_RELIABILITY_OUTAGE_S=$${GIGBRIDGE_RELIABILITY_OUTAGE_S:-60} $(BIN)/pytest tests/reliability -o timeout=1800
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m "not kafka"

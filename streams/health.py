@@ -6,9 +6,15 @@
   timeout catches that case). Restart the process when it fails.
 * ``/readyz`` (readiness): 200 only when the worker has started, the Kafka cluster answered a
   metadata request within the last ``broker_stale_s`` seconds (probed every
-  ``probe_interval_s``), the validation agent is not *stuck* (input waiting — a batch in
-  flight or lag on an ingest partition — with no batch completed for ``stuck_after_s``), and the
-  worker is not shutting down. 503 otherwise, with the reasons in the JSON body.
+  ``probe_interval_s``), the validation agent is not *stuck*, and the worker is not shutting
+  down. 503 otherwise, with the reasons in the JSON body. Stuck: a validation batch has been in
+  flight for ``stuck_after_s``, or a partition of the subscribed ingest topics has had records
+  beyond its position (the group's committed offset, or the next offset this worker will
+  process) for ``stuck_after_s`` without that position moving. Every partition is watched, not
+  only the ones this worker owns: a partition the group assigned to nobody, or whose consumer
+  silently stopped fetching, is exactly what must be noticed; so with several workers of one
+  app, all of them report a partition the group does not progress on. Positions and end offsets
+  come from the broker (:class:`KafkaProbe`), not from the consumer's cached high watermarks.
 * Graceful shutdown (:class:`GracefulWorker`, SIGTERM/SIGINT): before Faust stops anything,
   the worker stops taking new batches, lets the batches in flight finish (outputs acknowledged,
   input acked) for at most ``SHUTDOWN_GRACE_S`` seconds, and commits the acked offsets; then
@@ -28,7 +34,7 @@ import contextlib
 import os
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import faust
 
@@ -39,7 +45,8 @@ log = get_logger("gigbridge.health")
 BROKER_STALE_S = 15.0     # readiness fails when the last good metadata answer is older
 PROBE_INTERVAL_S = 2.0
 PROBE_TIMEOUT_S = 5.0
-STUCK_AFTER_S = 120.0     # input waiting and no batch completed for this long = stuck
+OFFSETS_EVERY = 5         # probe rounds per offsets round (end, earliest, committed)
+STUCK_AFTER_S = 120.0     # a partition waiting this long without moving (or a batch this long in flight)
 LOOP_STALE_S = 10.0
 BEAT_INTERVAL_S = 0.5
 SHUTDOWN_GRACE_S = 15.0   # in-flight batches get this long to finish on SIGTERM
@@ -63,23 +70,32 @@ class WorkerHealth:
         self.loop_lag_s = 0.0
         self.last_broker_ok: float | None = None
         self.broker_error: str | None = None
-        self.inflight = 0
+        self.inflight = 0                          # batches in flight (validation and delivery)
+        self.validation_since: float | None = None  # start of the validation batch in flight
         self.last_progress = now
-        self.waiting_since: float | None = None
-        self.input_waiting: Callable[[], bool] = lambda: False
+        # key -> (position, end offset) of every watched ingest partition, from the probe
+        self.partitions: Callable[[], Mapping[Any, tuple[int, int]]] = lambda: {}
+        self.waiting: dict[Any, tuple[int, float]] = {}  # key -> (position, waiting since)
         self._idle: asyncio.Event | None = None
 
     # --- batches -----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def batch(self):
-        """Wrap the processing of one batch; a batch that returns normally counts as progress."""
+    def batch(self, validation: bool = True):
+        """Wrap the processing of one batch (the drain waits for it); a validation batch that
+        returns normally counts as progress, one in flight too long as stuck. Delivery batches
+        (``validation=False``) may wait for a down endpoint as long as it takes."""
         self.inflight += 1
         self._idle_event().clear()
+        if validation:
+            self.validation_since = self.clock()
         try:
             yield
-            self.last_progress = self.clock()
+            if validation:
+                self.last_progress = self.clock()
         finally:
+            if validation:
+                self.validation_since = None
             self.inflight -= 1
             if self.inflight == 0:
                 self._idle_event().set()
@@ -109,22 +125,28 @@ class WorkerHealth:
         self.broker_error = error
 
     def observe(self) -> None:
-        """Note whether input is waiting (called every heartbeat and on every probe request)."""
+        """Note which partitions have input waiting and since when their position has not
+        moved (called every heartbeat and on every readiness request)."""
         now = self.clock()
         try:
-            waiting = self.inflight > 0 or bool(self.input_waiting())
+            state = self.partitions()
         except Exception:  # noqa: BLE001 - the consumer may be between assignments
-            waiting = self.inflight > 0
-        if not waiting:
-            self.waiting_since = None
-        elif self.waiting_since is None:
-            self.waiting_since = now
+            return
+        waiting = {}
+        for key, (position, end) in state.items():
+            if end > position:
+                before = self.waiting.get(key)
+                waiting[key] = before if before is not None and before[0] == position else (position, now)
+        self.waiting = waiting
 
     def stuck_for(self) -> float:
-        """Seconds input has been waiting without any batch completing (0 when not waiting)."""
-        if self.waiting_since is None:
-            return 0.0
-        return max(0.0, self.clock() - max(self.waiting_since, self.last_progress))
+        """Seconds the longest-waiting partition (or the validation batch in flight) has not
+        moved; 0 when nothing waits."""
+        now = self.clock()
+        ages = [now - since for _, since in self.waiting.values()]
+        if self.validation_since is not None:
+            ages.append(now - self.validation_since)
+        return max(ages, default=0.0)
 
     # --- the two probes ----------------------------------------------------------------
 
@@ -154,7 +176,7 @@ class WorkerHealth:
         doc = {"status": "ready" if not reasons else "not ready", "reasons": reasons,
                "kafka_last_ok_age_s": None if broker_age is None else round(broker_age, 3),
                "kafka_error": self.broker_error, "batches_in_flight": self.inflight,
-               "input_waiting_s": round(stuck, 3),
+               "input_waiting_s": round(stuck, 3), "partitions_waiting": len(self.waiting),
                "since_last_batch_s": round(now - self.last_progress, 3)}
         return not reasons, doc
 
@@ -189,24 +211,34 @@ class WorkerHealth:
 
 
 class KafkaProbe:
-    """A metadata request, plus the end offsets of ``partitions()`` (the ingest partitions this
-    worker owns), over a client of its own: independent of Faust's consumer and producer, so a
-    probe never competes with them, and the end offsets are the broker's, not the consumer's
-    cached high watermarks (which stop moving when the consumer stops fetching). Created
-    lazily inside the event loop; ``end_offsets`` holds the last answer."""
+    """One round trip to the cluster: a metadata request, then for every partition of
+    ``topics()`` (the subscribed ingest topics) the end offsets, the earliest offsets and the
+    group's committed offsets. Its own clients,
+    independent of Faust's consumer and producer, so a probe never competes with them, and the
+    offsets are the broker's, not the consumer's cached high watermarks (which stop moving when
+    the consumer stops fetching). Created lazily inside the event loop; the last answers stay
+    in ``end_offsets``, ``begin_offsets`` and ``committed`` (keys ``(topic, partition)``)."""
 
-    def __init__(self, client_config: dict, partitions: Callable[[], list] = lambda: []) -> None:
+    def __init__(self, client_config: dict, group_id: str | None = None,
+                 topics: Callable[[], list] = lambda: []) -> None:
         self.config = client_config
-        self.partitions = partitions
+        self.group_id = group_id
+        self.topics = topics
         self.consumer = None
+        self.admin = None
         self.end_offsets: dict = {}
+        self.begin_offsets: dict = {}
+        self.committed: dict = {}
+        self.rounds = 0
 
     async def __call__(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient
 
+        timeout_ms = int(PROBE_TIMEOUT_S * 1000)
         if self.consumer is None:
             consumer = AIOKafkaConsumer(client_id="gigbridge-health", group_id=None, enable_auto_commit=False,
-                                        request_timeout_ms=int(PROBE_TIMEOUT_S * 1000), **self.config)
+                                        request_timeout_ms=timeout_ms, **self.config)
             try:
                 await consumer.start()
             except BaseException:
@@ -214,15 +246,37 @@ class KafkaProbe:
                 raise
             self.consumer = consumer
         await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - a plain metadata request
-        tps = [TopicPartition(tp.topic, tp.partition) for tp in self.partitions()]
-        if tps:
-            ends = await self.consumer.end_offsets(tps)
-            self.end_offsets = {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        self.rounds += 1
+        if (self.rounds - 1) % OFFSETS_EVERY:  # offsets every few rounds: stuck is measured in minutes
+            return
+        cluster = self.consumer._client.cluster  # noqa: SLF001 - metadata just fetched
+        tps = [TopicPartition(t, p) for t in self.topics() for p in sorted(cluster.partitions_for_topic(t) or ())]
+        if not tps:
+            self.end_offsets = {}
+            return
+        ends = await self.consumer.end_offsets(tps)
+        begins = await self.consumer.beginning_offsets(tps)
+        committed = {}
+        if self.group_id:
+            if self.admin is None:
+                admin = AIOKafkaAdminClient(client_id="gigbridge-health", request_timeout_ms=timeout_ms,
+                                            **self.config)
+                await admin.start()
+                self.admin = admin
+            found = await self.admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+            committed = {(tp.topic, tp.partition): meta.offset for tp, meta in found.items()
+                         if meta is not None and meta.offset >= 0}
+        self.end_offsets = {(tp.topic, tp.partition): o for tp, o in ends.items()}
+        self.begin_offsets = {(tp.topic, tp.partition): o for tp, o in begins.items()}
+        self.committed = committed
 
     async def close(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
             self.consumer = None
+        if self.admin is not None:
+            await self.admin.close()
+            self.admin = None
 
 
 class GracefulWorker(faust.Worker):

@@ -126,7 +126,7 @@ class HubWorker:
         self.settings = settings
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.health = WorkerHealth()  # /healthz, /readyz and the drain on SIGTERM (streams.health)
-        self.health.input_waiting = self._input_waiting
+        self.health.partitions = self._partition_positions
         self.probe = KafkaProbe(settings.aiokafka_config)  # replaced once the app runs (_watch_health)
         self.app = create_app(settings, health=self.health)
         self.table = create_dedupe_table(self.app, settings)
@@ -169,7 +169,7 @@ class HubWorker:
         async def tracked(stream, events) -> None:
             if self.health.draining:
                 return
-            with self.health.batch():
+            with self.health.batch(validation=False):
                 await handle_batch(stream, events)
         return tracked
 
@@ -196,21 +196,17 @@ class HubWorker:
             log.warning("commit before shutdown failed", error=f"{type(exc).__name__}: {exc}")
         log.info("drained", seconds=round(time.monotonic() - started, 3))
 
-    def _input_waiting(self) -> bool:
-        """An assigned ingest partition has records beyond the next offset to process (end
-        offsets as the health probe last read them from the broker)."""
-        ends = self.probe.end_offsets
-        for key, next_offset in self.next_offsets.items():
-            if ends.get(key, 0) > next_offset:
-                return True
-        return False
-
-    def _owned_ingest_partitions(self) -> list:
-        return [tp for tp in self.app.consumer.assignment() if (tp.topic, tp.partition) in self.next_offsets]
+    def _partition_positions(self) -> dict:
+        """(position, end offset) of every subscribed ingest partition as the health probe last
+        saw them: the position is the group's committed offset, the next offset this worker
+        will process or the earliest offset still in the log, whichever is furthest."""
+        probe = self.probe
+        return {key: (max(self.next_offsets.get(key, 0), probe.committed.get(key, 0), probe.begin_offsets.get(key, 0)),
+                      end) for key, end in probe.end_offsets.items()}
 
     async def _watch_health(self) -> None:
         self.health.started = True  # app tasks start once the tables are recovered
-        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self._owned_ingest_partitions)
+        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self.app.conf.id, lambda: list(self.ingest.topics))
         try:
             await asyncio.gather(self.health.heartbeat(), self.health.probe_kafka(probe))
         finally:

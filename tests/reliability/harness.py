@@ -82,11 +82,7 @@ class Worker:
         self.starts = 0
 
     def start(self) -> "Worker":
-        self.hub = HubProcess(self.conn, ["worker"], self.workdir, self.env)
-        if os.environ.get("XTRACE"):
-            self.hub.env["TRACE_FILE"] = str(self.workdir / "trace.jsonl")
-            self.hub.command = [sys.executable, os.environ["XTRACE"]]
-        self.hub.start()
+        self.hub = HubProcess(self.conn, ["worker"], self.workdir, self.env).start()
         self.starts += 1
         return self
 
@@ -141,6 +137,13 @@ class Worker:
 
     def log_tail(self, lines: int = 40) -> str:
         return self.hub.log_tail(lines) if self.hub else ""
+
+    def diagnosis(self, lines: int = 15) -> str:
+        """/readyz and the last log lines that are not the periodic counts (failure messages)."""
+        if not self.alive:
+            return f"worker exited: {self.hub.proc.returncode if self.hub else None}"
+        tail = [line for line in self.log_text().splitlines() if '"counts"' not in line][-lines:]
+        return f"/readyz: {self.get('/readyz')}\n" + "\n".join(line[:300] for line in tail)
 
     def log_text(self) -> str:
         return self.hub.log_path.read_text(errors="replace") if self.hub else ""

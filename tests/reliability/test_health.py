@@ -25,6 +25,7 @@ def tick(h: WorkerHealth, clock: Clock, seconds: float, broker: bool = True) -> 
     h.last_beat = clock.now
     if broker:
         h.broker_ok()
+    h.observe()  # as the heartbeat does
 
 
 def healthy(clock: Clock, **kwargs) -> WorkerHealth:
@@ -58,24 +59,37 @@ def test_kafka_unreachable_once_the_last_good_answer_is_too_old():
     assert h.readiness()[0]
 
 
-def test_stuck_when_input_waits_without_progress():
+def test_stuck_when_a_partition_waits_without_moving():
     clock = Clock()
     h = healthy(clock)
-    waiting = {"v": True}
-    h.input_waiting = lambda: waiting["v"]
+    state = {("platform.a.sites", 0): (10, 20), ("platform.a.sites", 1): (5, 5)}
+    h.partitions = lambda: state
     h.observe()
     tick(h, clock, 59)
     assert h.readiness()[0]
     tick(h, clock, 2)
     ok, doc = h.readiness()
     assert not ok and doc["reasons"] == ["validation stuck"] and doc["input_waiting_s"] > 60
-    with h.batch():  # a completed batch is progress
-        pass
+    assert doc["partitions_waiting"] == 1
+    state[("platform.a.sites", 0)] = (15, 25)  # it moved: waiting starts over
     assert h.readiness()[0]
     tick(h, clock, 61)
     assert not h.readiness()[0]
-    waiting["v"] = False  # caught up: nothing waits, nothing is stuck
+    state[("platform.a.sites", 0)] = (25, 25)  # caught up: nothing waits, nothing is stuck
     assert h.readiness()[0]
+
+
+def test_one_stalled_partition_is_stuck_even_while_others_progress():
+    clock = Clock()
+    h = healthy(clock)
+    state = {"stalled": (3, 50), "busy": (0, 100)}
+    h.partitions = lambda: state
+    for i in range(1, 9):
+        state["busy"] = (10 * i, 100 + 10 * i)
+        with h.batch():
+            pass
+        tick(h, clock, 10)
+    assert h.readiness()[1]["reasons"] == ["validation stuck"]
 
 
 def test_a_batch_that_raises_is_no_progress_but_is_no_longer_in_flight():
@@ -85,9 +99,17 @@ def test_a_batch_that_raises_is_no_progress_but_is_no_longer_in_flight():
     tick(h, clock, 5)
     with pytest.raises(RuntimeError):
         with h.batch():
-            assert h.inflight == 1
+            assert h.inflight == 1 and h.validation_since == clock.now
             raise RuntimeError("broker gone")
-    assert h.inflight == 0 and h.last_progress == progress
+    assert h.inflight == 0 and h.last_progress == progress and h.validation_since is None
+
+
+def test_a_delivery_batch_waiting_for_an_endpoint_is_not_stuck_validation():
+    clock = Clock()
+    h = healthy(clock)
+    with h.batch(validation=False):
+        tick(h, clock, 600)
+        assert h.inflight == 1 and h.readiness()[0]
 
 
 def test_a_batch_in_flight_for_too_long_is_stuck():

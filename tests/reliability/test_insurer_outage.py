@@ -17,12 +17,12 @@ from tests.support.ledger import Traffic, delete_platform_topics, wait_until_acc
 pytestmark = [pytest.mark.reliability, pytest.mark.kafka]
 
 SECRET = "insurer-44-reliability-secret"
-RATE = 100
+RATE = 60
 
 
 def test_insurer_down_slow_429_then_back(kafka, tmp_path, scenario_timer):
     outage_s = env_float("GIGBRIDGE_RELIABILITY_OUTAGE_S", 20)
-    slow_s = 8
+    slow_s = 5
     endpoint = SimEndpoint(tmp_path, SECRET)
     endpoint.control(mode="down")  # before the worker starts: no claim gets through until switched back
     platforms = [unique("claims")]
@@ -46,7 +46,7 @@ def test_insurer_down_slow_429_then_back(kafka, tmp_path, scenario_timer):
         time.sleep(slow_s)
         endpoint.control(mode="429", retry_after_s=1, count=40)  # then back to normal by itself
         traffic.join()
-        report = wait_until_accounted(kafka, traffic, "insurer outage", 180, endpoint_url=endpoint.url,
+        report = wait_until_accounted(kafka, traffic, "insurer outage", 120, endpoint_url=endpoint.url,
                                       insurer_provinces=["44"])
         stats = endpoint.stats()
         lag = wait_for(lambda: (m := worker.metrics_text()) and "gigbridge_consumer_lag_messages{" in m

@@ -34,7 +34,7 @@ def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scena
     kill_points = []
     try:
         worker.wait_subscribed(6)
-        traffic.stream(n=10_000_000, rate=150)  # open-ended; stopped after the last trial
+        traffic.stream(n=10_000_000, rate=100)  # open-ended; stopped after the last trial
         for trial in range(trials):
             # the (re)started worker is processing again: its own counter moves
             wait_for(lambda: worker.received() >= 50, 90, f"trial {trial}: worker processing")
@@ -46,16 +46,17 @@ def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scena
         wait_for(lambda: worker.received() >= 50, 90, "worker processing after the last restart")
         traffic.stop()
         traffic.join()
-        report = wait_until_accounted(kafka, traffic, "kill -9", 180)
+        report = wait_until_accounted(kafka, traffic, "kill -9", 90)
         status, _ = worker.get("/healthz")
+        diagnosis = worker.diagnosis()
     finally:
         traffic.close()
         worker.stop()
     record(f"kill -9 x{trials}", report, scenario_timer(),
-           f"kill points (s after resume, events done): {kill_points}; relabelled={traffic.relabelled}")
+           f"kill points (s after resume, events done): {kill_points}")
     assert status == 200
     assert report.sent == report.inputs, "every message the traffic sent is in the input topics"
-    assert report.lost == 0, report.table()
+    assert report.lost == 0, f"{report.table()}\n{diagnosis}"
     assert report.ok, report.table()
 
 
@@ -64,14 +65,14 @@ def test_sigterm_drains_the_batch_in_flight_and_exits_0(kafka, platforms, tmp_pa
     traffic = Traffic(kafka, platforms, seed=SEED + 2)
     try:
         worker.wait_subscribed(6)
-        traffic.stream(n=3000, rate=300)
-        wait_for(lambda: worker.received() >= 600, 90, "stream flowing through the worker")
+        traffic.stream(n=2000, rate=300)
+        wait_for(lambda: worker.received() >= 500, 90, "stream flowing through the worker")
         rc, seconds = worker.terminate(timeout=SHUTDOWN_BOUND_S + 30)
         log = worker.log_text()
         traffic.join()
         worker.start()  # the restart picks up exactly where the drained worker committed
         wait_for(lambda: worker.received() >= 1, 90, "restarted worker processing")
-        report = wait_until_accounted(kafka, traffic, "sigterm", 180)
+        report = wait_until_accounted(kafka, traffic, "sigterm", 90)
     finally:
         traffic.close()
         worker.stop()

@@ -48,7 +48,6 @@ from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_to
 from streams.validate import EVENT_TYPES
 
 SEQ_HEADER = "ledger-seq"
-FUTURE_MS = 3 * 3600 * 1000  # "in the future" for certain, whatever the processing delay
 CATALOG = default_catalog()
 DIVISIONS = default_table()
 
@@ -112,7 +111,6 @@ class Traffic:
                                  **(producer_config or {})}
         self.send_errors: list[str] = []
         self.started_ms: int | None = None  # first send
-        self.relabelled = 0  # simulator "future" incidents that were not in the future (see next_sim)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -125,15 +123,7 @@ class Traffic:
     # -- what to send ---------------------------------------------------------------------------
 
     def next_sim(self) -> tuple[Expectation, bytes | None, bytes]:
-        now_ms = int(time.time() * 1000)
-        event = self.sim.next_event(now_ms)
-        if (event.expected_reason == "timestamp_in_future" and event.event_type == "incidents"
-                and event.record["occurred_at"] < now_ms + FUTURE_MS):
-            # Simulator bug (reported): a "future" incident is its occurred_at (up to 6 h in the
-            # past) plus 3 h, so about half are not in the future at all and are valid. Make the
-            # label true instead of letting the ledger blame the hub for accepting them.
-            event.record["occurred_at"] = now_ms + FUTURE_MS
-            self.relabelled += 1
+        event = self.sim.next_event(int(time.time() * 1000))
         topic = ingest_topic(event.platform_id, event.event_type)
         exp = Expectation(next(self._seq), topic, event.platform_id, event.event_type, "valid")
         if event.raw is not None:
@@ -302,6 +292,7 @@ class LedgerReport:
     receipts: int = 0
     sink_dlq: int = 0
     missing: Counter = field(default_factory=Counter)       # outcome kind -> inputs missing it
+    lost_partitions: Counter = field(default_factory=Counter)  # "topic/partition" -> lost inputs
     duplicate_kinds: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)       # first few, for the failure message
     elapsed_s: float = 0.0
@@ -330,6 +321,8 @@ class LedgerReport:
             lines.append(f"  missing by outcome   {dict(self.missing)}")
         if self.duplicate_kinds:
             lines.append(f"  duplicates by output {dict(self.duplicate_kinds)}")
+        if self.lost_partitions:
+            lines.append(f"  lost by partition    {dict(sorted(self.lost_partitions.items()))}")
         lines += [f"  ! {p}" for p in self.problems]
         return "\n".join(lines)
 
@@ -458,6 +451,7 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
                 report.receipts += 1
             if missing:
                 report.lost += 1
+                report.lost_partitions[f"{src[0]}/{src[1]}"] += 1
                 report.missing.update(missing)
                 report.note(f"valid {src} event {exp.event_id} missing {missing}")
             else:
@@ -474,6 +468,7 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
         total = sum(allowed)
         if total == 0:
             report.lost += 1
+            report.lost_partitions[f"{src[0]}/{src[1]}"] += 1
             report.missing[exp.kind] += 1
             report.note(f"{exp.kind} {src} ({exp.label}) has no outcome")
             continue
