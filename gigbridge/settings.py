@@ -53,8 +53,11 @@ class Settings(BaseSettings):
     data_dir: Path = REPO_ROOT / ".local" / "worker"
     worker_web_port: int = Field(6066, ge=0, le=65535, description="Faust web: /metrics lives here")
     worker_web_host: str = "127.0.0.1"
-    stream_batch_size: int = Field(500, ge=1)
-    stream_batch_timeout_s: float = Field(0.05, gt=0)
+    stream_batch_size: int = Field(500, ge=1, description="most ingest records per batch")
+    stream_batch_timeout_s: float = Field(
+        0.05, gt=0, description="longest wait for the first record of a batch (a batch never waits to fill up)")
+    producer_linger_ms: int = Field(2, ge=0, description="output producer: wait this long to fill a request")
+    producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="output producer: bytes per partition batch")
     dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")
     max_future_skew_s: float = Field(300, ge=0)
     max_event_age_days: float = Field(90, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable
 
 from kafka import KafkaAdminClient
@@ -10,12 +11,24 @@ from kafka.errors import TopicAlreadyExistsError
 from gigbridge.settings import Settings
 
 
+def _serialized(method):
+    """kafka-python's admin client is not thread-safe (concurrent calls from worker threads
+    left it failing every later request with NodeNotReadyError); one call at a time."""
+    def call(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    call.__doc__, call.__name__ = method.__doc__, method.__name__
+    return call
+
+
 class TopicAdmin:
-    """Creates and lists topics. Opens its connection lazily (no I/O in the constructor)."""
+    """Creates and lists topics. Opens its connection lazily (no I/O in the constructor).
+    Safe to call from several threads (calls are serialized)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: KafkaAdminClient | None = None
+        self._lock = threading.RLock()
 
     @property
     def client(self) -> KafkaAdminClient:
@@ -23,13 +36,16 @@ class TopicAdmin:
             self._client = KafkaAdminClient(client_id="gigbridge-admin", **self._settings.kafka_python_config)
         return self._client
 
+    @_serialized
     def list_topics(self) -> set[str]:
         return set(self.client.list_topics())
 
+    @_serialized
     def partitions_of(self, topics: Iterable[str]) -> dict[str, int]:
         described = self.client.describe_topics(list(topics))
         return {t["name"]: len(t["partitions"]) for t in described if not t.get("error_code")}
 
+    @_serialized
     def ensure(self, topics: Iterable[str], partitions: int | None = None,
                replication_factor: int | None = None, configs: dict[str, str] | None = None) -> list[str]:
         """Create the topics that do not exist yet and wait until they have leaders; returns
@@ -52,6 +68,7 @@ class TopicAdmin:
         self.client.wait_for_topics(missing, timeout_ms=30_000)
         return created
 
+    @_serialized
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -1,9 +1,9 @@
 """The Faust application: configuration of the app, its dedupe table and its web page.
 
-Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README). The
-producer waits for all in-sync replicas (acks=all); input offsets are acked by the agent only
-after every output of the batch is acknowledged, and Faust commits acked offsets only after
-flushing its producer.
+Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README). The app
+hosts the web pages, timers and the HTTP delivery agents, which ack input only after every
+output of the batch is acknowledged (acks=all); the validation hot path is
+``streams.ingest_loop`` (plain aiokafka), not a Faust agent.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
 from streams.health import WorkerHealth
-
-DEDUPE_TABLE = "dedupe-event-ids"
-
 
 def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.App:
     """Build (but do not start) the Faust app for the hub's stream workers; with ``health``
@@ -31,7 +28,7 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        store="rocksdb://",
+        store="memory://",  # no Faust tables: the dedupe store is streams.dedupe_store
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
@@ -72,19 +69,3 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
             return web.json(doc, status=200 if ok else 503)
 
     return app
-
-
-def create_dedupe_table(app: faust.App, settings: Settings) -> faust.Table:
-    """event_id -> first-seen epoch ms, on disk (RocksDB via rocksdict), changelogged to Kafka
-    and co-partitioned with the ingest topics (which must have ``topic_partitions`` partitions).
-    RocksDB's TTL and the changelog's retention expire entries after twice the window."""
-    window_s = int(settings.dedupe_window_s)
-    return app.Table(
-        DEDUPE_TABLE,
-        default=None,
-        partitions=settings.topic_partitions,
-        key_type=str,
-        value_type=int,
-        options={"ttl": 2 * window_s},
-        extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(2 * window_s * 1000)},
-    )

@@ -20,7 +20,7 @@ from streams.process import (
 from streams.route import routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq"]
+DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,7 @@ class Delivery:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # None: the producer's partitioner (by key)
 
 
 @dataclass(frozen=True, slots=True)

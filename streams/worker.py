@@ -1,22 +1,21 @@
-"""The validation worker: Faust agent + topic discovery + a once-a-second counts line.
+"""The validation worker: ingest loop + dedupe store + a once-a-second counts line, hosted by
+a Faust app (web pages, timers, the HTTP delivery agents).
 
-Per batch (``stream.noack_take``): plan outcomes (pure), send every output, wait for the
-broker's acknowledgement of all of them, remember accepted event ids in the dedupe table,
-then ack the input events. Nothing is acked before its outcome is durable, so a crash or a
-broker outage re-delivers instead of losing; a message that cannot be decoded becomes a DLQ
-record, never an exception, so one bad message cannot stop the worker.
+Per batch (``streams.ingest_loop``): plan outcomes (pure), send every output, wait for the
+broker's acknowledgement of all of them, append the accepted event ids to the dedupe log and
+wait for that too, store them locally, then commit the input offsets. Nothing is committed
+before its outcome is durable, so a crash or a broker outage re-delivers instead of losing; a
+message that cannot be decoded becomes a DLQ record, never an exception, so one bad message
+cannot stop the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import weakref
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
-
-import faust
-from faust.streams import _current_event  # see _point_table_at
 
 from gigbridge.divisions import default_table
 from gigbridge.logs import get_logger
@@ -24,18 +23,20 @@ from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
 from streams import metrics
-from streams.app import create_app, create_dedupe_table
-from streams.dedupe import Deduper
-from streams.pipeline import BatchPlan, InMessage, plan_batch
-from streams.writer import Writer
+from streams.app import create_app
+from streams.dedupe_log import log_record, log_topic, log_topic_configs, replay
+from streams.dedupe_store import DedupeStore
 from streams.delivery import sink_routes
 from streams.delivery_agent import DeliveryAgent
 from streams.health import SHUTDOWN_GRACE_S, KafkaProbe, WorkerHealth
+from streams.ingest_loop import IngestLoop
+from streams.pipeline import BatchPlan, InMessage, plan_batch
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
 from streams.route import RoutingConfig
-from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topics
+from streams.topics import DLQ_TOPIC, validated_topics
 from streams.validate import DAY_MS, Rules
+from streams.writer import Writer, create_producer
 
 log = get_logger("gigbridge.worker")
 
@@ -69,32 +70,6 @@ class Counts:
                 self.dlq += 1
 
 
-def _point_table_at(event) -> None:
-    """The dedupe table is co-partitioned with the ingest topics and Faust picks the table
-    partition from the *current event* context variable, which a batch (``noack_take``) does
-    not set per event. Set only the context variable of this task: ``Stream.current_event``
-    must stay untouched, the batch buffer is filled from it in the background (overwriting it
-    once duplicated an old event into the buffer in place of a new one)."""
-    _current_event.set(weakref.ref(event))
-
-
-class GrowingTopic(faust.Topic):
-    """A topic channel whose list of names grows at run time.
-
-    Faust iterates over a *clone* of an agent's channel; clones made here share one list
-    object, so names added to the template reach the subscribed clone, and the conductor is
-    told to resubscribe (it coalesces changes for ``_resubscribe_sleep_lock_seconds``).
-    """
-
-    def __init__(self, app, *, topics: list[str], **kwargs) -> None:
-        super().__init__(app, topics=topics, **kwargs)
-        self.topics = topics  # Topic.__init__ replaces an empty list with a fresh one
-
-    def add_topics(self, names) -> None:
-        self.topics.extend(n for n in names if n not in self.topics)
-        self.app.topics._flag_changes()  # no public "topics changed" hook in faust-streaming
-
-
 DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
 
 
@@ -120,7 +95,8 @@ def build_context(settings: Settings) -> Context:
 
 
 class HubWorker:
-    """Owns the Faust app and the agent; ``clock`` returns epoch ms (injected for tests)."""
+    """Owns the Faust app, the ingest loop and the dedupe store; ``clock`` returns epoch ms
+    (injected for tests)."""
 
     def __init__(self, settings: Settings, clock: Callable[[], int] | None = None) -> None:
         self.settings = settings
@@ -129,22 +105,17 @@ class HubWorker:
         self.health.partitions = self._partition_positions
         self.probe = KafkaProbe(settings.aiokafka_config)  # replaced once the app runs (_watch_health)
         self.app = create_app(settings, health=self.health)
-        self.table = create_dedupe_table(self.app, settings)
-        self.deduper = Deduper(self.table, int(settings.dedupe_window_s * 1000))
+        self.store = DedupeStore(settings.data_dir / settings.app_id / "dedupe", int(settings.dedupe_window_s * 1000))
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
-        self.writer = Writer(self.app, self.admin)
+        self.writer = Writer(lambda: create_producer(settings), self.admin)
         self.counts = Counts()
         self.next_offsets: dict[tuple[str, int], int] = {}
-        # One Topic channel whose name list grows as platforms are onboarded (faust-streaming#62:
-        # pattern= subscriptions subscribe to nothing, so topics are discovered explicitly).
-        self.ingest = GrowingTopic(self.app, topics=[], value_serializer="raw", key_serializer="raw",
-                                   allow_empty=True)
-        self.app.agent(self.ingest, name="validate")(self._agent)
-        self.app.timer(settings.topic_discovery_interval_s, on_leader=False)(self.discover_topics)
+        self.ingest = IngestLoop(settings, self._handle_tracked, assigned=self._on_assigned)
+        self._replayer = None  # a group-less consumer for dedupe log replays, made on first use
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self._measure_lag)
-        self.app.task(self._on_start)
+        self.app.task(self._run)
         self.app.task(self._watch_health)
         self.delivery_agents = [
             DeliveryAgent(self.app, settings, route, endpoint, self.ctx.catalog, self.writer, self.ctx.protect,
@@ -153,15 +124,92 @@ class HubWorker:
         for agent in self.delivery_agents:
             agent.handle_batch = self._tracked(agent.handle_batch)
 
-    # --- agent -------------------------------------------------------------------------
+    # --- ingest ------------------------------------------------------------------------
 
-    async def _agent(self, stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(self.settings.stream_batch_size,
-                                              within=self.settings.stream_batch_timeout_s):
-            if self.health.draining:  # shutting down: left unacked, re-read after the restart
-                continue
-            with self.health.batch():
-                await self.handle_batch(stream, events)
+    async def _run(self) -> None:
+        await asyncio.to_thread(self.admin.ensure, self.static_topics())
+        await self.writer.learn_existing_topics()
+        self.store.open()
+        try:
+            await self.ingest.run()
+        finally:
+            await asyncio.shield(self._close())
+
+    async def _close(self) -> None:
+        if self._replayer is not None:
+            await self._replayer.stop()
+        await self.writer.stop()
+        self.store.close()
+
+    async def _handle_tracked(self, records) -> None:
+        with self.health.batch():
+            await self.handle_batch(records)
+
+    async def _on_assigned(self, assigned: set) -> None:
+        """Before a newly assigned partition is read: its dedupe log exists (same partition
+        count as the ingest topic) and the local store holds everything in it. Retried until
+        it succeeds (the partitions are not read meanwhile, and readiness reports it)."""
+        metrics.SUBSCRIBED_TOPICS.set(len(self.ingest.subscribed_topics()))
+        if not assigned:
+            return
+        backoff = 0.5
+        while not self.ingest.stopping:
+            try:
+                await self._prepare_dedupe(assigned)
+                return
+            except Exception as exc:  # noqa: BLE001 - broker unreachable, topic being created
+                log.warning("dedupe log replay failed, retrying", error=f"{type(exc).__name__}: {exc}",
+                            backoff_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _prepare_dedupe(self, assigned: set) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        topics = sorted({tp.topic for tp in assigned})
+        log.info("ingest partitions assigned", partitions=len(assigned), topics=",".join(topics))
+        partitions = await asyncio.to_thread(self.admin.partitions_of, topics)
+        window_ms = int(self.settings.dedupe_window_s * 1000)
+        for topic in topics:
+            await asyncio.to_thread(self.admin.ensure, [log_topic(self.settings.app_id, topic)],
+                                    partitions.get(topic), None, log_topic_configs(window_ms))
+        if self._replayer is None:
+            self._replayer = AIOKafkaConsumer(client_id=f"{self.settings.app_id}-dedupe-replay", group_id=None,
+                                              enable_auto_commit=False, **self.settings.aiokafka_config)
+            await self._replayer.start()
+        started = time.monotonic()
+        applied = await replay(self._replayer, self.store, self.ctx.catalog, self.settings.app_id,
+                               [(tp.topic, tp.partition) for tp in assigned])
+        log.info("dedupe log replayed", records=applied, seconds=round(time.monotonic() - started, 3))
+
+    async def handle_batch(self, records) -> None:
+        """Plan, write outputs (all acknowledged), then the dedupe log, then store the ids;
+        the caller commits the offsets after this returns."""
+        started = time.perf_counter()
+        now_ms = self.clock()
+        messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
+        store = self.store
+
+        def seen_before(msg: InMessage, event_id: str) -> bool:
+            return store.seen_before(msg.topic, msg.partition, event_id, now_ms)
+
+        plan = plan_batch(messages, self.ctx, seen_before, now_ms)
+        await self.writer.write(plan.deliveries)
+        accepted: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for decision in plan.decisions:
+            if isinstance(decision.outcome, Accepted) and not decision.duplicate:
+                accepted[(decision.message.topic, decision.message.partition)].append(decision.outcome.event_id)
+        if accepted:
+            logged = [log_record(self.ctx.catalog, self.settings.app_id, topic, partition, ids, now_ms)
+                      for (topic, partition), ids in accepted.items()]
+            acks = await self.writer.write(logged)
+            for ((topic, partition), ids), ack in zip(accepted.items(), acks):
+                store.apply(topic, partition, ids, now_ms, log_offset=ack.offset)
+        for m in messages:
+            self.next_offsets[(m.topic, m.partition)] = m.offset + 1
+        metrics.record_batch(plan, self.clock())
+        metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+        self.counts.add(plan)
 
     def _tracked(self, handle_batch):
         """A delivery agent's batch handler that skips new batches while draining and counts
@@ -175,13 +223,15 @@ class HubWorker:
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Graceful stop (SIGTERM, see ``streams.health.GracefulWorker``): take no new batches,
-        let the ones in flight finish (outputs acknowledged, inputs acked), commit. A delivery
-        flush backing off on a failing endpoint is interrupted at once (its batch is re-read
-        later); anything still running after ``grace_s`` is left to Faust's cancellation."""
+        let the ones in flight finish (outputs acknowledged, offsets committed), leave the
+        ingest group. A delivery flush backing off on a failing endpoint is interrupted at once
+        (its batch is re-read later); anything still running after ``grace_s`` is left to
+        Faust's cancellation."""
         self.health.draining = True
         started = time.monotonic()
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
+        stopping = asyncio.ensure_future(self.ingest.stop())
         while not await self.health.wait_idle(0.2):
             for agent in self.delivery_agents:
                 if agent.sink.paused or time.monotonic() > deadline:
@@ -191,7 +241,9 @@ class HubWorker:
                             batches_in_flight=self.health.inflight)
                 break
         try:
-            await asyncio.wait_for(self.app.consumer.commit(), max(1.0, deadline - time.monotonic()))
+            await asyncio.wait_for(asyncio.shield(stopping), max(1.0, deadline - time.monotonic()))
+            if self.delivery_agents:
+                await asyncio.wait_for(self.app.consumer.commit(), max(1.0, deadline - time.monotonic()))
         except Exception as exc:  # broker unreachable: the offsets are committed by the next owner
             log.warning("commit before shutdown failed", error=f"{type(exc).__name__}: {exc}")
         log.info("drained", seconds=round(time.monotonic() - started, 3))
@@ -205,86 +257,29 @@ class HubWorker:
                       end) for key, end in probe.end_offsets.items()}
 
     async def _watch_health(self) -> None:
-        self.health.started = True  # app tasks start once the tables are recovered
-        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self.app.conf.id, lambda: list(self.ingest.topics))
+        self.health.started = True  # app tasks start once Faust is up
+        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self.ingest.group_id,
+                                        self.ingest.subscribed_topics)
         try:
             await asyncio.gather(self.health.heartbeat(), self.health.probe_kafka(probe))
         finally:
             await probe.close()
 
-    async def handle_batch(self, stream: faust.StreamT, events) -> None:
-        started = time.perf_counter()
-        now_ms = self.clock()
-        messages = [InMessage(e.message.topic, e.message.partition, e.message.offset,
-                              e.message.key, e.message.value, e) for e in events]
-
-        def seen_before(msg: InMessage, event_id: str) -> bool:
-            _point_table_at(msg.handle)
-            return self.deduper.seen_before(event_id, now_ms)
-
-        plan = plan_batch(messages, self.ctx, seen_before, now_ms)
-        await self.writer.write(plan.deliveries)
-        for decision in plan.decisions:
-            if isinstance(decision.outcome, Accepted) and not decision.duplicate:
-                _point_table_at(decision.message.handle)
-                self.deduper.remember(decision.outcome.event_id, now_ms)
-        for event in events:
-            await stream.ack(event)
-        for m in messages:
-            self.next_offsets[(m.topic, m.partition)] = m.offset + 1
-        metrics.record_batch(plan, self.clock())
-        metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
-        self.counts.add(plan)
-
     # --- topics ------------------------------------------------------------------------
 
-    async def _on_start(self) -> None:
-        await asyncio.to_thread(self.admin.ensure, self.static_topics())
-        await self.writer.learn_existing_topics()
-        await self.discover_topics()
-
     def static_topics(self) -> list[str]:
-        """Topics that must exist before the worker subscribes (consumer metadata for a topic
-        created later can take minutes to be refreshed)."""
+        """Topics that must exist before the worker starts (outputs every batch may need)."""
         topics = [*validated_topics(), DLQ_TOPIC]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
         return topics
 
-    async def discover_topics(self) -> None:
-        """Add ingest topics of newly onboarded platforms to the subscription."""
-        try:
-            found = await asyncio.to_thread(self._find_new_ingest_topics)
-        except Exception as exc:  # broker briefly unreachable: try again next tick
-            log.warning("topic discovery failed", error=str(exc))
-            return
-        if found:
-            self.ingest.add_topics(found)
-            log.info("subscribed to new ingest topics", topics=",".join(found))
-        metrics.SUBSCRIBED_TOPICS.set(len(self.ingest.topics))
-
-    def _find_new_ingest_topics(self) -> list[str]:
-        known = set(self.ingest.topics)
-        candidates = sorted(t for t in self.admin.list_topics() if t not in known and parse_ingest_topic(t))
-        if not candidates:
-            return []
-        usable = []
-        for topic, partitions in self.admin.partitions_of(candidates).items():
-            if partitions > self.settings.topic_partitions:
-                log.error("ingest topic has more partitions than the dedupe table; not consumed",
-                          topic=topic, partitions=partitions, table_partitions=self.settings.topic_partitions)
-                continue
-            usable.append(topic)
-        platforms = {parse_ingest_topic(t).platform_id for t in usable}
-        self.admin.ensure(rejected_topic(p) for p in platforms)
-        return sorted(usable)
-
     async def _measure_lag(self) -> None:
         """Lag per ingest topic: the partition's high watermark minus the next offset this worker
-        will process, summed over the partitions it owns and has read from. (Faust's
-        ``consumer.position()`` goes through the consumer thread and stalls consumption when
-        called from a timer, so positions are tracked from processed batches instead.)"""
-        consumer = self.app.consumer
+        will process, summed over the partitions it owns and has read from."""
+        consumer = self.ingest.consumer
+        if consumer is None:
+            return
         lag: dict[str, int] = {}
         for tp in consumer.assignment():
             next_offset = self.next_offsets.get((tp.topic, tp.partition))
@@ -300,5 +295,4 @@ class HubWorker:
         c = self.counts
         log.info("counts", received=c.received, valid=c.valid, rejected=c.rejected,
                  duplicates=c.duplicates, dlq=c.dlq, delivered=c.delivered, refused=c.refused,
-                 topics=len(self.ingest.topics))
-
+                 topics=len(self.ingest.subscribed_topics()))

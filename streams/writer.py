@@ -1,12 +1,13 @@
 """Writes a batch's output records durably: creates missing topics, sends everything, and
-returns only when the broker acknowledged every record (acks=all). Shared by the validation
-agent and the HTTP delivery agents, which ack their input only after ``write`` returns."""
+returns only when the broker acknowledged every record (acks=all).
+Shared by the validation loop and the HTTP delivery agents, which commit or ack their input
+only after ``write`` returns. Records to one partition keep their order (one producer,
+sends in order; a failed record is re-sent with the rest of the failures, in order)."""
 
 from __future__ import annotations
 
 import asyncio
-
-import faust
+from typing import Any, Callable
 
 from gigbridge.logs import get_logger
 from gigbridge.topics_admin import TopicAdmin
@@ -16,18 +17,51 @@ from streams.pipeline import Delivery
 log = get_logger("gigbridge.writer")
 
 
+def create_producer(settings) -> Any:
+    """The hub's aiokafka producer (not started). Faust's own producer is not used for outputs:
+    its per-record driver work costs more than the record itself."""
+    from aiokafka import AIOKafkaProducer
+
+    # Not idempotent: aiokafka's idempotent producer cannot recover a partition's sequence after
+    # one failed batch (every later send fails with OutOfOrderSequenceNumber); duplicates from
+    # its internal retries are what at-least-once allows, and event_id identifies them.
+    return AIOKafkaProducer(
+        client_id=f"{settings.app_id}-writer", acks="all",
+        linger_ms=settings.producer_linger_ms, max_batch_size=settings.producer_batch_bytes,
+        # aiokafka can stall on NotLeaderForPartition for a just-created topic (aiokafka#1018):
+        # expired sends fail after 30 s and are re-sent, instead of hanging for minutes.
+        request_timeout_ms=30_000, **settings.aiokafka_config)
+
+
 class Writer:
-    def __init__(self, app: faust.App, admin: TopicAdmin) -> None:
-        self.app = app
+    """``make_producer()`` returns an aiokafka producer; it is made and started on the first
+    write, inside the event loop (no I/O before)."""
+
+    def __init__(self, make_producer: Callable[[], Any], admin: TopicAdmin) -> None:
+        self.make_producer = make_producer
+        self.producer: Any = None
         self.admin = admin
         self.known_topics: set[str] = set()
+        self._started: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        if self._started is None:
+            self.producer = self.make_producer()
+            self._started = asyncio.ensure_future(self.producer.start())
+        await asyncio.shield(self._started)
+
+    async def stop(self) -> None:
+        if self._started is not None:
+            await self.producer.stop()
 
     async def learn_existing_topics(self) -> None:
         self.known_topics |= await asyncio.to_thread(self.admin.list_topics)
 
-    async def write(self, deliveries: list[Delivery]) -> None:
+    async def write(self, deliveries: list[Delivery]) -> list[Any]:
+        """Returns the broker's RecordMetadata of each delivery, in order."""
+        await self.start()
         await self._ensure_topics(deliveries)
-        await self._send_all(deliveries)
+        return await self._send_all(deliveries)
 
     async def _ensure_topics(self, deliveries: list[Delivery]) -> None:
         """Create destination topics on first use (offices and provinces appear as events do)."""
@@ -45,20 +79,30 @@ class Writer:
                 backoff = min(backoff * 2, 10.0)
         self.known_topics |= missing
 
-    async def _send_all(self, deliveries: list[Delivery]) -> None:
+    async def _send_all(self, deliveries: list[Delivery]) -> list[Any]:
         """Send all, then wait for every acknowledgement; re-send failures with backoff until
-        they succeed (the batch is not acked meanwhile, so a stop just re-delivers it)."""
-        pending = deliveries
+        they succeed (the batch is not committed meanwhile, so a stop just re-delivers it)."""
+        results: list[Any] = [None] * len(deliveries)
+        pending = list(range(len(deliveries)))
         backoff = 0.2
+        send = self.producer.send
         while pending:
-            futures = [await self.app.producer.send(d.topic, d.key, d.value, None, None, list(d.headers))
-                       for d in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [d for d, r in zip(pending, results) if isinstance(r, BaseException)]
+            futures = []
+            for i in pending:
+                d = deliveries[i]
+                futures.append(await send(d.topic, d.value, key=d.key, partition=d.partition,
+                                          headers=list(d.headers) if d.headers else None))
+            failed, error = [], None
+            for i, future in zip(pending, futures):
+                try:
+                    results[i] = await future
+                except Exception as exc:  # noqa: BLE001 - any send failure is retried
+                    failed.append(i)
+                    error = exc
             if failed:
                 metrics.DELIVERY_RETRIES.inc()
-                error = next(r for r in results if isinstance(r, BaseException))
                 log.warning("delivery failed, retrying", failed=len(failed), error=str(error), backoff_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             pending = failed
+        return results

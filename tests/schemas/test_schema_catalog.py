@@ -19,6 +19,7 @@ PINNED_SCHEMA_IDS = {
     ("dead_letter", 1): 5,
     ("delivery_receipt", 1): 6,
     ("sink_dead_letter", 1): 7,
+    ("dedupe_batch", 1): 8,
 }
 
 
@@ -27,7 +28,7 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert catalog.root == SCHEMAS_DIR
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
-        "delivery_receipt", "sink_dead_letter",
+        "delivery_receipt", "sink_dead_letter", "dedupe_batch",
     ]
 
 
@@ -219,8 +220,9 @@ def test_new_version_id_must_exceed_previous(catalog_dir):
 
 
 def test_added_version_gets_next_id_and_becomes_latest(catalog_dir):
+    next_id = max(PINNED_SCHEMA_IDS.values()) + 1
     n = catalog_dir.add_version("site_event", catalog_dir.latest_schema("site_event"))
     cat = catalog_dir.load()
     c = cat.contract("site_event")
-    assert n == 2 and c.latest.version == 2 and c.latest.schema_id == 8
-    assert cat.by_id(8) is c.latest and cat.by_id(1) is c.version(1)
+    assert n == 2 and c.latest.version == 2 and c.latest.schema_id == next_id
+    assert cat.by_id(next_id) is c.latest and cat.by_id(1) is c.version(1)

@@ -8,7 +8,7 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.dedupe import Deduper
+from streams.dedupe_store import DedupeStore
 from streams.pipeline import InMessage, plan_batch
 from streams.process import Accepted, Context, DeadLettered, Rejected, classify
 from streams.topics import IngestTopic
@@ -76,17 +76,21 @@ def test_plan_routes_each_outcome_to_its_topic_in_wire_format():
     assert plan.accepted_ids == [HEADCOUNT["event_id"]]
 
 
-def test_duplicates_inside_batch_and_window_produce_nothing():
-    store = {}
-    deduper = Deduper(store, 24 * 3600 * 1000)
+def test_duplicates_inside_batch_and_window_produce_nothing(tmp_path):
+    store = DedupeStore(tmp_path / "dedupe", 24 * 3600 * 1000).open()
     value = wire("headcount_report", HEADCOUNT)
-    plan = plan_batch([msg(value, offset=0), msg(value, offset=1)], CTX, lambda m, eid: deduper.seen_before(eid, NOW), NOW)
+
+    def seen_at(now):
+        return lambda m, eid: store.seen_before(m.topic, m.partition, eid, now)
+
+    plan = plan_batch([msg(value, offset=0), msg(value, offset=1)], CTX, seen_at(NOW), NOW)
     assert [d.duplicate for d in plan.decisions] == [False, True]
     assert len(plan.deliveries) == 2  # validated + office, once
-    for event_id in plan.accepted_ids:
-        deduper.remember(event_id, NOW)
-    later = plan_batch([msg(value, offset=2)], CTX, lambda m, eid: deduper.seen_before(eid, NOW + 1000), NOW + 1000)
+    first = plan.decisions[0].message
+    store.apply(first.topic, first.partition, plan.accepted_ids, NOW)
+    later = plan_batch([msg(value, offset=2)], CTX, seen_at(NOW + 1000), NOW + 1000)
     assert later.decisions[0].duplicate and later.deliveries == []
+    store.close()
 
 
 def test_rejected_repeat_is_not_a_duplicate():

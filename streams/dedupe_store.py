@@ -1,0 +1,88 @@
+"""The validation worker's dedupe state on local disk: event_id -> first-seen ms per ingest
+partition, in one RocksDB (rocksdict, raw bytes, TTL twice the window).
+
+The durable copy is the *dedupe log* (``streams.dedupe_log``): one Kafka topic per ingest
+topic, same partition count, to which the worker appends the ids a batch accepted after the
+batch's outputs were acknowledged. The local store is a cache of that log: for every ingest
+partition it keeps ``next_log_offset``, the log offset up to which it holds everything, and a
+worker that takes a partition over replays the log from there (from the start on a new
+machine). Its own appends advance ``next_log_offset`` only while they are contiguous, so an
+append by another worker (a previous owner in a rebalance window) is never skipped.
+
+Decisions are exact (no probabilistic filter): a false positive would drop a real report.
+No I/O in the constructor; :meth:`open` opens the database.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Iterable
+
+from streams.dedupe import is_duplicate
+
+_MS = struct.Struct(">q")
+_IDS = b"i"       # b"i" topic \0 partition \0 event_id -> first-seen ms
+_OFFSETS = b"o"   # b"o" topic \0 partition             -> next dedupe-log offset to replay
+
+
+def _prefix(kind: bytes, topic: str, partition: int) -> bytes:
+    return b"%s%s\x00%d\x00" % (kind, topic.encode(), partition)
+
+
+class DedupeStore:
+    def __init__(self, path: Path, window_ms: int) -> None:
+        self.path = Path(path)
+        self.window_ms = window_ms
+        self._db = None
+
+    def open(self) -> "DedupeStore":
+        from rocksdict import AccessType, Options, Rdict
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        # Bounded memory: the store only ever grows by ids and expires them by TTL.
+        options.set_write_buffer_size(16 * 1024 * 1024)
+        options.set_max_write_buffer_number(2)
+        ttl_s = max(1, int(2 * self.window_ms / 1000))
+        self._db = Rdict(str(self.path), options, access_type=AccessType.with_ttl(ttl_s))
+        return self
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- decisions ---------------------------------------------------------------------
+
+    def seen_before(self, topic: str, partition: int, event_id: str, now_ms: int) -> bool:
+        raw = self._db.get(_prefix(_IDS, topic, partition) + event_id.encode())
+        return raw is not None and is_duplicate(_MS.unpack(raw)[0], now_ms, self.window_ms)
+
+    # --- state -------------------------------------------------------------------------
+
+    def apply(self, topic: str, partition: int, event_ids: Iterable[str], first_seen_ms: int,
+              log_offset: int | None = None) -> None:
+        """Store ids (a batch's, or one dedupe-log record's) in one atomic write. ``log_offset``
+        is the log offset of the record they came from: ``next_log_offset`` moves past it when
+        it is the next one (contiguous), so nothing another writer appended is skipped."""
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        prefix, value = _prefix(_IDS, topic, partition), _MS.pack(first_seen_ms)
+        for event_id in event_ids:
+            batch.put(prefix + event_id.encode(), value)
+        if log_offset is not None and log_offset == self.next_log_offset(topic, partition):
+            batch.put(_prefix(_OFFSETS, topic, partition), _MS.pack(log_offset + 1))
+        self._db.write(batch)
+
+    def next_log_offset(self, topic: str, partition: int) -> int:
+        raw = self._db.get(_prefix(_OFFSETS, topic, partition))
+        return _MS.unpack(raw)[0] if raw is not None else 0
+
+    def set_next_log_offset(self, topic: str, partition: int, offset: int) -> None:
+        """After a replay reached ``offset`` (the log's end), or when the log's earliest
+        offset is past the stored one (retention deleted what was not replayed: nothing of
+        it can be inside the window any more)."""
+        self._db.put(_prefix(_OFFSETS, topic, partition), _MS.pack(offset))

@@ -1,0 +1,154 @@
+"""The validation worker's consume loop: one aiokafka consumer in group ``<app_id>-ingest``,
+subscribed by pattern to every ``platform.<id>.<type>`` topic (a newly onboarded platform's
+topics are picked up at the next metadata refresh, ``topic_discovery_interval_s``).
+
+Guarantees, per batch (``getmany``: up to ``stream_batch_size`` records, returned as soon as
+any are there, so a quiet stream is not held back to fill a batch):
+
+1. ``handle(records)`` plans the batch, writes every output and waits for the broker's
+   acknowledgements (acks=all), then appends the dedupe log (``HubWorker.handle_batch``);
+2. only then are the batch's offsets committed. At-least-once: a crash before the commit
+   re-delivers the batch, never loses it.
+
+One batch at a time, records in offset order, so one input partition's records are written in
+order. A rebalance waits for the batch in flight before giving partitions up (``revoked``), and
+a newly assigned partition is only read after ``assigned`` (the dedupe log replay) returns.
+If ``handle`` raises (a bug or an outage it could not ride out), the consumer seeks back to the
+batch's first offsets and the batch is retried after a backoff: nothing is skipped, and
+readiness reports the worker stuck if it keeps failing. Faust's stream machinery is not on this
+path (it cost more per event than all of the hub's own work, see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from gigbridge.logs import get_logger
+from gigbridge.settings import Settings
+
+log = get_logger("gigbridge.ingest")
+
+INGEST_PATTERN = r"^platform\.[a-z][a-z0-9-]{1,31}\.(sites|headcounts|incidents)$"
+RETRY_BACKOFF_S = (0.5, 10.0)
+
+Handler = Callable[[list[Any]], Awaitable[None]]
+PartitionsCallback = Callable[[set[Any]], Awaitable[None]]
+
+
+async def _nothing(_: set) -> None:
+    return None
+
+
+class IngestLoop:
+    def __init__(self, settings: Settings, handle: Handler, assigned: PartitionsCallback = _nothing,
+                 revoked: PartitionsCallback = _nothing) -> None:
+        self.settings = settings
+        self.group_id = f"{settings.app_id}-ingest"
+        self.handle, self.on_assigned, self.on_revoked = handle, assigned, revoked
+        self.consumer = None
+        self.stopping = False
+        self._batch_lock = asyncio.Lock()
+        self._commit: asyncio.Future | None = None  # the last commit, awaited before the next
+        # Partitions whose ``assigned`` callback finished. aiokafka starts fetching a new
+        # assignment before it calls the listener, so records can arrive earlier; they are
+        # sought back and read again once the partition is ready.
+        self.ready: set = set()
+
+    def subscribed_topics(self) -> list[str]:
+        return sorted(self.consumer.subscription()) if self.consumer is not None else []
+
+    def assignment(self) -> set:
+        return set(self.consumer.assignment()) if self.consumer is not None else set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; a consumer that fails to start is retried."""
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.abc import ConsumerRebalanceListener
+        from aiokafka.errors import ConsumerStoppedError
+
+        loop_self = self
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked) -> None:
+                async with loop_self._batch_lock:  # the batch in flight finishes and commits first
+                    await loop_self._commit_done()
+                    loop_self.ready -= set(revoked)
+                    await loop_self.on_revoked(set(revoked))
+
+            async def on_partitions_assigned(self, assigned) -> None:
+                async with loop_self._batch_lock:  # no batch while the dedupe state is replayed
+                    await loop_self.on_assigned(set(assigned))
+                    loop_self.ready = set(loop_self.consumer.assignment()) & (loop_self.ready | set(assigned))
+
+        s = self.settings
+        self.consumer = consumer = AIOKafkaConsumer(
+            client_id=self.group_id, group_id=self.group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest", metadata_max_age_ms=int(s.topic_discovery_interval_s * 1000),
+            max_partition_fetch_bytes=1024 * 1024, **s.aiokafka_config)
+        consumer.subscribe(pattern=INGEST_PATTERN, listener=Listener())
+        backoff = RETRY_BACKOFF_S[0]
+        while not self.stopping:
+            try:
+                await consumer.start()
+                break
+            except Exception as exc:  # broker not reachable yet
+                log.warning("ingest consumer could not start, retrying", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
+        timeout_ms = int(s.stream_batch_timeout_s * 1000)
+        backoff = RETRY_BACKOFF_S[0]
+        while not self.stopping:
+            try:
+                batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=s.stream_batch_size)
+            except ConsumerStoppedError:  # stop() while waiting for records
+                break
+            if not batches:
+                continue
+            async with self._batch_lock:
+                if self.stopping:  # left uncommitted: re-read after the restart
+                    break
+                owned = consumer.assignment()
+                for tp, recs in batches.items():
+                    if tp in owned and tp not in self.ready and recs:
+                        consumer.seek(tp, recs[0].offset)  # its assignment callback has not run yet
+                batches = {tp: recs for tp, recs in batches.items() if tp in owned and tp in self.ready and recs}
+                if not batches:
+                    continue
+                try:
+                    await self.handle([r for recs in batches.values() for r in recs])
+                except Exception as exc:  # noqa: BLE001 - never die on one batch; retry it
+                    log.exception("batch failed; it will be read again", error=f"{type(exc).__name__}: {exc}",
+                                  backoff_s=backoff)
+                    for tp, recs in batches.items():
+                        consumer.seek(tp, recs[0].offset)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
+                    continue
+                backoff = RETRY_BACKOFF_S[0]
+                await self._commit_done()
+                self._commit = asyncio.ensure_future(
+                    self._commit_offsets({tp: recs[-1].offset + 1 for tp, recs in batches.items()}))
+
+    async def _commit_offsets(self, offsets: dict) -> None:
+        """Commit after the outcome is durable; it runs while the next batch is processed (the
+        next commit, a rebalance and a stop wait for it). A failed commit (rebalance, broker
+        gone) is not retried: the batch is then read again, and the dedupe log drops what it
+        already delivered."""
+        try:
+            await self.consumer.commit(offsets)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("offset commit failed; the batch may be read again", error=f"{type(exc).__name__}: {exc}")
+
+    async def _commit_done(self) -> None:
+        if self._commit is not None:
+            await self._commit
+            self._commit = None
+
+    async def stop(self) -> None:
+        """Take no new batch, wait for the one in flight (its commit included), leave the group."""
+        self.stopping = True
+        async with self._batch_lock:
+            await self._commit_done()
+        if self.consumer is not None:
+            await self.consumer.stop()
