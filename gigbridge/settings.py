@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     stream_batch_size: int = Field(500, ge=1, description="most ingest records per batch")
     stream_batch_timeout_s: float = Field(
         0.05, gt=0, description="longest wait for the first record of a batch (a batch never waits to fill up)")
+    stream_pipeline_depth: int = Field(
+        2, ge=1, description="ingest batches in flight: the next is planned while the last is acknowledged")
     producer_linger_ms: int = Field(2, ge=0, description="output producer: wait this long to fill a request")
     producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="output producer: bytes per partition batch")
     dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")

@@ -47,10 +47,13 @@ class TopicAdmin:
 
     @_serialized
     def ensure(self, topics: Iterable[str], partitions: int | None = None,
-               replication_factor: int | None = None, configs: dict[str, str] | None = None) -> list[str]:
+               replication_factor: int | None = None, configs: dict[str, str] | None = None,
+               listed: bool = True) -> list[str]:
         """Create the topics that do not exist yet and wait until they have leaders; returns
-        the names it created. Idempotent, and safe against a concurrent creator."""
-        missing = sorted(set(topics) - self.list_topics())
+        the names it created. Idempotent, and safe against a concurrent creator. With
+        ``listed=False`` the caller believes they are missing and the topic list (a full
+        metadata request: expensive on a cluster of office topics) is not fetched first."""
+        missing = sorted(set(topics) - self.list_topics()) if listed else sorted(set(topics))
         if not missing:
             return []
         spec = {"num_partitions": partitions or self._settings.topic_partitions,

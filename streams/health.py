@@ -50,6 +50,7 @@ STUCK_AFTER_S = 120.0     # a partition waiting this long without moving (or a b
 LOOP_STALE_S = 10.0
 BEAT_INTERVAL_S = 0.5
 SHUTDOWN_GRACE_S = 15.0   # in-flight batches get this long to finish on SIGTERM
+ANCHOR_TOPIC = "hub.dlq"  # always exists (the worker creates it): the probe's metadata request names it
 SHUTDOWN_BOUND_S = 25.0   # the whole stop; then the process exits regardless
 EXIT_STOP_TIMEOUT = 70    # EX_SOFTWARE: stopped, but not cleanly within the bound
 
@@ -245,7 +246,13 @@ class KafkaProbe:
                 await consumer.stop()
                 raise
             self.consumer = consumer
-        await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 - a plain metadata request
+        # A metadata request for the watched topics only: a request for all topics costs the
+        # worker a full decode of the cluster's metadata (tens of thousands of office partitions).
+        client = self.consumer._client  # noqa: SLF001 - aiokafka has no public metadata request
+        for topic in (ANCHOR_TOPIC, *self.topics()):
+            client.add_topic(topic)
+        if not await client.force_metadata_update():
+            raise ConnectionError("no broker answered a metadata request")
         self.rounds += 1
         if (self.rounds - 1) % OFFSETS_EVERY:  # offsets every few rounds: stuck is measured in minutes
             return

@@ -5,23 +5,29 @@ topics are picked up at the next metadata refresh, ``topic_discovery_interval_s`
 Guarantees, per batch (``getmany``: up to ``stream_batch_size`` records, returned as soon as
 any are there, so a quiet stream is not held back to fill a batch):
 
-1. ``handle(records)`` plans the batch, writes every output and waits for the broker's
-   acknowledgements (acks=all), then appends the dedupe log (``HubWorker.handle_batch``);
+1. ``handle(records)`` plans the batch and sends every output; the awaitable it returns
+   finishes the batch: all outputs acknowledged by the broker (acks=all), then the dedupe log;
 2. only then are the batch's offsets committed. At-least-once: a crash before the commit
    re-delivers the batch, never loses it.
 
-One batch at a time, records in offset order, so one input partition's records are written in
-order. A rebalance waits for the batch in flight before giving partitions up (``revoked``), and
-a newly assigned partition is only read after ``assigned`` (the dedupe log replay) returns.
-If ``handle`` raises (a bug or an outage it could not ride out), the consumer seeks back to the
-batch's first offsets and the batch is retried after a backoff: nothing is skipped, and
-readiness reports the worker stuck if it keeps failing. Faust's stream machinery is not on this
+Up to ``stream_pipeline_depth`` batches are in flight: the next batch is planned and sent while
+the broker acknowledges the previous one; batches finish and commit strictly in order. Records
+of one partition are sent in offset order through one producer, so they keep their order
+(unless a send fails and is retried after later ones, which at-least-once allows). A rebalance
+waits for the batches in flight before giving partitions up (``revoked``), and a newly assigned
+partition is only read after ``assigned`` (the dedupe log replay) returns. If a batch fails (a
+bug, or an outage it could not ride out), no later batch is committed, the consumer seeks back
+to the failed batch's first offsets and everything from there is read again after a backoff:
+nothing is skipped, and readiness reports the worker stuck if it keeps failing. Faust's stream machinery is not on this
 path (it cost more per event than all of the hub's own work, see docs/performance.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from gigbridge.logs import get_logger
@@ -32,12 +38,21 @@ log = get_logger("gigbridge.ingest")
 INGEST_PATTERN = r"^platform\.[a-z][a-z0-9-]{1,31}\.(sites|headcounts|incidents)$"
 RETRY_BACKOFF_S = (0.5, 10.0)
 
-Handler = Callable[[list[Any]], Awaitable[None]]
+# handle(records) plans a batch and sends its outputs; it returns an awaitable that finishes the
+# batch (outputs acknowledged, dedupe log written). The loop commits after that awaitable.
+Handler = Callable[[list[Any]], Awaitable[Awaitable[None]]]
 PartitionsCallback = Callable[[set[Any]], Awaitable[None]]
 
 
 async def _nothing(_: set) -> None:
     return None
+
+
+@dataclass
+class _InFlight:
+    first: dict   # tp -> first offset of the batch
+    next: dict    # tp -> offset to commit once it is finished
+    done: asyncio.Future
 
 
 class IngestLoop:
@@ -54,6 +69,8 @@ class IngestLoop:
         # assignment before it calls the listener, so records can arrive earlier; they are
         # sought back and read again once the partition is ready.
         self.ready: set = set()
+        self._inflight: collections.deque[_InFlight] = collections.deque()
+        self._backoff = RETRY_BACKOFF_S[0]
 
     def subscribed_topics(self) -> list[str]:
         return sorted(self.consumer.subscription()) if self.consumer is not None else []
@@ -71,7 +88,8 @@ class IngestLoop:
 
         class Listener(ConsumerRebalanceListener):
             async def on_partitions_revoked(self, revoked) -> None:
-                async with loop_self._batch_lock:  # the batch in flight finishes and commits first
+                async with loop_self._batch_lock:  # the batches in flight finish and commit first
+                    await loop_self._settle(keep=0)
                     await loop_self._commit_done()
                     loop_self.ready -= set(revoked)
                     await loop_self.on_revoked(set(revoked))
@@ -97,7 +115,6 @@ class IngestLoop:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
         timeout_ms = int(s.stream_batch_timeout_s * 1000)
-        backoff = RETRY_BACKOFF_S[0]
         while not self.stopping:
             try:
                 batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=s.stream_batch_size)
@@ -116,19 +133,50 @@ class IngestLoop:
                 if not batches:
                     continue
                 try:
-                    await self.handle([r for recs in batches.values() for r in recs])
+                    finish = await self.handle([r for recs in batches.values() for r in recs])
                 except Exception as exc:  # noqa: BLE001 - never die on one batch; retry it
-                    log.exception("batch failed; it will be read again", error=f"{type(exc).__name__}: {exc}",
-                                  backoff_s=backoff)
-                    for tp, recs in batches.items():
-                        consumer.seek(tp, recs[0].offset)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
+                    await self._settle(keep=0)
+                    self._retry_from({tp: recs[0].offset for tp, recs in batches.items()}, exc)
+                    await asyncio.sleep(self._backoff)
                     continue
-                backoff = RETRY_BACKOFF_S[0]
-                await self._commit_done()
-                self._commit = asyncio.ensure_future(
-                    self._commit_offsets({tp: recs[-1].offset + 1 for tp, recs in batches.items()}))
+                self._inflight.append(_InFlight({tp: recs[0].offset for tp, recs in batches.items()},
+                                                {tp: recs[-1].offset + 1 for tp, recs in batches.items()},
+                                                asyncio.ensure_future(finish)))
+                if not await self._settle(keep=max(0, s.stream_pipeline_depth - 1)):
+                    await asyncio.sleep(self._backoff)
+
+    async def _settle(self, keep: int) -> bool:
+        """Finish in-flight batches, oldest first, until at most ``keep`` are left (and every
+        one already done), committing each one's offsets. If one fails, none after it is
+        committed: they are awaited, and every partition is sought back to the failed batch's
+        first offsets (the later ones are read again, never skipped). False after a failure."""
+        while self._inflight and (len(self._inflight) > keep or self._inflight[0].done.done()):
+            oldest = self._inflight.popleft()
+            try:
+                await oldest.done
+            except Exception as exc:  # noqa: BLE001 - a failed batch is read again
+                first = dict(oldest.first)
+                while self._inflight:
+                    later = self._inflight.popleft()
+                    with contextlib.suppress(Exception):
+                        await later.done
+                    for tp, offset in later.first.items():
+                        first[tp] = min(first.get(tp, offset), offset)
+                self._retry_from(first, exc)
+                return False
+            self._backoff = RETRY_BACKOFF_S[0]
+            await self._commit_done()
+            self._commit = asyncio.ensure_future(self._commit_offsets(oldest.next))
+        return True
+
+    def _retry_from(self, first: dict, exc: Exception) -> None:
+        log.error("batch failed; it will be read again", error=f"{type(exc).__name__}: {exc}",
+                  backoff_s=self._backoff, exc_info=exc)
+        owned = self.consumer.assignment()
+        for tp, offset in first.items():
+            if tp in owned:
+                self.consumer.seek(tp, offset)
+        self._backoff = min(self._backoff * 2, RETRY_BACKOFF_S[1])
 
     async def _commit_offsets(self, offsets: dict) -> None:
         """Commit after the outcome is durable; it runs while the next batch is processed (the
@@ -149,6 +197,7 @@ class IngestLoop:
         """Take no new batch, wait for the one in flight (its commit included), leave the group."""
         self.stopping = True
         async with self._batch_lock:
+            await self._settle(keep=0)
             await self._commit_done()
         if self.consumer is not None:
             await self.consumer.stop()

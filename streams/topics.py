@@ -43,3 +43,8 @@ def validated_topic(event_type: str) -> str:
 
 def validated_topics() -> list[str]:
     return [validated_topic(t) for t in EVENT_TYPES]
+
+
+def is_output_topic(name: str) -> bool:
+    """A topic the validation worker or a delivery agent may write to."""
+    return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(".rejected"))

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from gigbridge.divisions import default_table
 from gigbridge.logs import get_logger
@@ -34,7 +34,7 @@ from streams.pipeline import BatchPlan, InMessage, plan_batch
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
 from streams.route import RoutingConfig
-from streams.topics import DLQ_TOPIC, validated_topics
+from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
 from streams.validate import DAY_MS, Rules
 from streams.writer import Writer, create_producer
 
@@ -111,7 +111,8 @@ class HubWorker:
         self.writer = Writer(lambda: create_producer(settings), self.admin)
         self.counts = Counts()
         self.next_offsets: dict[tuple[str, int], int] = {}
-        self.ingest = IngestLoop(settings, self._handle_tracked, assigned=self._on_assigned)
+        self._pending_ids: set[tuple[str, int, str]] = set()  # accepted by batches still in flight
+        self.ingest = IngestLoop(settings, self._start_tracked, assigned=self._on_assigned)
         self._replayer = None  # a group-less consumer for dedupe log replays, made on first use
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self._measure_lag)
@@ -128,7 +129,8 @@ class HubWorker:
 
     async def _run(self) -> None:
         await asyncio.to_thread(self.admin.ensure, self.static_topics())
-        await self.writer.learn_existing_topics()
+        dedupe_logs = log_topic(self.settings.app_id, "")
+        await self.writer.learn_existing_topics(lambda t: is_output_topic(t) or t.startswith(dedupe_logs))
         self.store.open()
         try:
             await self.ingest.run()
@@ -141,9 +143,14 @@ class HubWorker:
         await self.writer.stop()
         self.store.close()
 
-    async def _handle_tracked(self, records) -> None:
+    async def _start_tracked(self, records) -> Awaitable[None]:
         with self.health.batch():
-            await self.handle_batch(records)
+            finish = await self.start_batch(records)
+
+        async def tracked() -> None:
+            with self.health.batch():
+                await finish
+        return tracked()
 
     async def _on_assigned(self, assigned: set) -> None:
         """Before a newly assigned partition is read: its dedupe log exists (same partition
@@ -168,11 +175,7 @@ class HubWorker:
 
         topics = sorted({tp.topic for tp in assigned})
         log.info("ingest partitions assigned", partitions=len(assigned), topics=",".join(topics))
-        partitions = await asyncio.to_thread(self.admin.partitions_of, topics)
-        window_ms = int(self.settings.dedupe_window_s * 1000)
-        for topic in topics:
-            await asyncio.to_thread(self.admin.ensure, [log_topic(self.settings.app_id, topic)],
-                                    partitions.get(topic), None, log_topic_configs(window_ms))
+        await asyncio.to_thread(self._ensure_dedupe_logs, topics)
         if self._replayer is None:
             self._replayer = AIOKafkaConsumer(client_id=f"{self.settings.app_id}-dedupe-replay", group_id=None,
                                               enable_auto_commit=False, **self.settings.aiokafka_config)
@@ -182,31 +185,65 @@ class HubWorker:
                                [(tp.topic, tp.partition) for tp in assigned])
         log.info("dedupe log replayed", records=applied, seconds=round(time.monotonic() - started, 3))
 
+    def _ensure_dedupe_logs(self, ingest_topics: list[str]) -> None:
+        """A dedupe log per ingest topic, with its partition count (described, not listed: a
+        topic listing is a full metadata request)."""
+        logs = {topic: log_topic(self.settings.app_id, topic) for topic in ingest_topics}
+        existing = self.admin.partitions_of(logs.values())
+        missing = [topic for topic, name in logs.items() if name not in existing]
+        if not missing:
+            return
+        partitions = self.admin.partitions_of(missing)
+        configs = log_topic_configs(int(self.settings.dedupe_window_s * 1000))
+        for topic in missing:
+            self.admin.ensure([logs[topic]], partitions.get(topic), None, configs, listed=False)
+
     async def handle_batch(self, records) -> None:
-        """Plan, write outputs (all acknowledged), then the dedupe log, then store the ids;
-        the caller commits the offsets after this returns."""
+        """Process one batch completely (what the ingest loop does in two steps)."""
+        await (await self.start_batch(records))
+
+    async def start_batch(self, records) -> Awaitable[None]:
+        """Plan the batch and send its outputs; returns the awaitable that finishes it: outputs
+        acknowledged, then the dedupe log, then the ids stored. The loop commits after that.
+        Ids accepted by a batch still in flight count as seen for the batches after it."""
         started = time.perf_counter()
         now_ms = self.clock()
         messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
-        store = self.store
+        store, pending = self.store, self._pending_ids
 
         def seen_before(msg: InMessage, event_id: str) -> bool:
-            return store.seen_before(msg.topic, msg.partition, event_id, now_ms)
+            return (msg.topic, msg.partition, event_id) in pending or \
+                store.seen_before(msg.topic, msg.partition, event_id, now_ms)
 
         plan = plan_batch(messages, self.ctx, seen_before, now_ms)
-        await self.writer.write(plan.deliveries)
         accepted: dict[tuple[str, int], list[str]] = defaultdict(list)
         for decision in plan.decisions:
             if isinstance(decision.outcome, Accepted) and not decision.duplicate:
                 accepted[(decision.message.topic, decision.message.partition)].append(decision.outcome.event_id)
-        if accepted:
-            logged = [log_record(self.ctx.catalog, self.settings.app_id, topic, partition, ids, now_ms)
-                      for (topic, partition), ids in accepted.items()]
-            acks = await self.writer.write(logged)
-            for ((topic, partition), ids), ack in zip(accepted.items(), acks):
-                store.apply(topic, partition, ids, now_ms, log_offset=ack.offset)
-        for m in messages:
-            self.next_offsets[(m.topic, m.partition)] = m.offset + 1
+        keys = {(t, p, event_id) for (t, p), ids in accepted.items() for event_id in ids}
+        pending |= keys
+        try:
+            deliveries = plan.deliveries
+            sent = await self.writer.send(deliveries)
+        except BaseException:
+            pending -= keys
+            raise
+        return self._finish_batch(plan, deliveries, sent, accepted, keys, now_ms, started)
+
+    async def _finish_batch(self, plan: BatchPlan, deliveries, sent, accepted, keys, now_ms: int,
+                            started: float) -> None:
+        try:
+            await self.writer.acknowledged(deliveries, sent)
+            if accepted:
+                logged = [log_record(self.ctx.catalog, self.settings.app_id, topic, partition, ids, now_ms)
+                          for (topic, partition), ids in accepted.items()]
+                acks = await self.writer.write(logged)
+                for ((topic, partition), ids), ack in zip(accepted.items(), acks):
+                    self.store.apply(topic, partition, ids, now_ms, log_offset=ack.offset)
+        finally:
+            self._pending_ids -= keys
+        for d in plan.decisions:
+            self.next_offsets[(d.message.topic, d.message.partition)] = d.message.offset + 1
         metrics.record_batch(plan, self.clock())
         metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
         self.counts.add(plan)

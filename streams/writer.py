@@ -54,14 +54,37 @@ class Writer:
         if self._started is not None:
             await self.producer.stop()
 
-    async def learn_existing_topics(self) -> None:
+    async def learn_existing_topics(self, outputs: Callable[[str], bool] = lambda topic: True) -> None:
+        """Remember which topics exist (no creation attempt for them) and fetch the metadata of
+        those ``outputs`` accepts in one request, before the first batch."""
         self.known_topics |= await asyncio.to_thread(self.admin.list_topics)
+        await self.start()
+        await self._learn_metadata({t for t in self.known_topics if outputs(t)})
 
     async def write(self, deliveries: list[Delivery]) -> list[Any]:
         """Returns the broker's RecordMetadata of each delivery, in order."""
+        return await self.acknowledged(deliveries, await self.send(deliveries))
+
+    async def send(self, deliveries: list[Delivery]) -> list[asyncio.Future]:
+        """Create missing topics and hand every record to the producer; the futures resolve
+        when the broker acknowledges them (see :meth:`acknowledged`)."""
         await self.start()
         await self._ensure_topics(deliveries)
-        return await self._send_all(deliveries)
+        await self._learn_metadata({d.topic for d in deliveries})
+        send = self.producer.send
+        return [await send(d.topic, d.value, key=d.key, partition=d.partition,
+                           headers=list(d.headers) if d.headers else None) for d in deliveries]
+
+    async def _learn_metadata(self, topics: set[str]) -> None:
+        """One metadata request for every topic of the batch the producer has not sent to yet.
+        Left to itself, aiokafka's ``send`` asks for metadata once per new topic, each time for
+        every topic it knows: quadratic in the number of office topics."""
+        client = self.producer.client
+        unknown = [t for t in topics if client.cluster.partitions_for_topic(t) is None]
+        if unknown:
+            for topic in unknown:
+                client.add_topic(topic)
+            await client.force_metadata_update()
 
     async def _ensure_topics(self, deliveries: list[Delivery]) -> None:
         """Create destination topics on first use (offices and provinces appear as events do)."""
@@ -71,7 +94,7 @@ class Writer:
         backoff = 0.5
         while True:
             try:
-                await asyncio.to_thread(self.admin.ensure, missing)
+                await asyncio.to_thread(self.admin.ensure, missing, None, None, None, False)
                 break
             except Exception as exc:  # broker unreachable: the batch waits, nothing is acked
                 log.warning("topic creation failed, retrying", topics=sorted(missing), error=str(exc))
@@ -79,19 +102,13 @@ class Writer:
                 backoff = min(backoff * 2, 10.0)
         self.known_topics |= missing
 
-    async def _send_all(self, deliveries: list[Delivery]) -> list[Any]:
-        """Send all, then wait for every acknowledgement; re-send failures with backoff until
-        they succeed (the batch is not committed meanwhile, so a stop just re-delivers it)."""
+    async def acknowledged(self, deliveries: list[Delivery], futures: list[asyncio.Future]) -> list[Any]:
+        """Wait for every acknowledgement; re-send failures with backoff until they succeed
+        (the batch is not committed meanwhile, so a stop just re-delivers it)."""
         results: list[Any] = [None] * len(deliveries)
         pending = list(range(len(deliveries)))
         backoff = 0.2
-        send = self.producer.send
-        while pending:
-            futures = []
-            for i in pending:
-                d = deliveries[i]
-                futures.append(await send(d.topic, d.value, key=d.key, partition=d.partition,
-                                          headers=list(d.headers) if d.headers else None))
+        while True:
             failed, error = [], None
             for i, future in zip(pending, futures):
                 try:
@@ -99,10 +116,11 @@ class Writer:
                 except Exception as exc:  # noqa: BLE001 - any send failure is retried
                     failed.append(i)
                     error = exc
-            if failed:
-                metrics.DELIVERY_RETRIES.inc()
-                log.warning("delivery failed, retrying", failed=len(failed), error=str(error), backoff_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            if not failed:
+                return results
+            metrics.DELIVERY_RETRIES.inc()
+            log.warning("delivery failed, retrying", failed=len(failed), error=str(error), backoff_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
             pending = failed
-        return results
+            futures = await self.send([deliveries[i] for i in failed])
