@@ -99,9 +99,14 @@ class Settings(BaseSettings):
     gateway_rate_burst: int = Field(2000, ge=1, description="per-platform bucket size (>= max_events)")
     gateway_max_inflight: int = Field(8, ge=1, description="concurrent requests per platform (429 above)")
     gateway_produce_timeout_s: float = Field(10.0, gt=0, description="all acks of a request within this")
-    gateway_body_timeout_s: float = Field(30.0, gt=0, description="408 when the body takes longer")
-    gateway_keepalive_timeout_s: float = Field(15.0, gt=0)
-    gateway_lingering_time_s: float = Field(2.0, ge=0)
+    gateway_body_timeout_s: float = Field(30.0, gt=0, description="408 when the whole body takes longer")
+    gateway_keepalive_timeout_s: float = Field(
+        15.0, gt=0, description="a connection without complete request headers (slow-loris) or idle this long "
+                                "after connecting or after its last response is closed")
+    gateway_lingering_time_s: float = Field(2.0, ge=0, description="at most this long draining an unread body")
+    gateway_max_connections: int = Field(
+        512, ge=1, description="open connections; over it the oldest connection without a request in progress is "
+                               "closed (503 too-many-connections for the new one if none can be)")
     gateway_unavailable_retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503")
     registry_host: str = "127.0.0.1"
     registry_port: int = Field(8081, ge=0, le=65535, description="standalone `gigbridge registry` port")

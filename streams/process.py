@@ -158,11 +158,25 @@ def rejection_record(outcome: Rejected, source: Source, now_ms: int) -> dict:
     }
 
 
+# An ingest message can be as large as the broker allows (~1 MB); wrapped in a dead letter with
+# headers it would exceed that limit and could never be written, stalling its partition. Above
+# this size the original value is left where it is (the record names topic, partition, offset).
+DLQ_MAX_ORIGINAL_BYTES = 256 * 1024
+
+
 def dead_letter_record(outcome: DeadLettered, source: Source, key: bytes | None,
                        value: bytes | None, now_ms: int) -> dict:
-    """The ``DeadLetter`` record for ``hub.dlq``: the original bytes, untouched."""
+    """The ``DeadLetter`` record for ``hub.dlq``: the original bytes, untouched (or, above
+    ``DLQ_MAX_ORIGINAL_BYTES``, left out and said so in ``message``)."""
+    message = outcome.message
+    if value is not None and len(value) > DLQ_MAX_ORIGINAL_BYTES:
+        message += (f" [original value of {len(value)} bytes not copied (over {DLQ_MAX_ORIGINAL_BYTES}); "
+                    f"read it at {source.topic}/{source.partition}@{source.offset}]")
+        value = None
+    if key is not None and len(key) > DLQ_MAX_ORIGINAL_BYTES:
+        key = None
     return {
-        "reason": outcome.reason, "message": outcome.message, "source_topic": source.topic,
+        "reason": outcome.reason, "message": message, "source_topic": source.topic,
         "source_partition": source.partition, "source_offset": source.offset,
         "original_key": key, "original_value": value, "failed_at": now_ms,
     }

@@ -41,13 +41,14 @@ from streams.validate import EVENT_TYPES, PLATFORM_ID_RE
 
 from .body import media_type_of, parse_events, read_body
 from .config import GatewayConfig, TokenStore
+from .connections import ConnectionLimits
 from .metrics import GatewayMetrics, metrics_for
 from .openapi import build_openapi
-from .problems import Problem
+from .problems import Problem, secure
 from .producer import EventProducer, KafkaEventProducer, ProduceError
 from .ratelimit import PlatformLimiter
 
-__all__ = ["GATEWAY", "REGISTRY_PREFIX", "Gateway", "create_gateway_app", "runner_kwargs", "serve"]
+__all__ = ["GATEWAY", "REGISTRY_PREFIX", "Gateway", "create_gateway_app", "runner_kwargs", "serve", "setup_runner"]
 
 log = get_logger("connectors.gateway")
 
@@ -72,6 +73,7 @@ class Gateway:
         self.metrics = metrics
         self.registry_prefix = registry_prefix
         self.limiter = PlatformLimiter(config.rate_events_per_s, config.rate_burst, config.max_inflight, clock)
+        self.connections = ConnectionLimits(config.max_connections, metrics)
         self._division_exists = division_exists
         self._ctx: Context | None = None
 
@@ -333,16 +335,16 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Server"] = "gigbridge"  # no software versions
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
+    secure(response.headers)
 
 
 def runner_kwargs(config: GatewayConfig) -> dict[str, Any]:
     """aiohttp server limits that bound slow and abusive clients (``web.AppRunner(app, **...)``):
-    a connection that has not sent complete request headers within ``keepalive_timeout_s`` is
-    closed (slow-loris), as is an idle keep-alive connection; an unread body after an early
-    error is drained for at most ``lingering_time_s``; request line and headers are capped."""
+    a connection that has not sent complete request headers within ``keepalive_timeout_s`` of
+    connecting (or of its previous response) is closed (slow-loris), as is an idle keep-alive
+    connection; an unread body after an early error is drained for at most ``lingering_time_s``;
+    request line and headers are capped. The body's own deadline (``body_timeout_s``) is applied
+    by the ingest handler, the connection cap by :func:`setup_runner`."""
     return {
         "keepalive_timeout": config.keepalive_timeout_s,
         "lingering_time": config.lingering_time_s,
@@ -354,6 +356,15 @@ def runner_kwargs(config: GatewayConfig) -> dict[str, Any]:
     }
 
 
+async def setup_runner(app: web.Application, config: GatewayConfig) -> web.AppRunner:
+    """A set-up ``AppRunner`` for the gateway ``app``: :func:`runner_kwargs` plus the connection
+    cap and problem-details answers to malformed HTTP (:mod:`connectors.gateway.connections`)."""
+    runner = web.AppRunner(app, **runner_kwargs(config))
+    await runner.setup()
+    app[GATEWAY].connections.install(runner.server)
+    return runner
+
+
 async def serve(settings: Any, host: str | None = None, port: int | None = None, *,
                 config: GatewayConfig | None = None, started: asyncio.Event | None = None) -> None:
     """Run the gateway (and the mounted registry) until cancelled."""
@@ -361,8 +372,7 @@ async def serve(settings: Any, host: str | None = None, port: int | None = None,
     host = host or config.host
     port = config.port if port is None else port
     app = create_gateway_app(settings, config=config)
-    runner = web.AppRunner(app, **runner_kwargs(config))
-    await runner.setup()
+    runner = await setup_runner(app, config)
     try:
         site = web.TCPSite(runner, host, port, backlog=256)
         await site.start()

@@ -114,13 +114,15 @@ class GatewayConfig:
     produce_timeout_s: float = 10.0          # all deliveries of a request must be acked within this
     body_timeout_s: float = 30.0             # the whole body must arrive within this (408)
     keepalive_timeout_s: float = 15.0        # idle / header-less connections are closed after this
+    max_connections: int = 512               # open connections; over it the oldest idle one is closed
     lingering_time_s: float = 2.0            # at most this long draining an unread body after an error
     unavailable_retry_after_s: int = 5       # Retry-After on 503
     tokens_file: Path | None = None
     tokens: Mapping[str, Any] = field(default_factory=dict, repr=False)  # platform -> digest(s)
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_events", "rate_burst", "max_inflight", "unavailable_retry_after_s"):
+        for name in ("max_body_bytes", "max_events", "rate_burst", "max_inflight", "unavailable_retry_after_s",
+                     "max_connections"):
             if getattr(self, name) < 1:
                 raise GatewayConfigError(f"gateway {name} must be >= 1")
         for name in ("rate_events_per_s", "produce_timeout_s", "body_timeout_s", "keepalive_timeout_s"):

@@ -149,7 +149,9 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
                                "Fix and re-send only the rejected ones.",
                 "content": {"application/json": {"schema": _ref("BatchResult")}}},
         "400": _problem_response("malformed body: not JSON, not an array of objects, a bad JSON line, no events, "
-                                 "or a body cut short", ["malformed-body", "empty-batch", "incomplete-body"]),
+                                 "or a body cut short; or a request that is not valid HTTP/1.1 (the connection "
+                                 "is closed)", ["malformed-body", "empty-batch", "incomplete-body",
+                                                "malformed-request"]),
         "401": _problem_response("missing or invalid bearer token", ["missing-token", "invalid-token"], _WWW_AUTH),
         "403": _problem_response("an event claims another platform's platform_id; nothing was written",
                                  ["platform-mismatch"]),
@@ -161,8 +163,9 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
         "429": _problem_response("over the platform's rate limit or concurrent-request limit; nothing was written",
                                  ["rate-limited", "too-many-concurrent-requests"], _RETRY_AFTER),
         "503": _problem_response("Kafka did not acknowledge every accepted event in time; NOTHING is reported "
-                                 "accepted, retry the whole request (repeats are dropped by event_id)",
-                                 ["kafka-unavailable"], _RETRY_AFTER),
+                                 "accepted, retry the whole request (repeats are dropped by event_id). Or the "
+                                 "gateway is at its connection limit with every connection busy (the connection "
+                                 "is closed)", ["kafka-unavailable", "too-many-connections"], _RETRY_AFTER),
     }
 
     paths: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
-__all__ = ["PROBLEM_BASE", "PROBLEM_CONTENT_TYPE", "PROBLEM_TYPES", "Problem"]
+__all__ = ["PROBLEM_BASE", "PROBLEM_CONTENT_TYPE", "PROBLEM_TYPES", "SECURITY_HEADERS", "Problem", "secure"]
 
 PROBLEM_BASE = "https://gigbridge.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -22,6 +22,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "malformed-body": (400, "Malformed request body"),
     "empty-batch": (400, "Empty batch"),
     "incomplete-body": (400, "Incomplete request body"),
+    "malformed-request": (400, "Malformed HTTP request"),
     "missing-token": (401, "Missing bearer token"),
     "invalid-token": (401, "Invalid bearer token"),
     "platform-mismatch": (403, "Event of another platform"),
@@ -37,7 +38,19 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "internal-error": (500, "Internal error"),
     "kafka-unavailable": (503, "Event log unavailable"),
     "not-ready": (503, "Not ready"),
+    "too-many-connections": (503, "Too many connections"),
 }
+
+
+# on every response: no software versions, no sniffing, no caching
+SECURITY_HEADERS = {"Server": "gigbridge", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def secure(headers: Any) -> None:
+    """Add :data:`SECURITY_HEADERS` to a response's headers (``Server`` replaced, others kept)."""
+    headers["Server"] = SECURITY_HEADERS["Server"]
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
 
 
 class Problem(Exception):

@@ -1,12 +1,14 @@
-"""Marker registration, the per-scenario timer and the ledger summary at the end of the run
-(helpers live in ``tests/reliability/harness.py``)."""
+"""Marker registration, the per-scenario timer, a cluster of a test's own, and the ledger
+summary at the end of the run (helpers live in ``tests/reliability/harness.py``)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
 
+from deploy.kafka.local import LocalKafkaCluster
 from tests.reliability.harness import SUMMARY
 
 
@@ -30,6 +32,20 @@ def pytest_terminal_summary(terminalreporter) -> None:
         claims = f"{rep.claims}/{rep.claims_expected}" if rep.claims_expected else "-"
         tr.write_line(f"{name:<34} {rep.inputs:>7} {rep.routed:>7} {rep.rejected:>8} {rep.dlq:>6} {rep.lost:>5} "
                       f"{rep.duplicates:>5} {claims:>11} {seconds:>7.1f}  {note}")
+
+
+@pytest.fixture
+def own_cluster(tmp_path_factory, request):
+    """A cluster of the test's own in a tmp dir (never the session broker), ``n`` brokers
+    (indirect parameter), stopped and removed after."""
+    base = tmp_path_factory.mktemp("kafka")
+    cluster = LocalKafkaCluster(base, n_brokers=request.param, die_with_parent=True)
+    try:
+        cluster.start(timeout=180)
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

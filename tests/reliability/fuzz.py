@@ -89,20 +89,25 @@ def strategies(pool):
                      random_tail, nested)
 
 
-def generate(n: int, seed: int) -> list[tuple]:
-    """``n`` cases: a fifth drawn by hypothesis (derandomized, one case per example: lists of
-    cases come out highly repetitive), the rest seeded mutations of those (byte flips,
-    insertions, cuts, repeated slices), which hypothesis would spend minutes on."""
-    pool = valid_pool(seed)
-    drawn: list[tuple] = []
+def draw(strategy, n: int) -> list:
+    """``n`` examples of ``strategy`` from hypothesis, derandomized (the same ones every run),
+    one per example (lists of cases come out highly repetitive)."""
+    drawn: list = []
 
-    @settings(max_examples=max(1, n // 5), derandomize=True, database=None, deadline=None,
+    @settings(max_examples=max(1, n), derandomize=True, database=None, deadline=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(strategies(pool))
+    @given(strategy)
     def collect(case):
         drawn.append(case)
 
     collect()
+    return drawn
+
+
+def generate(n: int, seed: int) -> list[tuple]:
+    """``n`` cases: a fifth drawn by hypothesis (:func:`draw`), the rest seeded mutations of
+    those (byte flips, insertions, cuts, repeated slices), which hypothesis would spend minutes on."""
+    drawn = draw(strategies(valid_pool(seed)), n // 5)
     rng = random.Random(seed)
     cases = list(drawn)
     while len(cases) < n:
@@ -129,15 +134,21 @@ def mutate(value: bytes, rng: random.Random) -> bytes:
     return bytes(data)
 
 
+def simulator_for(platform: str, seed: int, sites: int = 3) -> Simulator:
+    """A simulator of valid events of one platform named ``platform``."""
+    sim = Simulator(default_table(), seed=seed, platforms=1, sites_per_platform=sites, invalid_share=0.0)
+    sim.sites = {platform: sim.sites[sim.platforms[0]]}
+    sim.platforms = [platform]
+    return sim
+
+
 def huge_cases(platform: str, now_ms: int, seed: int) -> list[tuple]:
     """A few ~900 KB messages (built for ``platform`` at ``now_ms``, so the only thing wrong
     with the first one is its description)."""
     from schemas.wire import encode
 
     rng = random.Random(seed)
-    sim = Simulator(default_table(), seed=seed, platforms=1, sites_per_platform=3, invalid_share=0.0)
-    sim.sites = {platform: sim.sites[sim.platforms[0]]}
-    sim.platforms = [platform]
+    sim = simulator_for(platform, seed)
     incident = None
     while incident is None:
         e = sim.next_event(now_ms)

@@ -1,9 +1,10 @@
-"""Fault-injection tests: worker and endpoint processes, knobs, the per-scenario summary.
+"""Fault-injection tests: worker, gateway and endpoint processes, knobs, the per-scenario summary.
 
 Knobs (environment; defaults are the reduced CI set, ``make test-reliability`` sets the full one):
 
 * ``GIGBRIDGE_RELIABILITY_TRIALS``   worker kill -9 trials (default 3, full 10)
 * ``GIGBRIDGE_FUZZ_CASES``           hostile messages produced to the ingest topics (default 20000, full 100000)
+* ``GIGBRIDGE_GATEWAY_FUZZ_CASES``   hostile requests sent to the HTTP gateway (default 3000, full 100000)
 * ``GIGBRIDGE_RELIABILITY_OUTAGE_S`` how long the insurer endpoint is down (default 20, full 60)
 * ``GIGBRIDGE_RELIABILITY_SEED``     seed of the traffic and of the kill points (default 20240601)
 """
@@ -71,18 +72,19 @@ def http_get(port: int, path: str, timeout: float = 5) -> tuple[int | None, obje
         return None, str(exc)
 
 
-class Worker:
-    """One ``gigbridge worker`` process of a scenario; ``restart`` keeps its data dir and app id."""
+class Service:
+    """One ``gigbridge <command>`` process of a scenario (a new port per start; same data dir)."""
 
-    def __init__(self, conn, workdir: Path, app_id: str, extra_env: dict[str, str] | None = None) -> None:
-        self.conn, self.workdir, self.app_id = conn, workdir, app_id
-        self.env = {"GIGBRIDGE_APP_ID": app_id, "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
-                    **FAST_GROUP_ENV, **(extra_env or {})}
+    command: list[str] = []
+    port_env = "GIGBRIDGE_WORKER_WEB_PORT"
+
+    def __init__(self, conn, workdir: Path, env: dict[str, str]) -> None:
+        self.conn, self.workdir, self.env = conn, workdir, env
         self.hub: HubProcess | None = None
         self.starts = 0
 
-    def start(self) -> "Worker":
-        self.hub = HubProcess(self.conn, ["worker"], self.workdir, self.env).start()
+    def start(self):
+        self.hub = HubProcess(self.conn, self.command, self.workdir, self.env, port_env=self.port_env).start()
         self.starts += 1
         return self
 
@@ -100,23 +102,11 @@ class Worker:
     def metrics_text(self) -> str:
         return self.hub.metrics()
 
-    def received(self) -> float:
-        return self.metric("gigbridge_events_received_total")
-
     def get(self, path: str) -> tuple[int | None, object]:
         return http_get(self.port, path)
 
-    def wait_subscribed(self, n_topics: int, timeout: float = 120) -> None:
-        wait_for(lambda: self.metric("gigbridge_subscribed_ingest_topics") >= n_topics, timeout,
-                 f"worker subscribed to {n_topics} ingest topics")
-
     def wait_ready(self, timeout: float = 60) -> None:
-        wait_for(lambda: self.get("/readyz")[0] == 200, timeout, "/readyz 200")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs at all."""
-        self.hub.proc.kill()
-        self.hub.proc.wait(30)
+        wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"{self.command[0]} /readyz 200")
 
     def terminate(self, timeout: float = 60) -> tuple[int, float]:
         """SIGTERM; returns (exit code, seconds to exit)."""
@@ -138,6 +128,32 @@ class Worker:
     def log_tail(self, lines: int = 40) -> str:
         return self.hub.log_tail(lines) if self.hub else ""
 
+    def log_text(self) -> str:
+        return self.hub.log_path.read_text(errors="replace") if self.hub else ""
+
+
+class Worker(Service):
+    """One ``gigbridge worker`` process of a scenario; ``restart`` keeps its data dir and app id."""
+
+    command = ["worker"]
+
+    def __init__(self, conn, workdir: Path, app_id: str, extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(conn, workdir, {"GIGBRIDGE_APP_ID": app_id, "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
+                                         **FAST_GROUP_ENV, **(extra_env or {})})
+        self.app_id = app_id
+
+    def received(self) -> float:
+        return self.metric("gigbridge_events_received_total")
+
+    def wait_subscribed(self, n_topics: int, timeout: float = 120) -> None:
+        wait_for(lambda: self.metric("gigbridge_subscribed_ingest_topics") >= n_topics, timeout,
+                 f"worker subscribed to {n_topics} ingest topics")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs at all."""
+        self.hub.proc.kill()
+        self.hub.proc.wait(30)
+
     def diagnosis(self, lines: int = 15) -> str:
         """/readyz and the last log lines that are not the periodic counts (failure messages)."""
         if not self.alive:
@@ -145,8 +161,23 @@ class Worker:
         tail = [line for line in self.log_text().splitlines() if '"counts"' not in line][-lines:]
         return f"/readyz: {self.get('/readyz')}\n" + "\n".join(line[:300] for line in tail)
 
-    def log_text(self) -> str:
-        return self.hub.log_path.read_text(errors="replace") if self.hub else ""
+
+class GatewayProcess(Service):
+    """``gigbridge ingest`` (the HTTP ingest gateway) for ``tokens`` (platform -> clear token)."""
+
+    command = ["ingest"]
+    port_env = "GIGBRIDGE_GATEWAY_PORT"
+
+    def __init__(self, conn, workdir: Path, tokens: dict[str, str], extra_env: dict[str, str] | None = None) -> None:
+        from connectors.gateway import hash_token
+
+        super().__init__(conn, workdir, {"GIGBRIDGE_GATEWAY_TOKENS": json.dumps(
+            {p: hash_token(t) for p, t in tokens.items()}), **(extra_env or {})})
+        self.tokens = tokens
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 class SimEndpoint:

@@ -9,33 +9,18 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
-from deploy.kafka.local import LocalKafkaCluster
 from tests.reliability.harness import SEED, Worker, group_coordinator, onboard_platforms, record, unique
 from tests.support.kafka_io import wait_for
 from tests.support.ledger import Traffic, wait_until_accounted
 
-pytestmark = [pytest.mark.reliability, pytest.mark.kafka]
+pytestmark = [pytest.mark.reliability, pytest.mark.kafka]  # own_cluster: tests/reliability/conftest.py
 
 NOT_READY_WITHIN_S = 30   # broker gone -> /readyz 503 (health.BROKER_STALE_S + probe interval + timeout)
 READY_AGAIN_WITHIN_S = 60  # broker back -> /readyz 200
-
-
-@pytest.fixture
-def own_cluster(tmp_path_factory, request):
-    """A cluster in a tmp dir, ``n`` brokers (indirect parameter), stopped and removed after."""
-    base = tmp_path_factory.mktemp("kafka")
-    cluster = LocalKafkaCluster(base, n_brokers=request.param, die_with_parent=True)
-    try:
-        cluster.start(timeout=180)
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("own_cluster", [1], indirect=True)

@@ -118,3 +118,14 @@ def test_routes_carry_each_destinations_privacy_policy():
     assert round(insurer["location"]["lat"], 4) == insurer["location"]["lat"]
     assert [d.topic for d in plan.deliveries] == [f"gov.office.{incident['division_code'][:6]}.incidents",
                                                   f"gov.insurance.{incident['division_code'][:2]}.incidents"]
+
+
+def test_a_huge_undecodable_value_is_dead_lettered_without_its_bytes():
+    from streams.process import DLQ_MAX_ORIGINAL_BYTES
+
+    huge = b"\x01" * (DLQ_MAX_ORIGINAL_BYTES + 1)
+    plan = plan_batch([msg(huge, offset=7)], CTX, lambda m, eid: False, NOW)
+    (dead,) = plan.deliveries
+    record = decode(CATALOG, dead.value).record
+    assert dead.kind == "dlq" and len(dead.value) < DLQ_MAX_ORIGINAL_BYTES
+    assert record["original_value"] is None and "not copied" in record["message"] and "@7" in record["message"]

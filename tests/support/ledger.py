@@ -18,6 +18,10 @@ insurer's ``/_received``) and checks per input offset:
 * undecodable → one DLQ record naming that source offset;
 * fuzz cases (``kind="invalid"``) → exactly one of the two.
 
+Events the HTTP gateway accepted (:meth:`Traffic.accepted_elsewhere`) are inputs too: the
+gateway writes them without the header, so they are found in the ingest topic by ``event_id``
+and must be routed like any valid event.
+
 Missing outcomes make an input *lost*; extra copies are *duplicates* (Kafka outputs may repeat
 only inside a crash window; claims per idempotency key must be exactly 1). Outputs that trace
 back to no input of this traffic are *unexpected*. :class:`LedgerReport` prints as a table.
@@ -102,6 +106,7 @@ class Traffic:
                     site.division_code = rng.choice(towns)
         self.sim = sim
         self.expectations: dict[int, Expectation] = {}
+        self.by_event_id: dict[str, Expectation] = {}  # accepted_elsewhere(), by event id
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
@@ -131,14 +136,32 @@ class Traffic:
         elif event.expected_reason is not None:
             exp.kind, exp.reason, exp.label = "rejected", event.expected_reason, event.expected_reason
         else:
-            rec = event.record
-            exp.event_id, exp.label = rec["event_id"], "valid"
-            for route in routes_for(event.event_type, rec, self.routing, DIVISIONS.level_of):
-                if route.kind == "office":
-                    exp.office_topic = route.topic
-                else:
-                    exp.insurance_topic, exp.province = route.topic, rec["division_code"][:2]
+            self._expect_routed(exp, event.record, "valid")
         return exp, event.key.encode(), event_bytes(event, CATALOG)
+
+    def _expect_routed(self, exp: Expectation, record: dict, label: str) -> None:
+        """``exp`` is a valid event: where its copies must appear."""
+        exp.event_id, exp.label = record["event_id"], label
+        for route in routes_for(exp.event_type, record, self.routing, DIVISIONS.level_of):
+            if route.kind == "office":
+                exp.office_topic = route.topic
+            else:
+                exp.insurance_topic, exp.province = route.topic, record["division_code"][:2]
+
+    def accepted_elsewhere(self, platform: str, event_type: str, record: dict, label: str = "gateway") -> Expectation:
+        """An event that another writer (the HTTP gateway) reported accepted, i.e. written to
+        ``platform.<platform>.<event_type>`` with acks=all. It carries no ``ledger-seq`` header:
+        :func:`check` finds it in the ingest topic by its ``event_id`` (``record`` as validated)."""
+        exp = Expectation(next(self._seq), ingest_topic(platform, event_type), platform, event_type, "valid",
+                          acked=True)
+        self._expect_routed(exp, record, label)
+        if exp.event_id in self.by_event_id:
+            raise ValueError(f"event id {exp.event_id} accepted twice: the ledger needs unique ids")
+        with self._lock:
+            self.expectations[exp.seq] = exp
+            self.by_event_id[exp.event_id] = exp
+            self.started_ms = self.started_ms or int(time.time() * 1000)
+        return exp
 
     def raw_case(self, platform: str, event_type: str, value: bytes, *, key: bytes | None = b"fuzz",
                  kind: str = "invalid", reason: str | None = None, label: str = "raw"):
@@ -219,8 +242,10 @@ def read_topics(conn, topics: Iterable[str], timeout_s: float = 120, since_ms: i
     """Every record of every existing topic in ``topics``, from the beginning to the current end
     (one consumer for all of them); for ``since_topics`` only records written from ``since_ms``
     on (shared output topics hold every earlier scenario's records too)."""
+    # check_crcs=False: without the optional crc32c package kafka-python checks CRC32C in pure
+    # Python, ~5x slower than the rest of the read (the broker validated every batch on append)
     consumer = KafkaConsumer(enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024,
-                             fetch_max_bytes=64 * 1024 * 1024, **conn.kafka_python_config())
+                             fetch_max_bytes=64 * 1024 * 1024, check_crcs=False, **conn.kafka_python_config())
     out: dict[str, list] = {t: [] for t in topics}
     try:
         existing = consumer.topics()
@@ -338,8 +363,8 @@ class LedgerReport:
 # --- the check ------------------------------------------------------------------------------
 
 def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = None,
-          insurer_provinces: Iterable[str] = ()) -> LedgerReport:
-    """Read everything and account for every input offset of ``traffic``."""
+          insurer_provinces: Iterable[str] = (), read_timeout_s: float = 120) -> LedgerReport:
+    """Read everything (within ``read_timeout_s``) and account for every input offset of ``traffic``."""
     started = time.monotonic()
     report = LedgerReport(scenario, sent=traffic.sent,
                           acked=sum(1 for e in traffic.expectations.values() if e.acked))
@@ -355,7 +380,7 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
         outputs += [insurance_topic(prov, "receipts"), insurance_topic(prov, "dlq")]
     # outputs are written after their input: what is older than the traffic is someone else's
     since = traffic.started_ms - 60_000 if traffic.started_ms else None
-    records = read_topics(conn, ingest + outputs, since_ms=since, since_topics=outputs)
+    records = read_topics(conn, ingest + outputs, read_timeout_s, since_ms=since, since_topics=outputs)
 
     # inputs: (topic, partition, offset) -> expectation
     inputs: dict[tuple[str, int, int], Expectation] = {}
@@ -363,9 +388,12 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
     for topic in ingest:
         for r in records[topic]:
             seq = dict(r.headers or []).get(SEQ_HEADER)
+            if seq is None:  # written by the gateway: known by its event id
+                exp = traffic.by_event_id.get((_decode(r.value) or {}).get("event_id"))
+                seq = None if exp is None or exp.topic != topic else exp.seq
             if seq is None or int(seq) not in exps:
                 report.unexpected += 1
-                report.note(f"input {topic}/{r.partition}/{r.offset} without a known {SEQ_HEADER}")
+                report.note(f"input {topic}/{r.partition}/{r.offset} without a known {SEQ_HEADER} or event id")
                 continue
             inputs[(topic, r.partition, r.offset)] = exps[int(seq)]
             seen_seq[int(seq)] += 1

@@ -24,7 +24,7 @@ from connectors.gateway import (
     KafkaEventProducer,
     TokenStore,
     create_gateway_app,
-    runner_kwargs,
+    setup_runner,
 )
 from gigbridge.settings import Settings
 from schemas.examples import REFERENCE_NOW_MS, load_examples
@@ -178,7 +178,7 @@ class RunningGateway:
 async def running_gateway(*, producer: Any = None, clock: Callable[[], float] | None = None,
                           config: GatewayConfig | None = None, settings: Any = None,
                           tokens: dict[str, str] | None = None, **kwargs: Any) -> AsyncIterator[RunningGateway]:
-    """A gateway app on a free loopback port, served with :func:`runner_kwargs` like ``serve``.
+    """A gateway app on a free loopback port, served with :func:`setup_runner` like ``serve``.
     ``tokens``: clear platform tokens (default :data:`TOKENS`)."""
     config = config or GatewayConfig()
     tokens = tokens or TOKENS
@@ -186,8 +186,7 @@ async def running_gateway(*, producer: Any = None, clock: Callable[[], float] | 
     app = create_gateway_app(settings, producer=producer or dead_producer(), clock=clock or Clock(),
                              tokens=TokenStore.from_tokens(tokens), config=config, registry=CollectorRegistry(),
                              **kwargs)
-    runner = web.AppRunner(app, **runner_kwargs(config))
-    await runner.setup()
+    runner = await setup_runner(app, config)
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -19,6 +19,7 @@ from tests.connectors.gateway.helpers import (
     wait_until,
     with_unknown_division,
 )
+from tests.support.raw_http import exchange, open_raw, request_bytes
 
 PROBLEM = "https://gigbridge.example/problems/"
 
@@ -306,6 +307,60 @@ async def test_slow_loris_headers_are_cut_off():
         elapsed = loop.time() - started
         writer.close()
     assert data == b"" and elapsed < 3
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    b"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"".join(b"X-%d: 1\r\n" % i for i in range(100)).join([b"GET /healthz HTTP/1.1\r\n", b"\r\n"]),
+])
+async def test_malformed_http_is_a_problem_and_closes_the_connection(request_bytes):
+    async with running_gateway() as gw:
+        resp = await exchange(gw.port, request_bytes, timeout=5)
+        text = await (await gw.session.get(f"{gw.url}/metrics")).text()
+    assert resp.status == 400 and resp.error is None and resp.content_type == "application/problem+json"
+    assert resp.headers["server"] == "gigbridge"
+    body = resp.json()
+    assert body["type"] == PROBLEM + "malformed-request" and body["status"] == 400
+    assert b"aaaa" not in resp.body  # the client's bytes are not echoed
+    assert 'gigbridge_gateway_connections_closed_total{reason="malformed"} 1.0' in text
+
+
+async def test_over_the_connection_limit_the_oldest_idle_connection_makes_room():
+    """Slow-loris connections fill the cap: a new client still gets through, the oldest
+    header-less connection is closed; a connection with a request in progress is never cut."""
+    config = GatewayConfig(max_connections=4, body_timeout_s=10)
+    async with running_gateway(config=config) as gw:
+        busy = await open_raw(gw.port, (f"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                                    f"{TOKENS['swiftdash']}\r\nContent-Type: application/json\r\n"
+                                    "Content-Length: 100\r\n\r\n[").encode())
+        await wait_until(lambda: gw.gateway.limiter._inflight.get("swiftdash") == 1, what="request in flight")
+        loris = [await open_raw(gw.port, b"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\n") for _ in range(3)]
+        await wait_until(lambda: len(gw.gateway.connections.busy) == 1, what="busy connection tracked")
+        other = with_unknown_division(examples("sites", platform="cityride"))
+        resp = await asyncio.wait_for(gw.post("sites", other, platform="cityride"), 5)
+        assert resp.status == 207
+        assert await asyncio.wait_for(loris[0][0].read(), 5) == b""  # the oldest idle one was closed
+        assert gw.gateway.limiter._inflight.get("swiftdash") == 1  # the busy one was not
+        text = await (await gw.session.get(f"{gw.url}/metrics")).text()
+        for _, writer in [busy, *loris]:
+            writer.close()
+    assert 'gigbridge_gateway_connections_closed_total{reason="evicted"}' in text
+
+
+async def test_at_the_connection_limit_with_every_connection_busy_new_ones_get_503():
+    config = GatewayConfig(max_connections=1, body_timeout_s=10)
+    async with running_gateway(config=config) as gw:
+        _, writer = await open_raw(gw.port, (f"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                                             f"{TOKENS['swiftdash']}\r\nContent-Type: application/json\r\n"
+                                             "Content-Length: 100\r\n\r\n[").encode())
+        await wait_until(lambda: gw.gateway.limiter._inflight.get("swiftdash") == 1, what="request in flight")
+        resp = await exchange(gw.port, request_bytes("GET", "/healthz", {}), timeout=5)
+        writer.close()
+    assert resp.status == 503 and resp.headers["retry-after"] == "1"
+    assert resp.json()["type"] == PROBLEM + "too-many-connections"
 
 
 # --- operations ----------------------------------------------------------------------------------

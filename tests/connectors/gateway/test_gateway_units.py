@@ -67,9 +67,10 @@ def test_config_from_env_json_and_file(tmp_path, monkeypatch):
     env = {"GIGBRIDGE_GATEWAY_TOKENS": json.dumps({"swiftdash": DIGEST}),
            "GIGBRIDGE_GATEWAY_TOKENS_FILE": str(file),
            "GIGBRIDGE_GATEWAY_MAX_EVENTS": "50", "GIGBRIDGE_GATEWAY_RATE_EVENTS_PER_S": "2.5",
-           "GIGBRIDGE_GATEWAY_PORT": "9090"}
+           "GIGBRIDGE_GATEWAY_PORT": "9090", "GIGBRIDGE_GATEWAY_MAX_CONNECTIONS": "64"}
     config = GatewayConfig.from_settings(_settings(env, monkeypatch))
     assert config.max_events == 50 and config.rate_events_per_s == 2.5 and config.port == 9090
+    assert config.max_connections == 64
     store = config.token_store()
     assert store.platform_for("s3cret") == "swiftdash" and store.platform_for("c") == "cityride"
 
