@@ -17,7 +17,7 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import encode
-from tests.support.kafka_io import producer
+from tests.support.kafka_io import newer_librdkafka_env, producer
 
 pytestmark = pytest.mark.kafka
 CATALOG = default_catalog()
@@ -40,19 +40,6 @@ def _office_record(topic: str, kafka) -> bytes:
     return value
 
 
-def _librdkafka_dir(tmp_path) -> dict:
-    """Debian 12's librdkafka 2.0.2 fails SCRAM against Kafka 4 brokers (kcat#462; fixed in
-    librdkafka 2.6.1). Run the Debian kcat with the newer librdkafka that confluent-kafka's
-    wheel bundles, the way an integrator would with an upgraded library."""
-    import confluent_kafka
-
-    bundled = sorted(Path(confluent_kafka.__file__).parent.parent.glob("confluent_kafka.libs/librdkafka*.so*"))
-    if not bundled:
-        return {}
-    (tmp_path / "librdkafka.so.1").symlink_to(bundled[0])
-    return {"LD_LIBRARY_PATH": str(tmp_path)}
-
-
 def test_kcat_consumes_a_hub_topic_with_sasl_scram(kafka, tmp_path):
     kcat = shutil.which("kcat")
     if kcat is None:
@@ -63,7 +50,7 @@ def test_kcat_consumes_a_hub_topic_with_sasl_scram(kafka, tmp_path):
         [kcat, "-C", "-b", kafka.bootstrap, "-X", "security.protocol=SASL_PLAINTEXT",
          "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", f"sasl.username={kafka.username}",
          "-X", f"sasl.password={kafka.password}", "-t", topic, "-o", "beginning", "-c", "1", "-e",
-         "-f", "%k %S\\n"], capture_output=True, timeout=60, check=True, env={**os.environ, **_librdkafka_dir(tmp_path)})
+         "-f", "%k %S\\n"], capture_output=True, timeout=60, check=True, env={**os.environ, **newer_librdkafka_env(tmp_path)})
     key, size = out.stdout.decode().split()
     assert key == "site-1" and int(size) == len(value)  # the whole wire-format record came through
 

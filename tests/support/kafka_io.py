@@ -174,3 +174,20 @@ def onboard(conn, platform: str) -> None:
         admin.ensure([ingest_topic(platform, t) for t in EVENT_TYPES] + [rejected_topic(platform)])
     finally:
         admin.close()
+
+
+def newer_librdkafka_env(directory) -> dict:
+    """Debian 12's librdkafka 2.0.2 fails SCRAM against Kafka 4 brokers (kcat#462; fixed in
+    librdkafka 2.6.1). Environment that runs the Debian kcat with the newer librdkafka that
+    confluent-kafka's wheel bundles, the way an integrator would with an upgraded library."""
+    from pathlib import Path
+
+    import confluent_kafka
+
+    bundled = sorted(Path(confluent_kafka.__file__).parent.parent.glob("confluent_kafka.libs/librdkafka*.so*"))
+    if not bundled:
+        return {}
+    link = Path(directory) / "librdkafka.so.1"
+    if not link.exists():
+        link.symlink_to(bundled[0])
+    return {"LD_LIBRARY_PATH": str(directory)}
