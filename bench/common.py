@@ -13,7 +13,7 @@ KAFKA_DIR = REPO_ROOT / ".local" / "bench-kafka"  # the benchmark's own broker (
 WORK_DIR = REPO_ROOT / ".local" / "bench"  # hub data dirs and logs of benchmark runs
 
 #: Topic layout: everything the bench creates has this many partitions (the hub's default
-#: ``GIGBRIDGE_TOPIC_PARTITIONS``; ingest topics may not have more than the dedupe table).
+#: ``GIGBRIDGE_TOPIC_PARTITIONS``; each ingest topic's dedupe log gets the same count).
 PARTITIONS = 6
 
 _T0 = time.monotonic()

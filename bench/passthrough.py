@@ -2,8 +2,8 @@
 
 The same delivery discipline as the hub (batches of up to 500, every output acknowledged with
 acks=all before the batch's offsets may be committed; commits every second), so the
-difference to the hub is everything the hub does per event: Faust's stream machinery, decode,
-validation, dedupe, privacy, routing, encoding and the extra output records.
+difference to the hub is everything the hub does per event: decode, validation, dedupe (store
+and log), privacy, routing, encoding, metrics and the extra output records.
 
     python -m bench.passthrough --group G --target TOPIC SOURCE [SOURCE ...]
 

@@ -119,12 +119,12 @@ class Subprocess:
 
 def hub_process(conn, workdir: Path, name: str, extra_env: dict[str, str] | None = None,
                 module: str = "gigbridge.cli") -> Subprocess:
-    """``gigbridge worker`` with a fresh app id (consumer group, dedupe table), data dir and web
+    """``gigbridge worker`` with a fresh app id (consumer group, dedupe store and log), data dir and web
     port, full validation, privacy (a random master secret) and routing: the production path."""
     app_id = f"bench-{name}-{secrets.token_hex(4)}"
     env = {**os.environ, **conn.as_env(),
            "GIGBRIDGE_APP_ID": app_id,
-           # Faust keeps table state under the data dir whatever the app id: one dir per app.
+           # The dedupe store lives under <data dir>/<app id>; one data dir per app anyway.
            "GIGBRIDGE_DATA_DIR": str(workdir / f"{app_id}-data"),
            "GIGBRIDGE_WORKER_WEB_PORT": str(free_port()),
            "GIGBRIDGE_PRIVACY_MASTER_SECRET": secrets.token_hex(32),

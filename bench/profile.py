@@ -1,5 +1,6 @@
 """Sampling profile of a running worker with py-spy, summarised into the costs the docs talk
-about (Faust machinery, decode, rules, identifier scan, routing, privacy, encode, producer...).
+about (ingest loop and aiokafka consumer, plan_batch and its stages, the Writer and aiokafka
+producer, dedupe store and log, metrics, metadata, the event loop...).
 
 py-spy samples every thread that is not idle ``rate`` times a second; a sample is
 ``1/rate`` s of a thread being busy (running Python or native code, or waiting for the GIL),
@@ -16,51 +17,97 @@ from pathlib import Path
 
 from bench.common import REPO_ROOT
 
-# (label, function name or qualified-name suffix, file suffix): a sample counts for a label
-# if any frame of its stack matches (inclusive time). Order = nesting, for the report.
+# A frame spec is (function, file): the function is a name or qualified-name suffix (None: any
+# function of that file), the file a suffix of the frame's path ("pkg/" at the end: any file of
+# that package). A sample counts for a label if any frame of its stack matches any of the
+# label's specs (inclusive time). Order = nesting, for the report.
 INCLUSIVE = (
-    ("HubWorker.handle_batch (everything per batch)", "handle_batch", "streams/worker.py"),
-    ("  plan_batch (pure per-event work)", "plan_batch", "streams/pipeline.py"),
-    ("    classify (decode + rules)", "classify", "streams/process.py"),
-    ("      wire.decode (header + fastavro reader)", "decode", "schemas/wire.py"),
-    ("      check_rules", "check_rules", "streams/validate.py"),
-    ("        find_identifier (identifier scan)", "find_identifier", "streams/privacy.py"),
-    ("    dedupe lookup (seen_before -> RocksDB table)", "seen_before", "streams/worker.py"),
-    ("    _deliveries (route + protect + encode)", "_deliveries", "streams/pipeline.py"),
-    ("      routes_for", "routes_for", "streams/route.py"),
-    ("      Protector (privacy policy)", "__call__", "streams/policy.py"),
-    ("      wire.encode (fastavro writer + shape check)", "encode", "schemas/wire.py"),
-    ("        shape.find_problem (shape check)", "find_problem", "schemas/shape.py"),
-    ("  Writer.write (producer send + wait for acks)", "write", "streams/writer.py"),
-    ("  Deduper.remember (dedupe table writes)", "remember", "streams/dedupe.py"),
-    ("  stream.ack (input offsets)", "ack", "faust/streams.py"),
-    ("  metrics.record_batch (Prometheus + domain)", "record_batch", "streams/metrics.py"),
+    ("IngestLoop.run (consume loop: getmany, start_batch, bookkeeping)", (("run", "streams/ingest_loop.py"),)),
+    ("  AIOKafkaConsumer.getmany", (("getmany", "aiokafka/consumer/consumer.py"),)),
+    ("batch work: HubWorker.start_batch + _finish_batch", (("start_batch", "streams/worker.py"),
+                                                           ("_finish_batch", "streams/worker.py"))),
+    ("  list comprehensions in worker.py (an InMessage per record)", (("<listcomp>", "streams/worker.py"),)),
+    ("  plan_batch (pure per-event work)", (("plan_batch", "streams/pipeline.py"),)),
+    ("    classify (decode + rules)", (("classify", "streams/process.py"),)),
+    ("      wire.decode (header + fastavro reader)", (("decode", "schemas/wire.py"),)),
+    ("      check_rules", (("check_rules", "streams/validate.py"),)),
+    ("        find_identifier (identifier scan)", (("find_identifier", "streams/privacy.py"),)),
+    ("    dedupe lookup (seen_before -> DedupeStore.seen_before, RocksDB get)",
+     (("seen_before", "streams/worker.py"), ("seen_before", "streams/dedupe_store.py"))),
+    ("    _deliveries (route + protect + encode)", (("_deliveries", "streams/pipeline.py"),)),
+    ("      routes_for", (("routes_for", "streams/route.py"),)),
+    ("      Protector (privacy policy)", (("__call__", "streams/policy.py"),)),
+    ("      wire.encode (fastavro writer; also the dedupe log's)", (("encode", "schemas/wire.py"),)),
+    ("  Writer.send (topic checks, metadata, producer.send per record)", (("send", "streams/writer.py"),)),
+    ("    Writer._learn_metadata (metadata of new topics)", (("_learn_metadata", "streams/writer.py"),)),
+    ("    AIOKafkaProducer.send (per record: metadata wait, partitioner, accumulator)",
+     (("send", "aiokafka/producer/producer.py"),)),
+    ("      ClusterMetadata.partitions_for_topic (a new set per call)",
+     (("partitions_for_topic", "aiokafka/cluster.py"),)),
+    ("      AIOKafkaProducer._partition (murmur2 of the key)", (("_partition", "aiokafka/producer/producer.py"),)),
+    ("  Writer.acknowledged (await each record's future)", (("acknowledged", "streams/writer.py"),)),
+    ("  dedupe log: log_record (encode) + Writer.write (send, ack)",
+     (("log_record", "streams/dedupe_log.py"), ("write", "streams/writer.py"))),
+    ("  DedupeStore.apply (RocksDB WriteBatch)", (("apply", "streams/dedupe_store.py"),)),
+    ("  metrics.record_batch (Prometheus + domain)", (("record_batch", "streams/metrics.py"),)),
+    ("  Counts.add (counts line)", (("add", "streams/worker.py"),)),
+    ("IngestLoop._commit_offsets (offset commit per batch)", (("_commit_offsets", "streams/ingest_loop.py"),)),
+    ("aiokafka Fetcher (fetch requests, record parsing)", ((None, "aiokafka/consumer/fetcher.py"),)),
+    ("aiokafka Sender (produce requests, responses, per-record futures)", ((None, "aiokafka/producer/sender.py"),)),
+    ("  MessageBatch.done (a RecordMetadata and a future result per record)",
+     (("done", "aiokafka/producer/message_accumulator.py"),)),
+    ("aiokafka response decoding (AIOKafkaConnection._handle_frame, all response types)",
+     (("_handle_frame", "aiokafka/conn.py"),)),
+    ("aiokafka metadata updates (AIOKafkaClient._metadata_update: pattern subscription, new topics)",
+     (("_metadata_update", "aiokafka/client.py"),)),
+    ("kafka-python (TopicAdmin in a thread, health probe)", ((None, "kafka/"),)),
+    ("Faust host (its services, timers, web; not the hub's tasks it runs)", ((None, "faust/"), (None, "mode/"))),
+    ("dataclass __init__ (InMessage, Decision, Delivery, outcomes...; frozen: object.__setattr__ per field)",
+     (("__init__", "<string>"),)),
 )
 
 
 def _any(frames, names=(), paths=()) -> bool:
-    return any(any(n in name for n in names) or any(p in path for p in paths) for name, path in frames)
+    return any(any(n in name for n in names) or any(_in(path, p) for p in paths) for name, path in frames)
 
 
-# Exclusive groups: each sample goes to the first group whose test matches its stack, so the
-# groups add up to 100 % of the busy samples.
+def _in(path: str, spec: str) -> bool:
+    """``spec`` "pkg/" matches any file of package ``pkg`` (not ``otherpkg/``), else a path suffix."""
+    if spec.endswith("/"):
+        return path.startswith(spec) or ("/" + spec) in path
+    return path.endswith(spec)
+
+
+# Exclusive groups: each sample goes to the first group whose test matches its stack (the frames
+# inside the event loop, see ``summarise``), so the groups add up to 100 % of the busy samples.
+# Order matters: a group owns everything its frames call (plan_batch's dedupe lookup is dedupe,
+# the dedupe log's send is dedupe, Writer.send's metadata request is metadata).
 GROUPS = (
-    ("dedupe table: Faust Table over RocksDB, its changelog producer buffer and flow control",
-     lambda f: _any(f, names=("Deduper.", "ProducerBuffer.", "_on_changelog_sent", "Topic._on_published",
-                              "wait_until_ebb", "seen_before", "set_persisted_offset"),
-                    paths=("faust/stores/", "faust/tables/"))),
+    ("dedupe store and log: DedupeStore lookups and writes (RocksDB), dedupe_batch records, their send",
+     lambda f: _any(f, names=("seen_before", "Writer.write"),
+                    paths=("streams/dedupe_store.py", "streams/dedupe_log.py", "streams/dedupe.py", "rocksdict/"))),
+    ("Prometheus and domain metrics, counts line (metrics.record_batch, Counts.add)",
+     lambda f: _any(f, names=("record_batch", "Counts.add"), paths=("prometheus_client/",))),
     ("per-event codec work in plan_batch: decode, rules, identifier scan, routing, privacy, encode",
      lambda f: _any(f, names=("plan_batch",))),
-    ("Prometheus and domain metrics (metrics.record_batch)",
-     lambda f: _any(f, names=("record_batch", "Histogram.observe"))),
-    ("output producer: Writer.write, aiokafka sender, produce responses and per-record futures",
-     lambda f: _any(f, names=("Writer.", "Sender.", "MessageAccumulator", "MessageBatch"),
-                    paths=("aiokafka/producer/",))),
-    ("Faust consumer and stream machinery: fetcher, conductor, channel queues, noack_take, acks, sensors",
-     lambda f: _any(f, paths=("faust/", "mode/", "aiokafka/consumer/"))),
+    ("metadata: Writer._learn_metadata, aiokafka metadata updates, TopicAdmin (kafka-python) calls",
+     lambda f: _any(f, names=("_learn_metadata", "_metadata_update", "force_metadata_update", "TopicAdmin."),
+                    paths=("kafka/admin/", "kafka/cluster.py"))),
+    ("output producer: Writer.send / acknowledged, aiokafka producer (per-record send, partitioner, "
+     "accumulator), Sender and per-record futures",
+     lambda f: _any(f, names=("Writer.",), paths=("aiokafka/producer/",))),
+    ("worker batch glue: start_batch / _finish_batch own lines (messages, accepted ids, pending set, offsets)",
+     lambda f: _any(f, names=("start_batch", "_finish_batch", "_start_tracked", "tracked"))),
+    ("ingest loop and aiokafka consumer: getmany, fetcher, record parsing, offset commits",
+     lambda f: _any(f, names=("IngestLoop.",), paths=("streams/ingest_loop.py", "aiokafka/consumer/"))),
+    ("Faust host, health probe and timers (mode services, web, lag, counts line)",
+     lambda f: _any(f, names=("_log_counts", "_measure_lag", "KafkaProbe", "WorkerHealth"),
+                    paths=("faust/", "mode/", "aiohttp/", "streams/health.py", "kafka/"))),
+    ("Kafka response decoding in aiokafka's connection (all response types: produce, fetch, metadata, commit)",
+     lambda f: _any(f, names=("_handle_frame",), paths=("aiokafka/protocol/",))),
     ("asyncio event loop and socket I/O not attributable to one of the above",
-     lambda f: _any(f, paths=("asyncio/", "selectors.py", "aiokafka/conn.py"))),
-    ("everything else (logging, timers, web, GC, ...)", lambda f: True),
+     lambda f: _any(f, paths=("asyncio/", "selectors.py", "aiokafka/conn.py", "socket.py", "ssl.py"))),
+    ("everything else (logging, GC, threads, ...)", lambda f: True),
 )
 
 
@@ -83,10 +130,10 @@ def _parse_frame(frame: str) -> tuple[str, str]:
     return name, where.rsplit(":", 1)[0]
 
 
-def _matches(name: str, path: str, func: str, file_suffix: str) -> bool:
-    return path.endswith(file_suffix) and (name == func or name.endswith("." + func)
-                                            or name.endswith(f".{func}") or f".{func}." in name
-                                            or name.endswith(f"<locals>.{func}"))
+def _matches(name: str, path: str, func: str | None, file_spec: str) -> bool:
+    if not _in(path, file_spec):
+        return False
+    return func is None or name == func or name.endswith("." + func) or f".{func}." in name
 
 
 def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None = None) -> dict:
@@ -107,17 +154,21 @@ def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None 
         frames = stack.split(";")
         thread = frames[0].split(": ", 1)[-1]
         parsed = [_parse_frame(f) for f in frames[1:] if " (" in f]
+        if any(name.endswith(("HubWorker._run", "HubWorker._watch_health")) for name, _ in parsed):
+            # a hub task the Faust host runs: its mode/faust wrapper frames are not Faust's work
+            parsed = [(n, p) for n, p in parsed if not _in(p, "mode/") and not _in(p, "faust/")]
         total += count
         threads[thread] += count
-        hit = set()
-        for label, func, suffix in INCLUSIVE:
-            if any(_matches(name, path, func, suffix) for name, path in parsed):
-                hit.add(label)
-                inclusive[label] += count
-        # Group by what runs *inside* the event loop: the frames below it (cli -> mode Worker ->
-        # run_forever) are the same for every sample of the main thread.
+        # Only what runs *inside* the event loop counts: the frames below it (cli -> mode Worker
+        # -> run_forever) are the same for every sample of the main thread; the mode/faust task
+        # wrappers of the hub's own tasks (HubWorker._run) were dropped above.
         loop_at = max((i for i, (name, _) in enumerate(parsed) if name.endswith("_run_once")), default=-1)
         inner = parsed[loop_at + 1:] or parsed[max(loop_at, 0):]
+        hit = set()
+        for label, specs in INCLUSIVE:
+            if any(_matches(name, path, func, spec) for name, path in inner for func, spec in specs):
+                hit.add(label)
+                inclusive[label] += count
         for label, test in GROUPS:
             if test(inner):
                 groups[label] += count
@@ -125,7 +176,7 @@ def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None 
         if parsed:
             name, path = parsed[-1]
             leaves[f"{name} ({_short(path)})"] += count
-        if thread == "MainThread" and INCLUSIVE[0][0] not in hit:
+        if thread == "MainThread" and INCLUSIVE[2][0] not in hit:
             main_outside_batch += count
 
     def us_per_event(samples: int) -> float | None:
@@ -144,11 +195,12 @@ def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None 
         "groups": {label: {"share_pct": share(groups[label]), "cpu_us_per_event": cpu_us(groups[label])}
                    for label, _ in GROUPS},
         "threads": {t: {"share_pct": share(c), "us_per_event": us_per_event(c)} for t, c in threads.most_common()},
-        "main_thread_outside_handle_batch": {"share_pct": share(main_outside_batch),
+        "main_thread_outside_batch_work": {"share_pct": share(main_outside_batch),
                                              "cpu_us_per_event": cpu_us(main_outside_batch),
-                                             "what": "Faust stream/consumer machinery, asyncio loop, timers, web"},
+                                             "what": "ingest loop, aiokafka consumer and producer tasks, response "
+                                                     "decoding, asyncio loop, Faust host, timers"},
         "inclusive": {label: {"share_pct": share(inclusive[label]), "cpu_us_per_event": cpu_us(inclusive[label])}
-                      for label, _, _ in INCLUSIVE},
+                      for label, _ in INCLUSIVE},
         "top_leaf_frames": [{"frame": f, "share_pct": share(c), "cpu_us_per_event": cpu_us(c)}
                             for f, c in leaves.most_common(25)],
     }

@@ -133,8 +133,8 @@ def markdown(result: dict) -> str:
         for label, v in prof["inclusive"].items():
             indent = len(label) - len(label.lstrip())
             lines.append(f"| {'&nbsp;' * indent}{label.strip()} | {v['share_pct']} % | {_fmt(v['cpu_us_per_event'], 1)} |")
-        o = prof["main_thread_outside_handle_batch"]
-        lines.append(f"| main thread outside handle_batch ({o['what']}) | {o['share_pct']} % | "
+        o = prof["main_thread_outside_batch_work"]
+        lines.append(f"| main thread outside the batch work ({o['what']}) | {o['share_pct']} % | "
                      f"{_fmt(o['cpu_us_per_event'], 1)} |")
         for thread, v in prof["threads"].items():
             lines.append(f"| thread {thread} (busy samples) | {v['share_pct']} % | |")

@@ -328,7 +328,7 @@ async def profile_hub(k: Kafka, conn, workdir, inputs: Inputs, catalog, seconds:
     out: dict = {}
     try:
         await wait_processed(k, tps, base, 1, proc, meter, timeout=180)
-        await asyncio.sleep(3)  # past the first batches (topic metadata, table warm-up)
+        await asyncio.sleep(3)  # past the first batches (topic metadata, dedupe log creation)
         raw = RESULTS_DIR / f"{stamp}-profile.txt"
         n0, s0 = await k.total(tps), meter.snap()
         say(f"profile: py-spy record {seconds}s of the worker (pid {proc.pid}) while it drains a backlog")

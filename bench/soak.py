@@ -2,7 +2,7 @@
 its RSS sampled every 10 s; reports the growth after warm-up (target < 10 %).
 
 Traffic is generated on the fly (seeded simulator, new event ids all the time, so the dedupe
-table grows the way it does in production) and paced like ``bench run``'s offered loads.
+store grows the way it does in production) and paced like ``bench run``'s offered loads.
 Results: ``bench/results/<UTC timestamp>-soak.json`` and ``.md``.
 """
 
@@ -151,7 +151,8 @@ def _write(result: dict) -> None:
     lines = [f"# gigbridge soak {result['timestamp']}" + (f" (whatif: {result['whatif']})" if result.get("whatif") else ""),
              "",
              f"{result['duration_s']:.0f} s at {result['rate_per_s']:,.0f} events/s offered, one `gigbridge worker`; "
-             f"commit {result['commit']}; {result['machine'].get('cpus')} cores.", "",
+             f"commit {result['commit']}; {result['machine'].get('cpus')} cores; load average at start "
+             f"{' '.join(result['machine'].get('loadavg_at_start', []))}.", "",
              f"RSS {result.get('rss_start_mb')} MB after {result.get('warmup_s', 0):.0f} s warm-up -> "
              f"{result.get('rss_end_mb')} MB at the end: growth **{result.get('rss_growth_pct')} %** "
              f"(target < {TARGET_RSS_GROWTH_PCT} %: {'met' if result.get('target_met') else 'NOT met'}); "
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-every", type=float, default=10, help="RSS sampling period in s (default 10)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--stop-broker", action="store_true", help="stop the bench broker afterwards")
-    parser.add_argument("--whatif", help="experimental worker patches (bench/whatif_worker.py), e.g. small_rocksdb")
+    parser.add_argument("--whatif", help="experimental worker patches (bench/whatif_worker.py), e.g. memwatch, trace")
     args = parser.parse_args(argv)
     result = asyncio.run(soak(args.duration, args.rate, args.sample_every, args.seed, args.stop_broker,
                               args.whatif))

@@ -21,24 +21,38 @@ from bench.kafkaio import Kafka, tps_of
 from bench.meter import Meter
 from bench.run import BASELINE_OUT, Hub, git_commit, output_topics, saturation
 
-# name -> (description, extra environment of the worker)
+# name -> (description, extra environment of the worker). BENCH_WHATIF selects patches of
+# bench/whatif_worker.py; GIGBRIDGE_* are settings. Both are checked before anything runs.
 VARIANTS = {
-    "as-is": ("the hub as it is", {}),
-    "no_ebb": ("Faust producer buffer never throttles intake (changelog writes)", {"BENCH_WHATIF": "no_ebb"}),
-    "remember_direct": ("Deduper.remember without the second table read", {"BENCH_WHATIF": "remember_direct"}),
-    "dict_dedupe": ("dedupe state in memory: no RocksDB table, no changelog (ceiling)",
-                    {"BENCH_WHATIF": "dict_dedupe"}),
-    "no_metrics": ("metrics.record_batch disabled (ceiling of batched metrics)", {"BENCH_WHATIF": "no_metrics"}),
-    "no_validated": ("GIGBRIDGE_EMIT_VALIDATED=false: no hub.validated.* copy", {"GIGBRIDGE_EMIT_VALIDATED": "false"}),
-    "dict_dedupe+no_metrics+no_validated": ("all three ceilings together",
-                                            {"BENCH_WHATIF": "dict_dedupe,no_metrics",
-                                             "GIGBRIDGE_EMIT_VALIDATED": "false"}),
+    "as-is": ("the hub as it is (batches of 500, two in flight)", {}),
+    "no_validated": ("GIGBRIDGE_EMIT_VALIDATED=false: no hub.validated.* copy (-1 output record per valid event)",
+                     {"GIGBRIDGE_EMIT_VALIDATED": "false"}),
+    "batch_2000": ("GIGBRIDGE_STREAM_BATCH_SIZE=2000 (default 500)", {"GIGBRIDGE_STREAM_BATCH_SIZE": "2000"}),
+    "depth_1": ("GIGBRIDGE_STREAM_PIPELINE_DEPTH=1: one batch in flight (default 2)",
+                {"GIGBRIDGE_STREAM_PIPELINE_DEPTH": "1"}),
+    "no_metrics": ("metrics.record_batch does nothing (ceiling of cheaper metrics)", {"BENCH_WHATIF": "no_metrics"}),
+    "no_dedupe_log": ("no dedupe-log record per batch (ceiling; measurement only, not durable)",
+                      {"BENCH_WHATIF": "no_dedupe_log"}),
+    "gc_off": ("no cyclic GC once the ingest loop runs (ceiling of GC tuning; measurement only)",
+               {"BENCH_WHATIF": "gc_off"}),
 }
+DEFAULT_VARIANTS = list(VARIANTS)
+
+
+def check_variant(name: str) -> None:
+    """Fail before the run if a variant's patch or setting is gone (not after minutes of runs)."""
+    from bench.whatif_worker import apply, check_settings_env
+
+    env = VARIANTS[name][1]
+    check_settings_env(env)
+    patches = [p for p in env.get("BENCH_WHATIF", "").split(",") if p]
+    if patches:
+        apply(patches)  # patches this process's modules only: it runs no worker
 
 
 class VariantHub(Hub):
     def __init__(self, conn, workdir, platforms, catalog, name: str, env: dict, office_topics: list[str]) -> None:
-        super().__init__(conn, workdir, platforms, catalog, label=f"whatif-{name.replace('+', '-')}",
+        super().__init__(conn, workdir, platforms, catalog, label=f"whatif-{name.replace('+', '-').replace('_', '-')}",
                          extra_env=env, module="bench.whatif_worker")
         if env.get("GIGBRIDGE_EMIT_VALIDATED") == "false":
             # No hub.validated copy: every valid event has exactly one office copy instead.
@@ -111,7 +125,8 @@ def _summarise(result: dict, names: list[str]) -> None:
     result["summary"] = rows
     lines = [f"# gigbridge what-if {result['timestamp']}", "",
              f"{result['events']:,} events backlog per run, {result['rounds']} interleaved round(s), medians; "
-             f"commit {result['commit']}; {result['machine'].get('cpus')} cores.", "",
+             f"commit {result['commit']}; {result['machine'].get('cpus')} cores; load average at start "
+             f"{' '.join(result['machine'].get('loadavg_at_start', []))}.", "",
              "| variant | what | worker CPU µs/event (runs) | saves | events/s | worker waiting for CPU % | "
              "other processes % core |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -130,7 +145,7 @@ def _summarise(result: dict, names: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench whatif")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                         help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=2)
@@ -141,5 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {unknown}")
+    for name in names:
+        check_variant(name)
     asyncio.run(whatif(names, args.events, args.rounds, args.seed, args.stop_broker))
     return 0

@@ -1,67 +1,100 @@
-"""``gigbridge worker`` with experimental patches, for ``python -m bench whatif`` only.
+"""``gigbridge worker`` with experimental patches, for ``python -m bench whatif`` / ``soak --whatif`` only.
 
-Each patch approximates a change suggested in docs/performance.md (or its ceiling) without
-touching ``streams/``; they replace functions by name and fail loudly if a name has gone.
-``BENCH_WHATIF=patch,patch`` selects them. Never use this to run a real hub.
+Each patch approximates a change (or its ceiling) without touching ``streams/``: it replaces a
+function by name and fails loudly (:class:`PatchError`, the worker does not start) if that name
+has gone or no longer does what the patch assumes. ``BENCH_WHATIF=patch,patch`` selects them.
+Never use this to run a real hub: ``no_dedupe_log`` gives up the durability of the dedupe state.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
 
-def _no_ebb() -> None:
-    """Faust's producer buffer never throttles the conductor (ProducerBuffer.max_messages=1e9)."""
-    from faust.transport.producer import ProducerBuffer
-
-    assert hasattr(ProducerBuffer, "max_messages")
-    ProducerBuffer.max_messages = 10**9
+class PatchError(RuntimeError):
+    """The hot path changed under a what-if patch: update ``bench/whatif_worker.py``."""
 
 
-def _remember_direct() -> None:
-    """Deduper.remember writes without reading the entry again (the caller checked it already)."""
-    import streams.dedupe as dedupe
+def _require(owner, name: str, patch: str):
+    if not hasattr(owner, name):
+        where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
+        raise PatchError(f"what-if patch {patch!r}: {where}.{name} is gone; the hot path changed, "
+                         "update bench/whatif_worker.py")
+    return getattr(owner, name)
 
-    assert hasattr(dedupe.Deduper, "remember")
-    dedupe.Deduper.remember = lambda self, event_id, now_ms: self._store.__setitem__(event_id, now_ms)
 
-
-def _dict_dedupe() -> None:
-    """Dedupe state in a plain dict: no RocksDB, no changelog (ceiling of a batch-oriented store)."""
-    import streams.worker as worker
-
-    real = worker.Deduper
-    worker.Deduper = lambda store, window_ms: real({}, window_ms)
+def _require_source(func, needles: tuple[str, ...], patch: str) -> None:
+    """The patched name must still be used where the patch expects it."""
+    source = inspect.getsource(func)
+    missing = [n for n in needles if n not in source]
+    if missing:
+        raise PatchError(f"what-if patch {patch!r}: {func.__qualname__} no longer contains {missing}; "
+                         "the hot path changed, update bench/whatif_worker.py")
 
 
 def _no_metrics() -> None:
-    """metrics.record_batch does nothing (ceiling of per-batch aggregated metrics)."""
+    """``metrics.record_batch`` does nothing (ceiling of any metrics optimisation; the batch
+    histogram and the counts line stay)."""
     import streams.metrics as metrics
+    import streams.worker as worker
 
-    assert hasattr(metrics, "record_batch")
+    _require(metrics, "record_batch", "no_metrics")
+    _require_source(worker.HubWorker._finish_batch, ("metrics.record_batch(",), "no_metrics")
     metrics.record_batch = lambda plan, acked_ms: None
 
 
-def _small_rocksdb() -> None:
-    """The dedupe table's RocksDB with bounded memory: 8 MB memtables (2 per partition DB) and a
-    32 MB block cache per partition, instead of Faust's defaults (64 MB x 3 and 2 GB)."""
+def _no_dedupe_log() -> None:
+    """No dedupe-log record: no ``dedupe_batch`` encode, no send, no wait for its
+    acknowledgement. The ids still go into the local store (decisions unchanged), with no log
+    offset. Ceiling of any cheaper durable copy of the dedupe state, for measurement only: a
+    partition that moves to another worker would forget its ids."""
+    from types import SimpleNamespace
+
     import streams.worker as worker
+    import streams.writer as writer
+    from streams.pipeline import Delivery
 
-    real = worker.create_dedupe_table
+    _require(worker, "log_record", "no_dedupe_log")
+    real_write = _require(writer.Writer, "write", "no_dedupe_log")
+    _require_source(worker.HubWorker._finish_batch, ("log_record(", "self.writer.write(", "log_offset=ack.offset"),
+                    "no_dedupe_log")
 
-    def create(app, settings):
-        table = real(app, settings)
-        table.options = {**(table.options or {}), "write_buffer_size": 8 * 2**20,
-                         "max_write_buffer_number": 2, "block_cache_size": 32 * 2**20}
-        return table
+    def log_record(catalog, app_id, ingest_topic, partition, event_ids, first_seen_ms):
+        return Delivery("dedupe", ingest_topic, None, b"", partition=partition)
 
-    worker.create_dedupe_table = create
+    async def write(self, deliveries):
+        if deliveries and all(d.kind == "dedupe" for d in deliveries):
+            return [SimpleNamespace(offset=None) for _ in deliveries]
+        return await real_write(self, deliveries)
+
+    worker.log_record = log_record
+    writer.Writer.write = write
+
+
+def _gc_off() -> None:
+    """No cyclic garbage collection in the worker (``gc.disable()`` after a last collection, once
+    the ingest loop starts): the ceiling of GC tuning such as ``gc.freeze()`` after start-up or a
+    higher gen-0 threshold. Measurement only: reference cycles are never freed."""
+    import gc
+
+    import streams.ingest_loop as ingest_loop
+
+    real_run = _require(ingest_loop.IngestLoop, "run", "gc_off")
+
+    async def run(self):
+        gc.collect()
+        gc.disable()
+        return await real_run(self)
+
+    ingest_loop.IngestLoop.run = run
 
 
 def _memwatch() -> None:
     """Every 30 s log (JSON lines to $BENCH_MEMWATCH) Python object counts, tracemalloc's top
-    growth since the first snapshot, and the sizes of Faust's per-partition ack bookkeeping."""
+    growth since the first snapshot, RocksDB's own memory figures of the dedupe store and the
+    ingest consumer's fetch buffer."""
     import asyncio
     import gc
     import json
@@ -71,9 +104,11 @@ def _memwatch() -> None:
 
     import streams.worker as worker
 
+    real_init = _require(worker.HubWorker, "__init__", "memwatch")
     tracemalloc.start(1)
     out = open(os.environ.get("BENCH_MEMWATCH", "/dev/null"), "a", buffering=1)
-    real_init = worker.HubWorker.__init__
+    rocksdb_props = ("rocksdb.cur-size-all-mem-tables", "rocksdb.block-cache-usage",
+                     "rocksdb.estimate-table-readers-mem", "rocksdb.estimate-num-keys")
 
     def init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
@@ -84,14 +119,20 @@ def _memwatch() -> None:
             while True:
                 await asyncio.sleep(30)
                 snap = tracemalloc.take_snapshot()
-                consumer = hub.app.consumer
                 doc = {"t": round(time.time()), "objects": len(gc.get_objects()),
                        "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
-                       "threads": threading.active_count()}
-                for name in ("_acked", "_gap", "_acked_index"):
-                    value = getattr(consumer, name, None)
-                    if isinstance(value, dict):
-                        doc[name] = sum(len(v) for v in value.values())
+                       "threads": threading.active_count(), "pending_ids": len(hub._pending_ids)}
+                db = getattr(hub.store, "_db", None)
+                if db is not None:
+                    for prop in rocksdb_props:
+                        try:
+                            doc[prop] = db.property_int_value(prop)
+                        except Exception as exc:  # noqa: BLE001 - diagnostics only
+                            doc[prop] = f"{type(exc).__name__}"
+                consumer = hub.ingest.consumer
+                fetcher = getattr(consumer, "_fetcher", None)
+                if fetcher is not None:
+                    doc["fetch_buffer_partitions"] = len(getattr(fetcher, "_records", {}) or {})
                 if first is None:
                     first = snap
                 else:
@@ -106,43 +147,61 @@ def _memwatch() -> None:
 
 def _trace() -> None:
     """Log per batch (JSON lines to $BENCH_TRACE): size, age of its oldest input when the batch
-    starts, time in plan/write/rest of handle_batch (where a batch's latency goes)."""
+    starts, time to plan and send (``start_batch``) and to finish it (``_finish_batch``: outputs
+    acknowledged, dedupe log, store, metrics), i.e. where a batch's latency goes."""
     import json
     import time
 
     import streams.worker as worker
-    import streams.writer as writer
 
     out = open(os.environ.get("BENCH_TRACE", "/dev/null"), "a", buffering=1)
-    real_write, real_handle = writer.Writer.write, worker.HubWorker.handle_batch
-    spans: dict = {}
+    real_start = _require(worker.HubWorker, "start_batch", "trace")
+    _require_source(worker.HubWorker.start_batch, ("self._finish_batch(",), "trace")
 
-    async def write(self, deliveries):
-        started = time.perf_counter()
-        try:
-            return await real_write(self, deliveries)
-        finally:
-            spans["write_ms"] = (time.perf_counter() - started) * 1000
-
-    async def handle_batch(self, stream, events):
+    async def start_batch(self, records):
         started, wall_ms = time.perf_counter(), time.time() * 1000
-        oldest = min(e.message.timestamp for e in events) * 1000 if events else wall_ms
-        await real_handle(self, stream, events)
-        out.write(json.dumps({"at_ms": round(wall_ms), "size": len(events), "oldest_age_ms": round(wall_ms - oldest, 1),
-                              "write_ms": round(spans.pop("write_ms", 0), 1),
-                              "total_ms": round((time.perf_counter() - started) * 1000, 1)}) + "\n")
+        oldest = min((r.timestamp for r in records), default=wall_ms)
+        finish = await real_start(self, records)
+        doc = {"at_ms": round(wall_ms), "size": len(records), "oldest_age_ms": round(wall_ms - oldest, 1),
+               "plan_send_ms": round((time.perf_counter() - started) * 1000, 1)}
 
-    writer.Writer.write = write
-    worker.HubWorker.handle_batch = handle_batch
+        async def traced():
+            t0 = time.perf_counter()
+            await finish
+            doc["finish_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            doc["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            out.write(json.dumps(doc) + "\n")
+        return traced()
+
+    worker.HubWorker.start_batch = start_batch
 
 
-PATCHES = {"memwatch": _memwatch, "trace": _trace, "small_rocksdb": _small_rocksdb, "no_ebb": _no_ebb, "remember_direct": _remember_direct, "dict_dedupe": _dict_dedupe,
-           "no_metrics": _no_metrics}
+PATCHES = {"no_metrics": _no_metrics, "no_dedupe_log": _no_dedupe_log, "gc_off": _gc_off, "memwatch": _memwatch,
+           "trace": _trace}
+
+
+def apply(names: list[str]) -> None:
+    unknown = [n for n in names if n not in PATCHES]
+    if unknown:
+        raise PatchError(f"unknown what-if patch(es) {unknown}; known: {sorted(PATCHES)}")
+    for name in names:
+        PATCHES[name]()
+
+
+def check_settings_env(env: dict[str, str]) -> None:
+    """Every ``GIGBRIDGE_*`` variable of a variant must be a setting (pydantic-settings ignores
+    unknown ones, so a renamed setting would silently measure the unchanged hub)."""
+    from gigbridge.settings import Settings
+
+    fields = {name.upper() for name in Settings.model_fields}
+    unknown = [k for k in env if k.startswith("GIGBRIDGE_") and k.removeprefix("GIGBRIDGE_") not in fields]
+    if unknown:
+        raise PatchError(f"what-if variant sets {unknown}, which gigbridge.settings.Settings does not know; "
+                         "update bench/whatif.py")
 
 
 def main() -> int:
-    for name in filter(None, os.environ.get("BENCH_WHATIF", "").split(",")):
-        PATCHES[name]()
+    apply([n for n in os.environ.get("BENCH_WHATIF", "").split(",") if n])
     from gigbridge.cli import main as cli
 
     sys.argv = ["gigbridge", "worker"]
