@@ -1,4 +1,4 @@
-"""``python -m bench run [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``down``."""
+"""``python -m bench run [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``report TS`` | ``down``."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ def main() -> int:
     if command == "whatif":
         from bench.whatif import main as whatif
         return whatif(rest)
+    if command == "report":  # re-render a run's markdown (profile groups re-summarised)
+        from bench.report import rerender
+        return rerender(rest[0])
     if command == "down":
         from bench.broker import down
         return down()
-    print("usage: python -m bench [run|soak|whatif|down] [options]  (see --help of each)", file=sys.stderr)
+    print("usage: python -m bench [run|soak|whatif|report|down] [options]  (see --help of each)", file=sys.stderr)
     return 2
 
 

@@ -72,10 +72,11 @@ def _any(frames, names=(), paths=()) -> bool:
 
 
 def _in(path: str, spec: str) -> bool:
-    """``spec`` "pkg/" matches any file of package ``pkg`` (not ``otherpkg/``), else a path suffix."""
+    """``spec`` "pkg/" matches any file of package ``pkg`` (not ``otherpkg/``), else a path suffix
+    on a path boundary ("kafka/cluster.py" is not "aiokafka/cluster.py")."""
     if spec.endswith("/"):
         return path.startswith(spec) or ("/" + spec) in path
-    return path.endswith(spec)
+    return path == spec or path.endswith("/" + spec)
 
 
 # Exclusive groups: each sample goes to the first group whose test matches its stack (the frames
@@ -107,7 +108,8 @@ GROUPS = (
      lambda f: _any(f, names=("_handle_frame",), paths=("aiokafka/protocol/",))),
     ("asyncio event loop and socket I/O not attributable to one of the above",
      lambda f: _any(f, paths=("asyncio/", "selectors.py", "aiokafka/conn.py", "socket.py", "ssl.py"))),
-    ("everything else (logging, GC, threads, ...)", lambda f: True),
+    ("everything else: samples without a Python frame (native work, e.g. GC), stacks cut short by "
+     "non-blocking sampling, logging, threads", lambda f: True),
 )
 
 

@@ -140,6 +140,9 @@ def markdown(result: dict) -> str:
             lines.append(f"| thread {thread} (busy samples) | {v['share_pct']} % | |")
         if prof.get("svg"):
             lines.append(f"\nFlame graph: `{prof['svg']}`; raw stacks: `{prof['raw']}`.")
+        if prof.get("regrouped"):
+            lines.append(f"Profile groups recomputed from the raw stacks with the groups of bench/profile.py as of "
+                         f"{prof['regrouped']} (`python -m bench report {result['timestamp']}`).")
     elif prof:
         lines += ["", f"Profile: {prof}"]
     checks = []
@@ -172,3 +175,25 @@ def finish(result: dict) -> None:
     stem.with_suffix(".md").write_text(text)
     print(text)
     print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}")
+
+
+def rerender(stamp: str) -> int:
+    """``python -m bench report <timestamp>``: the markdown of a run again from its JSON, with the
+    profile re-summarised from its raw stacks (after a change of the groups in bench/profile.py)."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from bench import profile
+
+    stem = RESULTS_DIR / stamp
+    result = json.loads(stem.with_suffix(".json").read_text())
+    prof = result.get("profile") or {}
+    raw = Path(RESULTS_DIR.parent.parent / prof["raw"]) if prof.get("raw") else None
+    if raw is not None and raw.exists():
+        prof.update(profile.summarise(raw, prof.get("rate_hz", 100), prof["events"], prof.get("cpu_us_per_event")))
+        prof.pop("main_thread_outside_handle_batch", None)
+        prof["regrouped"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    print(f"rewrote {stem.with_suffix('.md')}")
+    return 0
