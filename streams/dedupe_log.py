@@ -61,11 +61,9 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     todo = {}
     for tp, (topic, partition) in wanted.items():
         start = max(store.next_log_offset(topic, partition), begins[tp])
-        store.set_next_log_offset(topic, partition, start)
+        store.set_next_log_offset(topic, partition, min(start, ends[tp]))
         if start < ends[tp]:
             todo[tp] = ends[tp]
-        else:
-            store.set_next_log_offset(topic, partition, ends[tp])
     for tp in wanted:
         if tp in todo:
             consumer.seek(tp, store.next_log_offset(*wanted[tp]))

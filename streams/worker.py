@@ -198,10 +198,6 @@ class HubWorker:
         for topic in missing:
             self.admin.ensure([logs[topic]], partitions.get(topic), None, configs, listed=False)
 
-    async def handle_batch(self, records) -> None:
-        """Process one batch completely (what the ingest loop does in two steps)."""
-        await (await self.start_batch(records))
-
     async def start_batch(self, records) -> Awaitable[None]:
         """Plan the batch and send its outputs; returns the awaitable that finishes it: outputs
         acknowledged, then the dedupe log, then the ids stored. The loop commits after that.
