@@ -111,9 +111,10 @@ class WorkerHealth:
     async def wait_idle(self, timeout: float) -> bool:
         """True once no batch is in flight; False if ``timeout`` passed first."""
         try:
-            await asyncio.wait_for(self._idle_event().wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle_event().wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # --- observations ------------------------------------------------------------------
@@ -197,7 +198,10 @@ class WorkerHealth:
         """Call ``probe`` (raises when the cluster does not answer) every ``interval`` seconds."""
         while True:
             try:
-                await asyncio.wait_for(probe(), timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+                # arrives as the probe finishes, and this loop would then never stop.
+                async with asyncio.timeout(timeout):
+                    await probe()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"

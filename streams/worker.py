@@ -274,9 +274,11 @@ class HubWorker:
                             batches_in_flight=self.health.inflight)
                 break
         try:
-            await asyncio.wait_for(asyncio.shield(stopping), max(1.0, deadline - time.monotonic()))
+            async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+                await asyncio.shield(stopping)
             if self.delivery_agents:
-                await asyncio.wait_for(self.app.consumer.commit(), max(1.0, deadline - time.monotonic()))
+                async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+                    await self.app.consumer.commit()
         except Exception as exc:  # broker unreachable: the offsets are committed by the next owner
             log.warning("commit before shutdown failed", error=f"{type(exc).__name__}: {exc}")
         log.info("drained", seconds=round(time.monotonic() - started, 3))

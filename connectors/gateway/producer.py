@@ -79,7 +79,8 @@ class KafkaEventProducer:
         if producer is None or not self.ready:
             return False
         try:
-            return bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout_s))
+            async with asyncio.timeout(timeout_s):
+                return bool(await producer.client.force_metadata_update())
         except (TimeoutError, KafkaError):
             return False
 
@@ -131,7 +132,8 @@ class KafkaEventProducer:
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 10)
+                async with asyncio.timeout(10):
+                    await producer.stop()
 
     async def send_batch(self, topic: str, records: Iterable[tuple[bytes | None, bytes]],
                          timeout_s: float) -> None:

@@ -156,7 +156,8 @@ class KafkaTopicLister:
                 return sorted(await admin.list_topics())
         finally:
             try:
-                await asyncio.wait_for(admin.close(), self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):
+                    await admin.close()
             except Exception:  # noqa: BLE001 - closing a half-started client
                 pass
 

@@ -159,3 +159,26 @@ def test_heartbeat_and_probe_loops_update_the_state():
     asyncio.run(run())
     assert len(calls) >= 2 and h.last_broker_ok is not None and h.broker_error is None
     assert h.liveness()[0]
+
+
+def test_the_probe_loop_stops_when_cancelled_as_a_probe_finishes():
+    """Python 3.11's ``asyncio.wait_for`` swallows a cancellation that arrives in the same
+    loop step as the awaited call finishing; a probe loop built on it never stopped (a CI hang).
+    Cancel at every step offset of a probe that finishes immediately: the loop always stops."""
+    async def probe():
+        await asyncio.sleep(0)
+
+    async def cancel_after(steps: int) -> bool:
+        task = asyncio.create_task(WorkerHealth().probe_kafka(probe, 0, 1))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=1)
+        if not done:
+            task.cancel()
+        return bool(done) and task.cancelled()
+
+    async def run():
+        return [steps for steps in range(12) if not await cancel_after(steps)]
+
+    assert asyncio.run(run()) == []
