@@ -31,6 +31,7 @@ class InMessage:
     key: bytes | None
     value: bytes | None
     handle: Any = field(default=None, compare=False, repr=False)  # the transport's own event
+    timestamp_ms: int | None = None  # the input record's Kafka timestamp (append or create time)
 
     @property
     def source(self) -> Source:

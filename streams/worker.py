@@ -204,7 +204,7 @@ class HubWorker:
         Ids accepted by a batch still in flight count as seen for the batches after it."""
         started = time.perf_counter()
         now_ms = self.clock()
-        messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value) for r in records]
+        messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value, None, r.timestamp) for r in records]
         store, pending = self.store, self._pending_ids
 
         def seen_before(msg: InMessage, event_id: str) -> bool:

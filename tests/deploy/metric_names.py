@@ -22,6 +22,7 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_routed_total": ("destination", "type"),
     "gigbridge_batch_processing_seconds": (),  # histogram
     "gigbridge_end_to_end_latency_seconds": ("type",),  # histogram
+    "gigbridge_hub_latency_seconds": ("type",),  # histogram
     "gigbridge_consumer_lag_messages": ("topic",),
     "gigbridge_subscribed_ingest_topics": (),
     "gigbridge_delivery_retries_total": (),
