@@ -1,13 +1,17 @@
 """Writes a batch's output records durably: creates missing topics, sends everything, and
 returns only when the broker acknowledged every record (acks=all).
 Shared by the validation loop and the HTTP delivery agents, which commit or ack their input
-only after ``write`` returns. Records to one partition keep their order (one producer,
-sends in order; a failed record is re-sent with the rest of the failures, in order)."""
+only after ``write`` returns. Records to one partition keep their order (one producer, one
+produce batch per partition and call, batches handed over in order; a failed batch is re-sent
+with the rest of the failures, in order)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+import random
+from typing import Any, Callable, NamedTuple
+
+from aiokafka.partitioner import murmur2
 
 from gigbridge.logs import get_logger
 from gigbridge.topics_admin import TopicAdmin
@@ -15,6 +19,25 @@ from streams import metrics
 from streams.pipeline import Delivery
 
 log = get_logger("gigbridge.writer")
+
+NO_HEADERS: list = []  # aiokafka's record builder wants a list; it only reads it
+KEY_HASH_CACHE_SIZE = 100_000  # distinct keys (site ids) whose partition hash is remembered
+
+
+class SentBatch(NamedTuple):
+    """One produce batch handed to the producer: its future resolves to the metadata of its
+    first record; ``indices`` are its records' positions in the deliveries, in batch order."""
+
+    future: asyncio.Future
+    indices: list[int]
+
+
+class Ack(NamedTuple):
+    """Where the broker appended one delivery."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 def create_producer(settings) -> Any:
@@ -42,6 +65,7 @@ class Writer:
         self.producer: Any = None
         self.admin = admin
         self.known_topics: set[str] = set()
+        self._key_hashes: dict[bytes, int] = {}
         self._started: asyncio.Future | None = None
 
     async def start(self) -> None:
@@ -65,15 +89,64 @@ class Writer:
         """Returns the broker's RecordMetadata of each delivery, in order."""
         return await self.acknowledged(deliveries, await self.send(deliveries))
 
-    async def send(self, deliveries: list[Delivery]) -> list[asyncio.Future]:
-        """Create missing topics and hand every record to the producer; the futures resolve
-        when the broker acknowledges them (see :meth:`acknowledged`)."""
+    async def send(self, deliveries: list[Delivery]) -> list[SentBatch]:
+        """Create missing topics and hand every record to the producer, grouped into one
+        produce batch per partition (aiokafka's per-record ``send`` costs more than encoding
+        the record: a future, a partitioner call and a partition-set copy per record). The
+        batches' futures resolve when the broker acknowledges them (see :meth:`acknowledged`)."""
         await self.start()
         await self._ensure_topics(deliveries)
         await self._learn_metadata({d.topic for d in deliveries})
-        send = self.producer.send
-        return [await send(d.topic, d.value, key=d.key, partition=d.partition,
-                           headers=list(d.headers) if d.headers else None) for d in deliveries]
+        return await self._send_batches(deliveries, range(len(deliveries)))
+
+    async def _send_batches(self, deliveries: list[Delivery], indices) -> list[SentBatch]:
+        producer = self.producer
+        for topic in {deliveries[i].topic for i in indices}:
+            if producer.client.cluster.partitions_for_topic(topic) is None:
+                await producer.client._wait_on_metadata(topic)  # what aiokafka's send does too
+        partition_of = self._partitioner()
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i in indices:
+            d = deliveries[i]
+            partition = d.partition if d.partition is not None else partition_of(d.topic, d.key)
+            groups.setdefault((d.topic, partition), []).append(i)
+        sent = []
+        for (topic, partition), members in groups.items():
+            batch, in_batch = producer.create_batch(), []
+            for i in members:
+                d = deliveries[i]
+                headers = list(d.headers) if d.headers else NO_HEADERS
+                if batch.append(timestamp=None, key=d.key, value=d.value, headers=headers) is None:
+                    # Full (max_batch_size): hand it over, go on in a new one. A record is
+                    # always accepted by an empty batch, however large.
+                    sent.append(SentBatch(await producer.send_batch(batch, topic, partition=partition), in_batch))
+                    batch, in_batch = producer.create_batch(), []
+                    batch.append(timestamp=None, key=d.key, value=d.value, headers=headers)
+                in_batch.append(i)
+            sent.append(SentBatch(await producer.send_batch(batch, topic, partition=partition), in_batch))
+        return sent
+
+    def _partitioner(self) -> Callable[[str, bytes | None], int]:
+        """aiokafka's default partitioner (murmur2 of the key, as Java clients do, so a key
+        lands where any client would put it; no key: a random available partition), with each
+        topic's partitions read once per call and key hashes cached (keys repeat: sites)."""
+        cluster, hashes, partitions = self.producer.client.cluster, self._key_hashes, {}
+        if len(hashes) > KEY_HASH_CACHE_SIZE:
+            hashes.clear()
+
+        def partition_of(topic: str, key: bytes | None) -> int:
+            known = partitions.get(topic)
+            if known is None:
+                known = partitions[topic] = (sorted(cluster.partitions_for_topic(topic)),
+                                             sorted(cluster.available_partitions_for_topic(topic)))
+            every, available = known
+            if key is None:
+                return random.choice(available or every)
+            h = hashes.get(key)
+            if h is None:
+                h = hashes[key] = murmur2(key) & 0x7FFFFFFF
+            return every[h % len(every)]
+        return partition_of
 
     async def _learn_metadata(self, topics: set[str]) -> None:
         """One metadata request for every topic of the batch the producer has not sent to yet.
@@ -102,25 +175,28 @@ class Writer:
                 backoff = min(backoff * 2, 10.0)
         self.known_topics |= missing
 
-    async def acknowledged(self, deliveries: list[Delivery], futures: list[asyncio.Future]) -> list[Any]:
+    async def acknowledged(self, deliveries: list[Delivery], sent: list[SentBatch]) -> list[Ack]:
         """Wait for every acknowledgement; re-send failures with backoff until they succeed
-        (the batch is not committed meanwhile, so a stop just re-delivers it)."""
+        (the batch is not committed meanwhile, so a stop just re-delivers it). Returns each
+        delivery's topic, partition and offset, in order."""
         results: list[Any] = [None] * len(deliveries)
-        pending = list(range(len(deliveries)))
         backoff = 0.2
         while True:
             failed, error = [], None
-            for i, future in zip(pending, futures):
+            for batch in sent:
                 try:
-                    results[i] = await future
+                    meta = await batch.future
                 except Exception as exc:  # noqa: BLE001 - any send failure is retried
-                    failed.append(i)
+                    failed.extend(batch.indices)
                     error = exc
+                    continue
+                for relative, i in enumerate(batch.indices):
+                    results[i] = Ack(meta.topic, meta.partition, meta.offset + relative)
             if not failed:
                 return results
             metrics.DELIVERY_RETRIES.inc()
             log.warning("delivery failed, retrying", failed=len(failed), error=str(error), backoff_s=backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
-            pending = failed
-            futures = await self.send([deliveries[i] for i in failed])
+            failed.sort()
+            sent = await self._send_batches(deliveries, failed)
