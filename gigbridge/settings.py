@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     stream_pipeline_depth: int = Field(
         2, ge=1, description="ingest batches in flight: the next is planned while the last is acknowledged")
     producer_linger_ms: int = Field(2, ge=0, description="output producer: wait this long to fill a request")
+    gc_gen0_threshold: int = Field(
+        50_000, ge=0, description="worker: allocations between young-generation garbage collections "
+        "(Python's default 700 promotes a whole batch's objects to the old generations, whose full "
+        "collections then dominate); 0 keeps Python's default. Start-up objects are frozen either way")
     producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="output producer: bytes per partition batch")
     dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")
     max_future_skew_s: float = Field(300, ge=0)
