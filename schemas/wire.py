@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -88,9 +87,8 @@ class WireFormatError(ValueError):
         super().__init__(f"{reason}: {message}")
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A decoded message.
+class Decoded(NamedTuple):
+    """A decoded message (a NamedTuple: one is made per message on the hot path).
 
     ``version`` is the WRITER version (the schema id in the header: use it for
     rejection records / metrics).  ``record`` has the shape of ``reader``, the
@@ -100,11 +98,7 @@ class Decoded:
 
     version: SchemaVersion
     record: dict
-    reader: SchemaVersion = None  # type: ignore[assignment]  # set to `version` if omitted
-
-    def __post_init__(self) -> None:
-        if self.reader is None:
-            object.__setattr__(self, "reader", self.version)
+    reader: SchemaVersion
 
     @property
     def schema_id(self) -> int:

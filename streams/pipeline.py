@@ -10,7 +10,7 @@ the repeat invisible downstream except inside that crash window).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from schemas.wire import encode
 from streams.process import (
@@ -23,14 +23,16 @@ from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, valida
 DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 
 
-@dataclass(frozen=True, slots=True)
-class InMessage:
+# The per-record types are NamedTuples: immutable like frozen dataclasses, but built ~3x
+# faster (a frozen dataclass sets each field through object.__setattr__), and several are
+# made per input record.
+class InMessage(NamedTuple):
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
-    handle: Any = field(default=None, compare=False, repr=False)  # the transport's own event
+    handle: Any = None  # the transport's own event
     timestamp_ms: int | None = None  # the input record's Kafka timestamp (append or create time)
 
     @property
@@ -38,8 +40,7 @@ class InMessage:
         return Source(self.topic, self.partition, self.offset)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
     kind: DeliveryKind
     topic: str
     key: bytes | None
@@ -48,8 +49,7 @@ class Delivery:
     partition: int | None = None  # None: the producer's partitioner (by key)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """What became of one input message."""
 
     message: InMessage

@@ -28,8 +28,7 @@ class Source(NamedTuple):
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(NamedTuple):
     event_type: str
     record: dict
     version: SchemaVersion
@@ -40,8 +39,7 @@ class Accepted:
         return self.record["event_id"]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     rejection: Rejection
     event_type: str
     event_id: str | None
@@ -49,8 +47,7 @@ class Rejected:
     schema_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLettered:
+class DeadLettered(NamedTuple):
     reason: str
     message: str
 
@@ -105,12 +102,10 @@ def classify(data: bytes | None, topic: IngestTopic, ctx: Context, now_ms: int) 
         return DeadLettered(exc.reason, _WIRE_MESSAGES.get(exc.reason, str(exc)))
     # Accepted records carry the reader (latest) version: the record has its shape, so that is
     # the version to re-encode with; rejections report the writer's schema id.
-    outcome = _judge(topic.event_type, decoded.record, decoded.reader, ctx, now_ms, topic.platform_id,
-                     writer_schema_id=decoded.version.schema_id)
-    if isinstance(outcome, Accepted) and decoded.version is decoded.reader:
-        # Written with the latest version: the bytes can be passed on as they are.
-        return Accepted(outcome.event_type, outcome.record, outcome.version, data)
-    return outcome
+    # Written with the latest version: the bytes can be passed on as they are.
+    raw = data if decoded.version is decoded.reader else None
+    return _judge(topic.event_type, decoded.record, decoded.reader, ctx, now_ms, topic.platform_id,
+                  writer_schema_id=decoded.version.schema_id, raw=raw)
 
 
 def classify_json(payload: object, event_type: str, ctx: Context, now_ms: int,
@@ -127,11 +122,11 @@ def classify_json(payload: object, event_type: str, ctx: Context, now_ms: int,
 
 
 def _judge(event_type, record, version, ctx, now_ms, topic_platform,
-           writer_schema_id: int | None = None) -> Accepted | Rejected:
+           writer_schema_id: int | None = None, raw: bytes | None = None) -> Accepted | Rejected:
     rejection = check_rules(event_type, record, now_ms=now_ms, division_exists=ctx.division_exists,
                             topic_platform=topic_platform, rules=ctx.rules)
     if rejection is None:
-        return Accepted(event_type, record, version)
+        return Accepted(event_type, record, version, raw)
     return Rejected(rejection, event_type, record.get("event_id"), record.get("platform_id"),
                     writer_schema_id)
 
