@@ -15,6 +15,7 @@ No I/O in the constructor; :meth:`open` opens the database.
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 from typing import Iterable
@@ -26,6 +27,7 @@ _IDS = b"i"       # b"i" topic \0 partition \0 event_id -> first-seen ms
 _OFFSETS = b"o"   # b"o" topic \0 partition             -> next dedupe-log offset to replay
 
 
+@functools.lru_cache(maxsize=4096)  # one per ingest partition and kind; asked once per event
 def _prefix(kind: bytes, topic: str, partition: int) -> bytes:
     return b"%s%s\x00%d\x00" % (kind, topic.encode(), partition)
 

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 import connectors.metrics  # noqa: F401 - registers the gigbridge_sink_* metrics of the sinks
 
+from streams.batch_histogram import BatchHistogram
 from streams.pipeline import BatchPlan
 from streams.domain import DomainCollector, DomainState
 from streams.process import Accepted, DeadLettered, Rejected
@@ -36,17 +37,16 @@ ROUTED = Counter("gigbridge_routed_total", "Records written to hub outputs, by d
 PROCESSING_SECONDS = Histogram("gigbridge_batch_processing_seconds",
                                "Time from batch received to all outputs acknowledged",
                                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-END_TO_END_SECONDS = Histogram("gigbridge_end_to_end_latency_seconds",
-                               "occurred_at of an event to the moment its outputs were acknowledged "
-                               "(includes how late the platform reported it)",
-                               ["type"],
-                               buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
+END_TO_END_SECONDS = BatchHistogram("gigbridge_end_to_end_latency_seconds",
+                                    "occurred_at of an event to the moment its outputs were acknowledged "
+                                    "(includes how late the platform reported it)", "type",
+                                    (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
 # The hub's own share of the delay, which operators can act on: a platform reporting an
 # incident an hour late is normal, a hub taking seconds per record is not.
-HUB_LATENCY_SECONDS = Histogram("gigbridge_hub_latency_seconds",
-                                "Kafka timestamp of an input record to the moment its outputs were acknowledged",
-                                ["type"],
-                                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+HUB_LATENCY_SECONDS = BatchHistogram("gigbridge_hub_latency_seconds",
+                                     "Kafka timestamp of an input record to the moment its outputs were "
+                                     "acknowledged", "type",
+                                     (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 SUBSCRIBED_TOPICS = Gauge("gigbridge_subscribed_ingest_topics", "Ingest topics the worker consumes")
 CONSUMER_LAG = Gauge("gigbridge_consumer_lag_messages",
                      "Messages not yet processed in an input topic (sum over assigned partitions)", ["topic"])
@@ -58,20 +58,20 @@ def record_batch(plan: BatchPlan, acked_ms: int) -> None:
     """Count one delivered batch: tallied per label set first, one ``inc`` per label set (a
     labelled ``inc`` per event cost more than the event's routing)."""
     tally: collections.Counter = collections.Counter()
-    end_to_end, hub_latency = _observers(END_TO_END_SECONDS), _observers(HUB_LATENCY_SECONDS)
+    end_to_end, hub_latency = collections.defaultdict(list), collections.defaultdict(list)
     for d in plan.decisions:
         platform, etype = d.platform_id, d.event_type
         tally[(EVENTS_RECEIVED, (platform, etype))] += 1
         outcome = d.outcome
         if d.message.timestamp_ms is not None and not d.duplicate:
-            hub_latency[etype](max(0, acked_ms - d.message.timestamp_ms) / 1000)
+            hub_latency[etype].append(max(0, acked_ms - d.message.timestamp_ms) / 1000)
         if isinstance(outcome, Accepted):
             if d.duplicate:
                 tally[(DUPLICATES_DROPPED, (platform, etype))] += 1
                 continue
             tally[(EVENTS_VALID, (platform, etype))] += 1
             DOMAIN.apply(etype, outcome.record)
-            end_to_end[etype](max(0, acked_ms - outcome.record["occurred_at"]) / 1000)
+            end_to_end[etype].append(max(0, acked_ms - outcome.record["occurred_at"]) / 1000)
         elif isinstance(outcome, Rejected):
             tally[(EVENTS_REJECTED, (platform, etype, outcome.rejection.reason))] += 1
         elif isinstance(outcome, DeadLettered):
@@ -80,18 +80,9 @@ def record_batch(plan: BatchPlan, acked_ms: int) -> None:
             tally[(ROUTED, (delivery.kind, etype))] += 1
     for (metric, labels), n in tally.items():
         metric.labels(*labels).inc(n)
-
-
-class _observers(dict):
-    """``observe`` of a histogram's child per label value, looked up once per batch."""
-
-    def __init__(self, histogram: Histogram) -> None:
-        super().__init__()
-        self.histogram = histogram
-
-    def __missing__(self, label: str):
-        observe = self[label] = self.histogram.labels(label).observe
-        return observe
+    for histogram, values in ((END_TO_END_SECONDS, end_to_end), (HUB_LATENCY_SECONDS, hub_latency)):
+        for etype, seconds in values.items():
+            histogram.observe_many(etype, seconds)
 
 
 def exported_metric_names() -> set[str]:
