@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         0.05, gt=0, description="longest wait for the first record of a batch (a batch never waits to fill up)")
     stream_pipeline_depth: int = Field(
         2, ge=1, description="ingest batches in flight: the next is planned while the last is acknowledged")
+    ingest_fetch_max_bytes: int = Field(
+        4 * 1024 * 1024, ge=64 * 1024, description="ingest consumer: bytes per fetch response (aiokafka's "
+        "default 50 MiB is buffered in the worker while it lags: memory grows with the lag, not the work)")
     producer_linger_ms: int = Field(2, ge=0, description="output producer: wait this long to fill a request")
     gc_gen0_threshold: int = Field(
         50_000, ge=0, description="worker: allocations between young-generation garbage collections "

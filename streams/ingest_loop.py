@@ -103,7 +103,8 @@ class IngestLoop:
         self.consumer = consumer = AIOKafkaConsumer(
             client_id=self.group_id, group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", metadata_max_age_ms=int(s.topic_discovery_interval_s * 1000),
-            max_partition_fetch_bytes=1024 * 1024, **s.aiokafka_config)
+            max_partition_fetch_bytes=1024 * 1024, fetch_max_bytes=s.ingest_fetch_max_bytes,
+            **s.aiokafka_config)
         consumer.subscribe(pattern=INGEST_PATTERN, listener=Listener())
         backoff = RETRY_BACKOFF_S[0]
         while not self.stopping:
