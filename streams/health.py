@@ -22,6 +22,10 @@
   owner of the partition (at-least-once), never lost. If the whole stop takes longer than
   ``SHUTDOWN_BOUND_S`` (e.g. the broker is gone and Faust waits for it forever), the process
   exits with ``EXIT_STOP_TIMEOUT`` (70).
+* ``gigbridge_worker_ready`` (gauge on ``/metrics``): 1 when readiness holds, 0 when not (the
+  reasons are on ``/readyz``). Every readiness evaluation sets it: the heartbeat's (every
+  ``beat_interval_s``), so it is current at scrape time, and each ``/readyz`` request's. It is 0
+  from import until the heartbeat first finds the worker ready. Alert ``GigbridgeWorkerNotReady``.
 
 Pure state plus two small async loops; no Faust import at module level besides the worker
 subclass, so the logic is unit-testable with a fake clock.
@@ -37,6 +41,7 @@ import time
 from typing import Any, Awaitable, Callable, Mapping
 
 import faust
+from prometheus_client import Gauge
 
 from gigbridge.logs import get_logger
 
@@ -54,12 +59,18 @@ ANCHOR_TOPIC = "hub.dlq"  # always exists (the worker creates it): the probe's m
 SHUTDOWN_BOUND_S = 25.0   # the whole stop; then the process exits regardless
 EXIT_STOP_TIMEOUT = 70    # EX_SOFTWARE: stopped, but not cleanly within the bound
 
+# One series per worker, no reason label: the reasons are on /readyz (a reason label would be
+# bounded, but several reasons hold at once and each would need its own 0/1 series).
+WORKER_READY = Gauge("gigbridge_worker_ready",
+                     "1 when the worker is ready (/readyz answers 200), 0 when not (reasons on /readyz)")
+
 
 class WorkerHealth:
     """Health state of one worker process. ``clock`` is monotonic seconds."""
 
     def __init__(self, *, broker_stale_s: float = BROKER_STALE_S, stuck_after_s: float = STUCK_AFTER_S,
-                 loop_stale_s: float = LOOP_STALE_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 loop_stale_s: float = LOOP_STALE_S, clock: Callable[[], float] = time.monotonic,
+                 ready_gauge: Gauge = WORKER_READY) -> None:
         self.broker_stale_s = broker_stale_s
         self.stuck_after_s = stuck_after_s
         self.loop_stale_s = loop_stale_s
@@ -78,6 +89,8 @@ class WorkerHealth:
         self.partitions: Callable[[], Mapping[Any, tuple[int, int]]] = lambda: {}
         self.waiting: dict[Any, tuple[int, float]] = {}  # key -> (position, waiting since)
         self._idle: asyncio.Event | None = None
+        self.ready_gauge = ready_gauge  # set by every readiness evaluation
+        ready_gauge.set(0)  # "starting"
 
     # --- batches -----------------------------------------------------------------------
 
@@ -180,6 +193,7 @@ class WorkerHealth:
                "kafka_error": self.broker_error, "batches_in_flight": self.inflight,
                "input_waiting_s": round(stuck, 3), "partitions_waiting": len(self.waiting),
                "since_last_batch_s": round(now - self.last_progress, 3)}
+        self.ready_gauge.set(0 if reasons else 1)
         return not reasons, doc
 
     # --- background loops --------------------------------------------------------------
@@ -191,7 +205,7 @@ class WorkerHealth:
             now = self.clock()
             self.loop_lag_s = max(0.0, now - before - interval)
             self.last_beat = now
-            self.observe()
+            self.readiness()  # observes the partitions and sets gigbridge_worker_ready
 
     async def probe_kafka(self, probe: Callable[[], Awaitable[None]], interval: float = PROBE_INTERVAL_S,
                           timeout: float = PROBE_TIMEOUT_S) -> None:

@@ -36,6 +36,7 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_active_workers": ("county",),
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
+    "gigbridge_worker_ready": (),  # gauge, defined in streams/health.py
 }
 
 PROMETHEUS_METRICS = frozenset({"up"})
@@ -63,6 +64,9 @@ class MetricNames(frozenset):
 
 def exported_metric_names() -> MetricNames:
     try:
+        # streams.health registers gigbridge_worker_ready; the worker imports it (streams.app),
+        # streams.metrics does not, so import it here for the registry to be the worker's.
+        import streams.health  # noqa: F401
         from streams.metrics import exported_metric_names as from_registry
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "

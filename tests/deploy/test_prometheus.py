@@ -33,7 +33,8 @@ REQUIRED_ALERTS = {
     "GigbridgeDLQGrowing",
     "GigbridgeSevereIncidentSpike",
     "GigbridgeNoTraffic",
-    "GigbridgeEndToEndLatencyHigh",
+    "GigbridgeHubLatencyHigh",
+    "GigbridgeWorkerNotReady",
 }
 SEVERITIES = {"critical", "warning", "info"}
 

@@ -33,10 +33,11 @@ FAULT_DEADLINE_S = 75   # 37.5 min of rule time: longer than any for: + window o
 RATE = 40               # events/s of the simulated platform
 SECRET = "insurer-44-alerts-secret"
 # Alerts the simulated traffic raises by itself after ~10 min of rule time, whatever the fault:
-# simulated incidents are reported up to an hour after they occurred (p99 of occurred_at ->
-# routed is ~1 h for incidents), and a replay has no previous day to compare severe incidents
-# with (counted as 0, so >= 5 an hour in a province is a "spike").
-BACKGROUND = {"GigbridgeEndToEndLatencyHigh", "GigbridgeSevereIncidentSpike"}
+# a replay has no previous day to compare severe incidents with (counted as 0, so >= 5 an hour
+# in a province is a "spike"). The latency alert is on the hub's own latency (Kafka timestamp ->
+# acknowledged), so the simulator's late incident reports (occurred_at up to an hour before)
+# do not raise it: it is not tolerated here.
+BACKGROUND = {"GigbridgeSevereIncidentSpike"}
 
 
 @pytest.fixture(autouse=True)
@@ -145,8 +146,11 @@ def test_insurer_faults_fire_sink_alerts(own_cluster, tmp_path, scenario_timer, 
     _run(what, s, lambda: endpoint.control(mode=mode), expected, scenario_timer, after_close=[endpoint.stop])
 
 
-def test_broker_stopped_fires_no_traffic(own_cluster, tmp_path, scenario_timer):
+def test_broker_stopped_fires_not_ready_and_no_traffic(own_cluster, tmp_path, scenario_timer):
     s = Scenario(own_cluster.connection, tmp_path, "broker")
-    # the broker comes back before the clean-up: the platform's producer and the topic deletion need it
-    _run("broker stopped", s, lambda: own_cluster.stop_broker(0), {alert("GigbridgeNoTraffic", severity="warning")},
+    # The worker keeps answering scrapes, /readyz turns 503 ("kafka unreachable") after 15 s:
+    # GigbridgeWorkerNotReady fires well before GigbridgeNoTraffic, which bounds the run time.
+    # The broker comes back before the clean-up: the platform's producer and the topic deletion need it.
+    _run("broker stopped", s, lambda: own_cluster.stop_broker(0),
+         {alert("GigbridgeWorkerNotReady", severity="critical"), alert("GigbridgeNoTraffic", severity="warning")},
          scenario_timer, before_close=[lambda: own_cluster.start_broker(0)])

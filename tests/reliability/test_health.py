@@ -182,3 +182,65 @@ def test_the_probe_loop_stops_when_cancelled_as_a_probe_finishes():
         return [steps for steps in range(12) if not await cancel_after(steps)]
 
     assert asyncio.run(run()) == []
+
+
+def _ready_value(registry) -> float | None:
+    return registry.get_sample_value("gigbridge_worker_ready")
+
+
+def test_ready_gauge_follows_readiness_and_is_set_by_the_heartbeat():
+    """``gigbridge_worker_ready``: 0 while starting, 1 once ready, 0 again when a reason appears
+    (here: Kafka stops answering, then draining), set by the heartbeat alone (no /readyz call)."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    registry = CollectorRegistry()
+    gauge = Gauge("gigbridge_worker_ready", "test copy", registry=registry)
+    gauge.set(1)
+    h = WorkerHealth(broker_stale_s=10, ready_gauge=gauge)
+    assert _ready_value(registry) == 0  # a new worker is "starting"
+    fail = []
+
+    async def probe():
+        if fail:
+            raise OSError("connection refused")
+
+    async def becomes(value: float) -> None:
+        async with asyncio.timeout(5):  # generous: the machine may be busy
+            while _ready_value(registry) != value:
+                await asyncio.sleep(0.005)
+
+    async def run():
+        tasks = [asyncio.create_task(h.heartbeat(0.01)), asyncio.create_task(h.probe_kafka(probe, 0.01, 1))]
+        try:
+            await asyncio.sleep(0.1)
+            assert _ready_value(registry) == 0 and h.last_broker_ok is not None  # Kafka answers, not started
+            h.started = True
+            await becomes(1)
+            fail.append(1)
+            h.broker_stale_s = 0.05  # the last good answer goes stale fast
+            await becomes(0)
+            assert h.broker_error == "OSError: connection refused"
+            fail.clear()
+            h.broker_stale_s = 10
+            await becomes(1)
+            h.draining = True
+            await becomes(0)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+
+
+def test_ready_gauge_is_exported_on_the_worker_registry():
+    """The default gauge is the one ``/metrics`` serves (the global registry), one series, no labels."""
+    from prometheus_client import REGISTRY, generate_latest
+
+    clock = Clock()
+    h = healthy(clock)
+    assert h.readiness()[0] and REGISTRY.get_sample_value("gigbridge_worker_ready") == 1
+    h.draining = True
+    assert not h.readiness()[0] and REGISTRY.get_sample_value("gigbridge_worker_ready") == 0
+    lines = [ln for ln in generate_latest().decode().splitlines() if ln.startswith("gigbridge_worker_ready")]
+    assert lines == ["gigbridge_worker_ready 0.0"]
