@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     # --- Topics -------------------------------------------------------------------------
     topic_partitions: int = Field(6, ge=1, description="partitions for topics the hub creates")
+    office_topic_partitions: int = Field(
+        1, ge=1, description="partitions of each gov.office.* topic the hub creates: one office's share "
+        "of the traffic fits one partition, and ~8,500 county topics x 6 would put 51,000 partitions on "
+        "the cluster (existing topics keep their count)")
     topic_replication_factor: int = Field(1, ge=1)
     topic_discovery_interval_s: float = Field(
         10.0, gt=0, description="how often the worker looks for newly onboarded platform topics"

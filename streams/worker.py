@@ -122,7 +122,8 @@ class HubWorker:
         self.store = DedupeStore(settings.data_dir / settings.app_id / "dedupe", int(settings.dedupe_window_s * 1000))
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
-        self.writer = Writer(lambda: create_producer(settings), self.admin)
+        self.writer = Writer(lambda: create_producer(settings), self.admin,
+                             lambda topic: settings.office_topic_partitions if topic.startswith("gov.office.") else None)
         self.counts = Counts()
         self.next_offsets: dict[tuple[str, int], int] = {}
         self._pending_ids: set[tuple[str, int, str]] = set()  # accepted by batches still in flight

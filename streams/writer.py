@@ -60,8 +60,10 @@ class Writer:
     """``make_producer()`` returns an aiokafka producer; it is made and started on the first
     write, inside the event loop (no I/O before)."""
 
-    def __init__(self, make_producer: Callable[[], Any], admin: TopicAdmin) -> None:
+    def __init__(self, make_producer: Callable[[], Any], admin: TopicAdmin,
+                 partitions_for: Callable[[str], int | None] = lambda topic: None) -> None:
         self.make_producer = make_producer
+        self.partitions_for = partitions_for  # partitions of a topic created on first use (None: default)
         self.producer: Any = None
         self.admin = admin
         self.known_topics: set[str] = set()
@@ -167,7 +169,11 @@ class Writer:
         backoff = 0.5
         while True:
             try:
-                await asyncio.to_thread(self.admin.ensure, missing, None, None, None, False)
+                by_count: dict[int | None, list[str]] = {}
+                for topic in sorted(missing):
+                    by_count.setdefault(self.partitions_for(topic), []).append(topic)
+                for partitions, topics in by_count.items():
+                    await asyncio.to_thread(self.admin.ensure, topics, partitions, None, None, False)
                 break
             except Exception as exc:  # broker unreachable: the batch waits, nothing is acked
                 log.warning("topic creation failed, retrying", topics=sorted(missing), error=str(exc))
