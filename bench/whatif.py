@@ -35,6 +35,10 @@ VARIANTS = {
                       {"BENCH_WHATIF": "no_dedupe_log"}),
     "gc_off": ("no cyclic GC once the ingest loop runs (ceiling of GC tuning; measurement only)",
                {"BENCH_WHATIF": "gc_off"}),
+    "gc_default": ("GIGBRIDGE_GC_GEN0_THRESHOLD=0: Python's young-generation threshold (700) instead of 50,000 "
+                   "(start-up objects still frozen)", {"GIGBRIDGE_GC_GEN0_THRESHOLD": "0"}),
+    "depth_3": ("GIGBRIDGE_STREAM_PIPELINE_DEPTH=3: three batches in flight (default 2)",
+                {"GIGBRIDGE_STREAM_PIPELINE_DEPTH": "3"}),
 }
 DEFAULT_VARIANTS = list(VARIANTS)
 
