@@ -50,8 +50,11 @@ class RoutingConfig:
         return self.office_level
 
 
+OFFICE_TOPIC_PREFIX = "gov.office."
+
+
 def office_topic(code: str, event_type: str) -> str:
-    return f"gov.office.{code}.{event_type}"
+    return f"{OFFICE_TOPIC_PREFIX}{code}.{event_type}"
 
 
 def insurance_topic(province: str, suffix: str = "incidents") -> str:

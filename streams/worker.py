@@ -34,7 +34,7 @@ from streams.ingest_loop import IngestLoop
 from streams.pipeline import BatchPlan, InMessage, plan_batch
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
-from streams.route import RoutingConfig
+from streams.route import OFFICE_TOPIC_PREFIX, RoutingConfig
 from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
 from streams.validate import DAY_MS, Rules
 from streams.writer import Writer, create_producer
@@ -122,8 +122,7 @@ class HubWorker:
         self.store = DedupeStore(settings.data_dir / settings.app_id / "dedupe", int(settings.dedupe_window_s * 1000))
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
-        self.writer = Writer(lambda: create_producer(settings), self.admin,
-                             lambda topic: settings.office_topic_partitions if topic.startswith("gov.office.") else None)
+        self.writer = Writer(lambda: create_producer(settings), self.admin, self._partitions_of_new_topic)
         self.counts = Counts()
         self.next_offsets: dict[tuple[str, int], int] = {}
         self._pending_ids: set[tuple[str, int, str]] = set()  # accepted by batches still in flight
@@ -213,6 +212,10 @@ class HubWorker:
         configs = log_topic_configs(int(self.settings.dedupe_window_s * 1000))
         for topic in missing:
             self.admin.ensure([logs[topic]], partitions.get(topic), None, configs, listed=False)
+
+    def _partitions_of_new_topic(self, topic: str) -> int | None:
+        """Office topics get their own (small) partition count; other outputs the default."""
+        return self.settings.office_topic_partitions if topic.startswith(OFFICE_TOPIC_PREFIX) else None
 
     async def start_batch(self, records) -> Awaitable[None]:
         """Plan the batch and send its outputs; returns the awaitable that finishes it: outputs

@@ -87,8 +87,8 @@ class Writer:
         await self.start()
         await self._learn_metadata({t for t in self.known_topics if outputs(t)})
 
-    async def write(self, deliveries: list[Delivery]) -> list[Any]:
-        """Returns the broker's RecordMetadata of each delivery, in order."""
+    async def write(self, deliveries: list[Delivery]) -> list[Ack]:
+        """Returns where the broker appended each delivery, in order."""
         return await self.acknowledged(deliveries, await self.send(deliveries))
 
     async def send(self, deliveries: list[Delivery]) -> list[SentBatch]:
@@ -98,14 +98,11 @@ class Writer:
         batches' futures resolve when the broker acknowledges them (see :meth:`acknowledged`)."""
         await self.start()
         await self._ensure_topics(deliveries)
-        await self._learn_metadata({d.topic for d in deliveries})
         return await self._send_batches(deliveries, range(len(deliveries)))
 
     async def _send_batches(self, deliveries: list[Delivery], indices) -> list[SentBatch]:
         producer = self.producer
-        for topic in {deliveries[i].topic for i in indices}:
-            if producer.client.cluster.partitions_for_topic(topic) is None:
-                await producer.client._wait_on_metadata(topic)  # what aiokafka's send does too
+        await self._learn_metadata({deliveries[i].topic for i in indices}, wait=True)
         partition_of = self._partitioner()
         groups: dict[tuple[str, int], list[int]] = {}
         for i in indices:
@@ -150,16 +147,22 @@ class Writer:
             return every[h % len(every)]
         return partition_of
 
-    async def _learn_metadata(self, topics: set[str]) -> None:
+    async def _learn_metadata(self, topics: set[str], wait: bool = False) -> None:
         """One metadata request for every topic of the batch the producer has not sent to yet.
-        Left to itself, aiokafka's ``send`` asks for metadata once per new topic, each time for
-        every topic it knows: quadratic in the number of office topics."""
+        Left to itself, aiokafka asks for metadata once per new topic, each time for every
+        topic it knows: quadratic in the number of office topics. With ``wait`` (before a send),
+        a topic that request does not answer yet (just created) is waited for as aiokafka's
+        ``send`` would."""
         client = self.producer.client
         unknown = [t for t in topics if client.cluster.partitions_for_topic(t) is None]
         if unknown:
             for topic in unknown:
                 client.add_topic(topic)
             await client.force_metadata_update()
+            if wait:
+                for topic in unknown:
+                    if client.cluster.partitions_for_topic(topic) is None:
+                        await client._wait_on_metadata(topic)
 
     async def _ensure_topics(self, deliveries: list[Delivery]) -> None:
         """Create destination topics on first use (offices and provinces appear as events do)."""
