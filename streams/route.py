@@ -53,6 +53,13 @@ class RoutingConfig:
 OFFICE_TOPIC_PREFIX = "gov.office."
 
 
+def new_topic_partitions(topic: str, default: int, office: int) -> int:
+    """Partitions of an output topic the hub creates: office topics get their own (small) count,
+    every other output the default (``GIGBRIDGE_OFFICE_TOPIC_PARTITIONS`` and
+    ``GIGBRIDGE_TOPIC_PARTITIONS``)."""
+    return office if topic.startswith(OFFICE_TOPIC_PREFIX) else default
+
+
 def office_topic(code: str, event_type: str) -> str:
     return f"{OFFICE_TOPIC_PREFIX}{code}.{event_type}"
 

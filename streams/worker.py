@@ -34,7 +34,7 @@ from streams.ingest_loop import IngestLoop
 from streams.pipeline import BatchPlan, InMessage, plan_batch
 from streams.policy import Protector, SecretSource, load_policies
 from streams.process import Accepted, Context, Rejected
-from streams.route import OFFICE_TOPIC_PREFIX, RoutingConfig
+from streams.route import RoutingConfig, new_topic_partitions
 from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
 from streams.validate import DAY_MS, Rules
 from streams.writer import Writer, create_producer
@@ -213,9 +213,8 @@ class HubWorker:
         for topic in missing:
             self.admin.ensure([logs[topic]], partitions.get(topic), None, configs, listed=False)
 
-    def _partitions_of_new_topic(self, topic: str) -> int | None:
-        """Office topics get their own (small) partition count; other outputs the default."""
-        return self.settings.office_topic_partitions if topic.startswith(OFFICE_TOPIC_PREFIX) else None
+    def _partitions_of_new_topic(self, topic: str) -> int:
+        return new_topic_partitions(topic, self.settings.topic_partitions, self.settings.office_topic_partitions)
 
     async def start_batch(self, records) -> Awaitable[None]:
         """Plan the batch and send its outputs; returns the awaitable that finishes it: outputs

@@ -1,5 +1,5 @@
 from gigbridge.divisions import Level, default_table
-from streams.route import Route, RoutingConfig, routes_for
+from streams.route import Route, RoutingConfig, new_topic_partitions, routes_for
 
 TABLE = default_table()
 DEFAULT = RoutingConfig()
@@ -41,3 +41,10 @@ def test_city_prefix_acl_covers_its_counties():
     # the hierarchy the ACL design relies on: a city's prefix is a prefix of its counties' topics
     topic = route("sites", "310101002000")[0].topic
     assert topic.startswith("gov.office.3101")
+
+
+def test_office_topics_get_their_own_partition_count_and_other_outputs_the_default():
+    assert new_topic_partitions("gov.office.310101.sites", default=6, office=1) == 1
+    assert new_topic_partitions("gov.office.31.incidents", default=6, office=2) == 2
+    assert new_topic_partitions("gov.insurance.31.incidents", default=6, office=1) == 6
+    assert new_topic_partitions("hub.validated.sites", default=3, office=1) == 3
