@@ -25,6 +25,7 @@ def build_context():
 
 def _time(fn: Callable[[], object], repeat: int = 1) -> float:
     """Best wall time of ``repeat`` runs of ``fn`` (GC left on: the worker runs with it too)."""
+    gc.collect()  # the previous stage's garbage is not this one's cost
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
@@ -35,7 +36,22 @@ def _time(fn: Callable[[], object], repeat: int = 1) -> float:
 
 def run(events: list[BenchEvent], batch_size: int = 500, repeat: int = 3) -> dict:
     """Rates in events/s and per-stage costs in µs per input event (over all of ``events``), each
-    the best of ``repeat`` runs (the machine is shared with the broker and other work)."""
+    the best of ``repeat`` runs (the machine is shared with the broker and other work), under the
+    worker's garbage-collector settings (``streams.worker.tune_gc``; Python's default threshold
+    would scan the results kept here for the breakdown, which the worker never keeps)."""
+    from gigbridge.settings import Settings
+    from streams.worker import tune_gc
+
+    threshold = gc.get_threshold()
+    tune_gc(Settings.model_fields["gc_gen0_threshold"].default)
+    try:
+        return _run(events, batch_size, repeat)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def _run(events: list[BenchEvent], batch_size: int, repeat: int) -> dict:
     from schemas.shape import find_problem
     from schemas.wire import WireFormatError, decode, encode
     from streams import metrics
@@ -53,7 +69,6 @@ def run(events: list[BenchEvent], batch_size: int = 500, repeat: int = 3) -> dic
     items = [(e.value, topics[e.topic]) for e in events]
     messages = [InMessage(e.topic, 0, i, e.key, e.value) for i, e in enumerate(events)]
     batches = [messages[i:i + batch_size] for i in range(0, n, batch_size)]
-    gc.collect()
     say(f"codec: classify / plan_batch over {n:,} events")
 
     outcomes: list = []
