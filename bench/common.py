@@ -16,6 +16,15 @@ WORK_DIR = REPO_ROOT / ".local" / "bench"  # hub data dirs and logs of benchmark
 #: ``GIGBRIDGE_TOPIC_PARTITIONS``; each ingest topic's dedupe log gets the same count).
 PARTITIONS = 6
 
+
+def partitions_of(topic: str) -> int:
+    """Partitions the bench gives a topic: what the hub would create it with (office topics:
+    the ``GIGBRIDGE_OFFICE_TOPIC_PARTITIONS`` default; every other topic ``PARTITIONS``)."""
+    from gigbridge.settings import Settings
+    from streams.route import new_topic_partitions
+
+    return new_topic_partitions(topic, PARTITIONS, Settings.model_fields["office_topic_partitions"].default)
+
 _T0 = time.monotonic()
 
 

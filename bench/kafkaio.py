@@ -1,5 +1,6 @@
-"""aiokafka plumbing of the benchmark: topic reset/creation, a backlog producer, a paced producer
-that records each record's send time, offset polling and range reads.
+"""Kafka plumbing of the benchmark: topic reset/creation, a backlog producer, a paced producer
+that records each record's send time (both librdkafka, ``bench.load``), offset polling and range
+reads (aiokafka).
 
 Timestamps: ingest topics keep ``CreateTime`` (the record's timestamp is its send time, set
 explicitly by :meth:`Kafka.produce_paced`); every output topic is pre-created with
@@ -14,10 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import PARTITIONS, say
+from bench import load
+
+from bench.common import partitions_of, say
 
 LOG_APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 CREATE_TIME = {"message.timestamp.type": "CreateTime"}
@@ -33,8 +36,8 @@ class Sent:
     ts: int
 
 
-def tps_of(topics: Iterable[str], partitions: int = PARTITIONS) -> list[TopicPartition]:
-    return [TopicPartition(t, p) for t in topics for p in range(partitions)]
+def tps_of(topics: Iterable[str]) -> list[TopicPartition]:
+    return [TopicPartition(t, p) for t in topics for p in range(partitions_of(t))]
 
 
 class Kafka:
@@ -63,10 +66,14 @@ class Kafka:
         and recreated: the hub consumes every ``platform.<id>.<type>`` topic it finds from the
         beginning. Output topics are kept across runs (creating some 350 topics costs more than
         the quick benchmark may take); every measurement reads only the offsets written during
-        it. Their ``retention.ms`` is one hour, so old runs' records do not pile up."""
+        it. Their ``retention.ms`` is one hour, so old runs' records do not pile up. An output
+        topic kept from an earlier layout (another partition count) is recreated."""
         ingest, outputs = sorted(set(ingest)), sorted(set(outputs))
         existing = set(await self.admin.list_topics())
-        doomed = sorted(t for t in existing if t in set(ingest) or t.startswith("bench-"))
+        kept = sorted(set(outputs) & existing)
+        relaid = {t["topic"] for i in range(0, len(kept), 500) for t in await self.admin.describe_topics(kept[i:i + 500])
+                  if t["error_code"] == 0 and len(t["partitions"]) != partitions_of(t["topic"])}
+        doomed = sorted(t for t in existing if t in set(ingest) or t.startswith("bench-") or t in relaid)
         for i in range(0, len(doomed), 200):
             await self.admin.delete_topics(doomed[i:i + 200], timeout_ms=60_000)
         deadline = time.monotonic() + timeout
@@ -77,7 +84,7 @@ class Kafka:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(existing & set(doomed))} topics still exist {timeout:.0f}s after deletion")
             await asyncio.sleep(0.2)
-        missing_outputs = [t for t in outputs if t not in existing]
+        missing_outputs = [t for t in outputs if t not in existing or t in relaid]
         await self.create_topics(ingest, CREATE_TIME)
         await self.create_topics(missing_outputs, {**LOG_APPEND_TIME, "retention.ms": "3600000",
                                                    "segment.ms": "600000"})
@@ -87,7 +94,7 @@ class Kafka:
     async def create_topics(self, names: Iterable[str], configs: dict[str, str]) -> None:
         names = sorted(set(names))
         for i in range(0, len(names), 200):
-            chunk = [NewTopic(n, PARTITIONS, 1, topic_configs=dict(configs)) for n in names[i:i + 200]]
+            chunk = [NewTopic(n, partitions_of(n), 1, topic_configs=dict(configs)) for n in names[i:i + 200]]
             response = await self.admin.create_topics(chunk, timeout_ms=60_000)
             errors = [(t[0], t[1]) for t in response.topic_errors if t[1] not in (0, 36)]  # 36: exists
             if errors:
@@ -98,7 +105,7 @@ class Kafka:
         while pending:
             described = await self.admin.describe_topics(sorted(pending)[:500])
             for t in described:
-                if t["error_code"] == 0 and len(t["partitions"]) == PARTITIONS and all(
+                if t["error_code"] == 0 and len(t["partitions"]) == partitions_of(t["topic"]) and all(
                         p["leader"] >= 0 for p in t["partitions"]):
                     pending.discard(t["topic"])
             if pending:
@@ -121,31 +128,16 @@ class Kafka:
 
     async def produce_backlog(self, records: Sequence[tuple[str, bytes, bytes]]) -> float:
         """Send (topic, key, value) records as fast as the producer takes them; returns seconds."""
-        producer = AIOKafkaProducer(**self.cfg, acks="all", linger_ms=20, max_batch_size=256 * 1024,
-                                    max_request_size=4 * 1024 * 1024, client_id="bench-backlog")
-        await producer.start()
-        started = time.monotonic()
-        try:
-            futures = []
-            for topic, key, value in records:
-                futures.append(await producer.send(topic, value, key=key))
-                if len(futures) >= 20_000:
-                    await asyncio.gather(*futures)
-                    futures.clear()
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
-        return time.monotonic() - started
+        return await load.produce_backlog(self.cfg, records)
 
     async def produce_paced(self, records: Sequence[tuple[str, bytes, bytes]], rate: float,
                             tick: float = 0.005) -> tuple[list[Sent], float]:
         """Send records at ``rate`` per second (small bursts every ``tick`` s) like a platform's
-        producer would (acks=all, linger 5 ms); each record's timestamp is its send time.
-        Returns where every record landed and the seconds production took."""
-        producer = AIOKafkaProducer(**self.cfg, acks="all", linger_ms=5, client_id="bench-load")
-        await producer.start()
-        futures, stamps = [], []
-        try:
+        producer would (librdkafka, acks=all, linger 5 ms); each record's timestamp is its send
+        time. Returns where every record landed and the seconds production took."""
+        stamps = []
+        with load.PlatformLoad(self.cfg, "bench-load", track=True) as producer:
+            producer.warm(topic for topic, _, _ in records)
             started = time.monotonic()
             i, n = 0, len(records)
             while i < n:
@@ -153,20 +145,16 @@ class Kafka:
                 while i < due:
                     topic, key, value = records[i]
                     ts = time.time_ns() // 1_000_000
-                    futures.append(await producer.send(topic, value, key=key, timestamp_ms=ts))
+                    producer.send(topic, key, value, timestamp_ms=ts)
                     stamps.append(ts)
                     i += 1
+                producer.poll()
                 await asyncio.sleep(tick)
-            metas = await asyncio.gather(*futures)
+            await producer.drain()
             took = time.monotonic() - started
-        finally:
-            await producer.stop()
-        return [Sent(m.topic, m.partition, m.offset, ts) for m, ts in zip(metas, stamps)], took
-
-    async def open_producer(self, **overrides) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(**{**self.cfg, "acks": "all", "linger_ms": 5, **overrides})
-        await producer.start()
-        return producer
+        if producer.errors:
+            raise RuntimeError(f"the broker refused {producer.errors:,} of {n:,} paced records")
+        return [Sent(*producer.landed[i], ts) for i, ts in enumerate(stamps)], took
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from bench.codec import build_context
 from bench.common import RESULTS_DIR, WORK_DIR, machine_info, prune_workdirs, say
 from bench.dataset import EventSource, ingest_topics
 from bench.kafkaio import Kafka
+from bench.load import PlatformLoad
 from bench.meter import Meter
 from bench.procs import hub_process, memory_kb
 from bench.report import TARGET_RSS_GROWTH_PCT
@@ -66,21 +67,14 @@ async def soak(duration: float, rate: float, every: float, seed: int, stop_broke
 
 async def _steady(k: Kafka, proc, meter: Meter, tps, source: EventSource, rate: float, duration: float,
                   every: float) -> list[dict]:
-    producer = await k.open_producer(client_id="bench-soak")
-    errors = 0
-
-    def on_done(fut) -> None:
-        nonlocal errors
-        if fut.exception() is not None:
-            errors += 1
-
     samples: list[dict] = []
     base_total = await k.total(tps)
     sent = 0
     started = time.monotonic()
     next_sample = started
     last = None
-    try:
+    with PlatformLoad(k.cfg, "bench-soak") as producer:
+        producer.warm(ingest_topics(source.platforms))
         while True:
             now = time.monotonic()
             if now >= next_sample:
@@ -89,7 +83,7 @@ async def _steady(k: Kafka, proc, meter: Meter, tps, source: EventSource, rate: 
                 mem = memory_kb(proc.pid)
                 sample = {"t_s": round(now - started, 1), "rss_mb": round(mem.get("VmRSS", 0) / 1024, 1),
                           "hwm_mb": round(mem.get("VmHWM", 0) / 1024, 1), "sent": sent, "processed": processed,
-                          "lag": sent - processed, "producer_errors": errors}
+                          "lag": sent - processed, "producer_errors": producer.errors}
                 if last is not None:
                     usage = meter.usage(last[0], snap)
                     sample["worker_core_pct"] = usage["core_pct"]["worker"]
@@ -108,12 +102,10 @@ async def _steady(k: Kafka, proc, meter: Meter, tps, source: EventSource, rate: 
             if due > sent and now - started < duration:
                 batch = source.take(min(due - sent, int(rate)))
                 for e in batch:
-                    fut = await producer.send(e.topic, e.value, key=e.key)
-                    fut.add_done_callback(on_done)
+                    producer.send(e.topic, e.key, e.value)
                 sent += len(batch)
+            producer.poll()
             await asyncio.sleep(0.005)
-    finally:
-        await producer.stop()
     return samples
 
 
