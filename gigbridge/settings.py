@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     ingest_fetch_max_bytes: int = Field(
         4 * 1024 * 1024, ge=64 * 1024, description="ingest consumer: bytes per fetch response (aiokafka's "
         "default 50 MiB is buffered in the worker while it lags: memory grows with the lag, not the work)")
+    ingest_fetch_min_bytes: int = Field(
+        256 * 1024, ge=1, description="ingest consumer: the broker holds a fetch until this many bytes "
+        "are there or ingest_fetch_max_wait_ms passed (with 1 byte, a consumer fetches a few records "
+        "at a time, and the fetch round trips cost the worker and the broker more than the records)")
+    ingest_fetch_max_wait_ms: int = Field(
+        10, ge=0, le=500, description="ingest consumer: longest the broker holds a fetch for more bytes")
     producer_linger_ms: int = Field(2, ge=0, description="output producer: wait this long to fill a request")
     gc_gen0_threshold: int = Field(
         50_000, ge=0, description="worker: allocations between young-generation garbage collections "

@@ -104,6 +104,7 @@ class IngestLoop:
             client_id=self.group_id, group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", metadata_max_age_ms=int(s.topic_discovery_interval_s * 1000),
             max_partition_fetch_bytes=1024 * 1024, fetch_max_bytes=s.ingest_fetch_max_bytes,
+            fetch_min_bytes=s.ingest_fetch_min_bytes, fetch_max_wait_ms=s.ingest_fetch_max_wait_ms,
             **s.aiokafka_config)
         consumer.subscribe(pattern=INGEST_PATTERN, listener=Listener())
         backoff = RETRY_BACKOFF_S[0]
