@@ -1,8 +1,8 @@
 """Baseline contender: copy raw bytes from the ingest topics to one output topic, no decoding.
 
-The same delivery discipline as the hub (batches of up to 500, every output acknowledged with
-acks=all before the batch's offsets may be committed; commits every second), so the
-difference to the hub is everything the hub does per event: decode, validation, dedupe (store
+The same consumer fetch settings and delivery discipline as the hub (batches of up to 500,
+every output acknowledged with acks=all before the batch's offsets may be committed; commits
+every second), so the difference to the hub is everything the hub does per event: decode, validation, dedupe (store
 and log), privacy, routing, encoding, metrics and the extra output records.
 
     python -m bench.passthrough --group G --target TOPIC SOURCE [SOURCE ...]
@@ -20,6 +20,7 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.kafka.local import KafkaConnection
+from gigbridge.settings import Settings
 
 
 async def copy(sources: list[str], target: str, group: str, batch: int) -> None:
@@ -27,8 +28,11 @@ async def copy(sources: list[str], target: str, group: str, batch: int) -> None:
     if conn is None:
         raise SystemExit("GIGBRIDGE_KAFKA_BOOTSTRAP is not set")
     cfg = conn.kafka_python_config()
+    hub = Settings(_env_file=None)  # the hub's own fetch settings: the same consumer, minus the hub
     consumer = AIOKafkaConsumer(*sources, **cfg, group_id=group, auto_offset_reset="earliest",
-                                enable_auto_commit=False, client_id="bench-passthrough")
+                                enable_auto_commit=False, client_id="bench-passthrough",
+                                fetch_min_bytes=hub.ingest_fetch_min_bytes, fetch_max_wait_ms=hub.ingest_fetch_max_wait_ms,
+                                fetch_max_bytes=hub.ingest_fetch_max_bytes, max_partition_fetch_bytes=1024 * 1024)
     producer = AIOKafkaProducer(**cfg, acks="all", linger_ms=5, client_id="bench-passthrough")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
