@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, NamedTuple
 
+from schemas.splice import splice
 from schemas.wire import encode
 from streams.process import (
     Accepted, Context, DeadLettered, Outcome, Rejected, Source, classify,
     dead_letter_headers, dead_letter_record, rejection_record,
 )
+from streams.policy import POLICY_LEAVES
 from streams.route import routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
@@ -108,8 +110,10 @@ def _deliveries(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context
             out.append(Delivery("validated", validated_topic(outcome.event_type), msg.key, original))
         for route in routes_for(outcome.event_type, record, ctx.routing, ctx.level_of):
             copy = ctx.protect(route, record)
-            # Policies only re-key refs, round coordinates and timestamps: types stay valid.
-            value = original if copy == record else encode(outcome.version, copy, validate=False)
+            # Policies only re-key refs, round coordinates and timestamps: types stay valid, and
+            # the copy is the original bytes with those values' bytes replaced (schemas.splice).
+            value = original if copy == record else (
+                splice(original, outcome.version, record, copy, POLICY_LEAVES) or encode(outcome.version, copy, validate=False))
             out.append(Delivery(route.kind, route.topic, msg.key, value))
         return tuple(out)
     if isinstance(outcome, Rejected):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from streams.policy import (
-    DEFAULT_POLICY_PATH, DEFAULTS, KINDS, DestinationPolicy, SecretSource, apply_policy, load_policies,
+    DEFAULT_POLICY_PATH, DEFAULTS, KINDS, POLICY_LEAVES, DestinationPolicy, SecretSource, apply_policy, load_policies,
     policy_for, rekey, suppress_cells, suppress_small,
 )
 
@@ -138,6 +138,22 @@ def test_other_fields_are_copied_unchanged():
         out = apply_policy(INCIDENT, policy)
         assert set(out) == set(INCIDENT)
         assert {k: v for k, v in out.items() if k not in touched} == {k: v for k, v in INCIDENT.items() if k not in touched}
+
+
+@pytest.mark.parametrize("policy", ALL, ids=lambda p: p.kind + ":" + p.name)
+@pytest.mark.parametrize("record", [INCIDENT, HEADCOUNT, SITE], ids=["incident", "headcount", "site"])
+def test_a_copy_differs_from_its_record_only_in_the_policy_leaves(policy, record):
+    # The stream splices these leaves into the record's bytes (schemas.splice) and keeps the rest.
+    tops = {path[0] for path in POLICY_LEAVES}
+    out = apply_policy(record, policy)
+    assert set(out) == set(record)
+    assert {k: v for k, v in out.items() if k not in tops} == {k: v for k, v in record.items() if k not in tops}
+    for key in tops & set(record):
+        if isinstance(record[key], dict) and isinstance(out[key], dict):
+            leaves = {path[1] for path in POLICY_LEAVES if len(path) == 2 and path[0] == key}
+            assert set(out[key]) == set(record[key])
+            assert {k: v for k, v in out[key].items() if k not in leaves} == \
+                {k: v for k, v in record[key].items() if k not in leaves}
 
 
 # --- no mutation ----------------------------------------------------------------------------
