@@ -7,6 +7,7 @@ Hub outputs: ``hub.validated.<type>`` (until routing lands), ``hub.dlq`` for und
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -21,6 +22,7 @@ class IngestTopic(NamedTuple):
     event_type: str
 
 
+@functools.lru_cache(maxsize=4096)  # asked once per message, of a few dozen topics
 def parse_ingest_topic(name: str) -> IngestTopic | None:
     """``platform.acme.sites`` -> IngestTopic("acme", "sites"); anything else -> None."""
     match = _INGEST_RE.fullmatch(name)
