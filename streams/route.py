@@ -14,6 +14,8 @@ every destination topic.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -71,11 +73,18 @@ def insurance_topic(province: str, suffix: str = "incidents") -> str:
 def routes_for(event_type: str, record: dict, config: RoutingConfig,
                level_of: Callable[[str], Level | None]) -> list[Route]:
     """Destinations of one validated event (its division code is known to exist)."""
-    code = record["division_code"]
+    return list(_routes(event_type, record["division_code"], bool(record.get("insured")), config, level_of))
+
+
+# Routes depend on the event type, the division code and the insured flag only; division codes
+# repeat (a site sends all its events from one), so they are worked out once per combination.
+@functools.lru_cache(maxsize=65_536)
+def _routes(event_type: str, code: str, insured: bool, config: RoutingConfig,
+            level_of: Callable[[str], Level | None]) -> tuple[Route, ...]:
     own_level = level_of(code) or Level.VILLAGE
     office_code = truncate(code, min(config.level_for(code), own_level))
     routes = [Route("office", f"office-{office_code}", office_topic(office_code, event_type))]
-    if event_type == "incidents" and record.get("insured"):
+    if event_type == "incidents" and insured:
         province = code[:2]
         routes.append(Route("insurance", f"insurer-{province}", insurance_topic(province)))
-    return routes
+    return tuple(routes)
