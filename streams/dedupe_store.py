@@ -37,6 +37,7 @@ class DedupeStore:
         self.path = Path(path)
         self.window_ms = window_ms
         self._db = None
+        self._next_offsets: dict[tuple[str, int], int] = {}  # write-through: only this store writes them
 
     def open(self) -> "DedupeStore":
         from rocksdict import AccessType, BlockBasedOptions, Options, Rdict
@@ -62,6 +63,7 @@ class DedupeStore:
         return self
 
     def close(self) -> None:
+        self._next_offsets.clear()
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -79,22 +81,37 @@ class DedupeStore:
         """Store ids (a batch's, or one dedupe-log record's) in one atomic write. ``log_offset``
         is the log offset of the record they came from: ``next_log_offset`` moves past it when
         it is the next one (contiguous), so nothing another writer appended is skipped."""
+        self.apply_many([(topic, partition, event_ids, log_offset)], first_seen_ms)
+
+    def apply_many(self, entries: Iterable[tuple[str, int, Iterable[str], int | None]], first_seen_ms: int) -> None:
+        """:meth:`apply` for several (topic, partition, ids, log offset) at once, in one atomic
+        write (a batch touches dozens of ingest partitions; one write per batch, not per partition)."""
         from rocksdict import WriteBatch
 
         batch = WriteBatch(raw_mode=True)
-        prefix, value = _prefix(_IDS, topic, partition), _MS.pack(first_seen_ms)
-        for event_id in event_ids:
-            batch.put(prefix + event_id.encode(), value)
-        if log_offset is not None and log_offset == self.next_log_offset(topic, partition):
-            batch.put(_prefix(_OFFSETS, topic, partition), _MS.pack(log_offset + 1))
+        value = _MS.pack(first_seen_ms)
+        moved: dict[tuple[str, int], int] = {}
+        for topic, partition, event_ids, log_offset in entries:
+            prefix = _prefix(_IDS, topic, partition)
+            for event_id in event_ids:
+                batch.put(prefix + event_id.encode(), value)
+            key = (topic, partition)
+            if log_offset is not None and log_offset == moved.get(key, self.next_log_offset(topic, partition)):
+                moved[key] = log_offset + 1
+                batch.put(_prefix(_OFFSETS, topic, partition), _MS.pack(log_offset + 1))
         self._db.write(batch)
+        self._next_offsets.update(moved)
 
     def next_log_offset(self, topic: str, partition: int) -> int:
-        raw = self._db.get(_prefix(_OFFSETS, topic, partition))
-        return _MS.unpack(raw)[0] if raw is not None else 0
+        cached = self._next_offsets.get((topic, partition))
+        if cached is None:
+            raw = self._db.get(_prefix(_OFFSETS, topic, partition))
+            cached = self._next_offsets[(topic, partition)] = _MS.unpack(raw)[0] if raw is not None else 0
+        return cached
 
     def set_next_log_offset(self, topic: str, partition: int, offset: int) -> None:
         """After a replay reached ``offset`` (the log's end), or when the log's earliest
         offset is past the stored one (retention deleted what was not replayed: nothing of
         it can be inside the window any more)."""
         self._db.put(_prefix(_OFFSETS, topic, partition), _MS.pack(offset))
+        self._next_offsets[(topic, partition)] = offset

@@ -252,8 +252,8 @@ class HubWorker:
                 logged = [log_record(self.ctx.catalog, self.settings.app_id, topic, partition, ids, now_ms)
                           for (topic, partition), ids in accepted.items()]
                 acks = await self.writer.write(logged)
-                for ((topic, partition), ids), ack in zip(accepted.items(), acks):
-                    self.store.apply(topic, partition, ids, now_ms, log_offset=ack.offset)
+                self.store.apply_many([(topic, partition, ids, ack.offset)
+                                       for ((topic, partition), ids), ack in zip(accepted.items(), acks)], now_ms)
         finally:
             self._pending_ids -= keys
         for d in plan.decisions:

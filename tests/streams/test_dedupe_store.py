@@ -35,6 +35,23 @@ def test_log_offset_advances_only_when_contiguous(store):
     assert store.next_log_offset(t, 0) == 4 and store.next_log_offset(t, 1) == 0
 
 
+def test_apply_many_stores_several_partitions_in_one_write_with_the_same_contiguity_rule(tmp_path):
+    path, t = tmp_path / "dedupe", "platform.a.sites"
+    store = DedupeStore(path, WINDOW_MS).open()
+    store.apply_many([(t, 0, ["e1"], 0), (t, 1, ["e2"], 5), (t, 0, ["e3"], 1), ("platform.a.incidents", 0, ["e4"], None)],
+                     first_seen_ms=1)
+    assert all(store.seen_before(topic, p, e, 2) for topic, p, e in
+               [(t, 0, "e1"), (t, 1, "e2"), (t, 0, "e3"), ("platform.a.incidents", 0, "e4")])
+    assert store.next_log_offset(t, 0) == 2  # 0 then 1, contiguous inside one call
+    assert store.next_log_offset(t, 1) == 0  # offsets 0-4 of partition 1 were written by someone else
+    store.close()
+    again = DedupeStore(path, WINDOW_MS).open()  # what the cache said is what was written
+    try:
+        assert again.next_log_offset(t, 0) == 2 and again.next_log_offset(t, 1) == 0
+    finally:
+        again.close()
+
+
 def test_state_survives_reopening(tmp_path):
     path = tmp_path / "dedupe"
     first = DedupeStore(path, WINDOW_MS).open()
