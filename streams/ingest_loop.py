@@ -146,6 +146,12 @@ class IngestLoop:
                                                 asyncio.ensure_future(finish)))
                 if not await self._settle(keep=max(0, s.stream_pipeline_depth - 1)):
                     await asyncio.sleep(self._backoff)
+        # Leaving the loop (stop() set ``stopping``) must not end run() before the batches in
+        # flight are finished and committed: the caller closes the producer they wait on once
+        # run() returns. stop() may be settling them right now; the lock waits for it.
+        async with self._batch_lock:
+            await self._settle(keep=0)
+            await self._commit_done()
 
     async def _settle(self, keep: int) -> bool:
         """Finish in-flight batches, oldest first, until at most ``keep`` are left (and every
