@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         "collections then dominate); 0 keeps Python's default. Start-up objects are frozen either way")
     producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="output producer: bytes per partition batch")
     dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")
+    dedupe_log_interval_ms: int = Field(
+        100, ge=0, le=5000, description="the dedupe log is written at most once per interval for every batch "
+        "acknowledged meanwhile (group commit); offsets are committed after it, so a crash re-reads up to "
+        "this much more (0: as soon as the previous write returns)")
     max_future_skew_s: float = Field(300, ge=0)
     max_event_age_days: float = Field(90, gt=0)
     log_level: str = "INFO"

@@ -6,12 +6,17 @@ Guarantees, per batch (``getmany``: up to ``stream_batch_size`` records, returne
 any are there, so a quiet stream is not held back to fill a batch):
 
 1. ``handle(records)`` plans the batch and sends every output; the awaitable it returns
-   finishes the batch: all outputs acknowledged by the broker (acks=all), then the dedupe log;
-2. only then are the batch's offsets committed. At-least-once: a crash before the commit
+   finishes the batch: all outputs acknowledged by the broker (acks=all). It returns the
+   batch's *durability* awaitable (or None): the dedupe log written, grouped with other
+   batches (``streams.dedupe_flush``);
+2. only after both are the batch's offsets committed. At-least-once: a crash before the commit
    re-delivers the batch, never loses it.
 
-Up to ``stream_pipeline_depth`` batches are in flight: the next batch is planned and sent while
-the broker acknowledges the previous one; batches finish and commit strictly in order. Records
+Up to ``stream_pipeline_depth`` batches are in flight until their outputs are acknowledged: the
+next batch is planned and sent while the broker acknowledges the previous one. Durability and
+commits trail behind in a chain, strictly in batch order, without holding up the next batch;
+if a batch's durability fails, neither it nor any later batch is committed, and the loop seeks
+back to the first offsets of all of them before it handles another batch. Records
 of one partition are sent in offset order through one producer, so they keep their order
 (unless a send fails and is retried after later ones, which at-least-once allows). A rebalance
 waits for the batches in flight before giving partitions up (``revoked``), and a newly assigned
@@ -39,8 +44,9 @@ INGEST_PATTERN = r"^platform\.[a-z][a-z0-9-]{1,31}\.(sites|headcounts|incidents)
 RETRY_BACKOFF_S = (0.5, 10.0)
 
 # handle(records) plans a batch and sends its outputs; it returns an awaitable that finishes the
-# batch (outputs acknowledged, dedupe log written). The loop commits after that awaitable.
-Handler = Callable[[list[Any]], Awaitable[Awaitable[None]]]
+# batch (outputs acknowledged) and returns its durability awaitable (dedupe log written) or None.
+# The loop commits after both.
+Handler = Callable[[list[Any]], Awaitable[Awaitable[Awaitable[None] | None]]]
 PartitionsCallback = Callable[[set[Any]], Awaitable[None]]
 
 
@@ -64,7 +70,13 @@ class IngestLoop:
         self.consumer = None
         self.stopping = False
         self._batch_lock = asyncio.Lock()
-        self._commit: asyncio.Future | None = None  # the last commit, awaited before the next
+        # The last link of the commit chain: each link waits for the one before it and for its
+        # batch's durability, then commits (see _commit_when_durable).
+        self._commit: asyncio.Future | None = None
+        # Set by a link whose batch's durability failed: first offsets of it and every later
+        # batch (none of them committed), to be read again.
+        self._unwound: dict | None = None
+        self._unwound_error: BaseException | None = None
         # Partitions whose ``assigned`` callback finished. aiokafka starts fetching a new
         # assignment before it calls the listener, so records can arrive earlier; they are
         # sought back and read again once the partition is ready.
@@ -134,6 +146,9 @@ class IngestLoop:
                 batches = {tp: recs for tp, recs in batches.items() if tp in owned and tp in self.ready and recs}
                 if not batches:
                     continue
+                if self._unwound is not None:
+                    await self._rewind({tp: recs[0].offset for tp, recs in batches.items()})
+                    continue
                 try:
                     finish = await self.handle([r for recs in batches.values() for r in recs])
                 except Exception as exc:  # noqa: BLE001 - never die on one batch; retry it
@@ -155,13 +170,13 @@ class IngestLoop:
 
     async def _settle(self, keep: int) -> bool:
         """Finish in-flight batches, oldest first, until at most ``keep`` are left (and every
-        one already done), committing each one's offsets. If one fails, none after it is
+        one already done), adding each one to the commit chain. If one fails, none after it is
         committed: they are awaited, and every partition is sought back to the failed batch's
         first offsets (the later ones are read again, never skipped). False after a failure."""
         while self._inflight and (len(self._inflight) > keep or self._inflight[0].done.done()):
             oldest = self._inflight.popleft()
             try:
-                await oldest.done
+                durable = await oldest.done
             except Exception as exc:  # noqa: BLE001 - a failed batch is read again
                 first = dict(oldest.first)
                 while self._inflight:
@@ -173,9 +188,37 @@ class IngestLoop:
                 self._retry_from(first, exc)
                 return False
             self._backoff = RETRY_BACKOFF_S[0]
-            await self._commit_done()
-            self._commit = asyncio.ensure_future(self._commit_offsets(oldest.next))
+            self._commit = asyncio.ensure_future(self._commit_when_durable(self._commit, durable, oldest))
         return True
+
+    async def _commit_when_durable(self, previous: asyncio.Future | None, durable: Awaitable[None] | None,
+                                   batch: _InFlight) -> None:
+        """One link of the commit chain: after the link before it, once ``batch`` is durable,
+        commit its offsets. Never raises: a failure is recorded in ``_unwound`` instead."""
+        if previous is not None:
+            await previous
+        if durable is not None and self._unwound is None:
+            try:
+                await durable
+            except Exception as exc:  # noqa: BLE001 - the batch and everything after it is read again
+                self._unwound, self._unwound_error = {}, exc
+        if self._unwound is not None:
+            for tp, offset in batch.first.items():
+                self._unwound[tp] = min(self._unwound.get(tp, offset), offset)
+            return
+        await self._commit_offsets(batch.next)
+
+    async def _rewind(self, fetched: dict) -> None:
+        """A batch's durability failed: let every batch in flight finish (none is committed now),
+        then seek back to the first uncommitted offsets, including the batch just ``fetched``."""
+        await self._settle(keep=0)
+        await self._commit_done()
+        first = self._unwound or {}
+        for tp, offset in fetched.items():
+            first[tp] = min(first.get(tp, offset), offset)
+        error, self._unwound, self._unwound_error = self._unwound_error, None, None
+        self._retry_from(first, error or RuntimeError("batch not durable"))
+        await asyncio.sleep(self._backoff)
 
     def _retry_from(self, first: dict, exc: Exception) -> None:
         log.error("batch failed; it will be read again", error=f"{type(exc).__name__}: {exc}",

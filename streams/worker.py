@@ -2,8 +2,9 @@
 a Faust app (web pages, timers, the HTTP delivery agents).
 
 Per batch (``streams.ingest_loop``): plan outcomes (pure), send every output, wait for the
-broker's acknowledgement of all of them, append the accepted event ids to the dedupe log and
-wait for that too, store them locally, then commit the input offsets. Nothing is committed
+broker's acknowledgement of all of them; then the accepted event ids go to the dedupe log,
+written for all batches of a ``dedupe_log_interval_ms`` together (``streams.dedupe_flush``),
+and stored locally; only then are the input offsets committed. Nothing is committed
 before its outcome is durable, so a crash or a broker outage re-delivers instead of losing; a
 message that cannot be decoded becomes a DLQ record, never an exception, so one bad message
 cannot stop the worker.
@@ -25,7 +26,8 @@ from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
 from streams import metrics
 from streams.app import create_app
-from streams.dedupe_log import log_record, log_topic, log_topic_configs, replay
+from streams.dedupe_flush import DedupeLogFlusher
+from streams.dedupe_log import log_topic, log_topic_configs, replay
 from streams.dedupe_store import DedupeStore
 from streams.delivery import sink_routes
 from streams.delivery_agent import DeliveryAgent
@@ -126,6 +128,8 @@ class HubWorker:
         self.counts = Counts()
         self.next_offsets: dict[tuple[str, int], int] = {}
         self._pending_ids: set[tuple[str, int, str]] = set()  # accepted by batches still in flight
+        self.dedupe_log = DedupeLogFlusher(self.writer.write, self.store, self.ctx.catalog, settings.app_id,
+                                           settings.dedupe_log_interval_ms / 1000)
         self.ingest = IngestLoop(settings, self._start_tracked, assigned=self._on_assigned)
         self._replayer = None  # a group-less consumer for dedupe log replays, made on first use
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
@@ -155,16 +159,17 @@ class HubWorker:
     async def _close(self) -> None:
         if self._replayer is not None:
             await self._replayer.stop()
+        self.dedupe_log.close()
         await self.writer.stop()
         self.store.close()
 
-    async def _start_tracked(self, records) -> Awaitable[None]:
+    async def _start_tracked(self, records) -> Awaitable[asyncio.Future | None]:
         with self.health.batch():
             finish = await self.start_batch(records)
 
-        async def tracked() -> None:
+        async def tracked() -> asyncio.Future | None:
             with self.health.batch():
-                await finish
+                return await finish
         return tracked()
 
     async def _on_assigned(self, assigned: set) -> None:
@@ -216,10 +221,11 @@ class HubWorker:
     def _partitions_of_new_topic(self, topic: str) -> int:
         return new_topic_partitions(topic, self.settings.topic_partitions, self.settings.office_topic_partitions)
 
-    async def start_batch(self, records) -> Awaitable[None]:
-        """Plan the batch and send its outputs; returns the awaitable that finishes it: outputs
-        acknowledged, then the dedupe log, then the ids stored. The loop commits after that.
-        Ids accepted by a batch still in flight count as seen for the batches after it."""
+    async def start_batch(self, records) -> Awaitable[asyncio.Future | None]:
+        """Plan the batch and send its outputs; returns the awaitable that finishes it (outputs
+        acknowledged), which returns the future of its dedupe-log entry (written with the
+        entries of the other batches of its interval, then stored). The loop commits after
+        that. Ids accepted by a batch still in flight count as seen for the batches after it."""
         started = time.perf_counter()
         now_ms = self.clock()
         messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value, None, r.timestamp) for r in records]
@@ -245,22 +251,31 @@ class HubWorker:
         return self._finish_batch(plan, deliveries, sent, accepted, keys, now_ms, started)
 
     async def _finish_batch(self, plan: BatchPlan, deliveries, sent, accepted, keys, now_ms: int,
-                            started: float) -> None:
+                            started: float) -> asyncio.Future | None:
+        """Wait for the broker's acknowledgement of every output; returns the future of the
+        batch's dedupe-log entry (None if it accepted nothing), which the loop awaits before it
+        commits. The batch's ids count as seen (pending) until the store holds them."""
+        durable = None
         try:
             await self.writer.acknowledged(deliveries, sent)
             if accepted:
-                logged = [log_record(self.ctx.catalog, self.settings.app_id, topic, partition, ids, now_ms)
-                          for (topic, partition), ids in accepted.items()]
-                acks = await self.writer.write(logged)
-                self.store.apply_many([(topic, partition, ids, ack.offset)
-                                       for ((topic, partition), ids), ack in zip(accepted.items(), acks)], now_ms)
+                durable = self.dedupe_log.add(accepted, now_ms)
         finally:
-            self._pending_ids -= keys
+            if durable is None:
+                self._pending_ids -= keys
+            else:
+                durable.add_done_callback(lambda done: self._forget_pending(done, keys))
         for d in plan.decisions:
             self.next_offsets[(d.message.topic, d.message.partition)] = d.message.offset + 1
         metrics.record_batch(plan, self.clock())
         metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
         self.counts.add(plan)
+        return durable
+
+    def _forget_pending(self, done: asyncio.Future, keys: set) -> None:
+        self._pending_ids -= keys
+        if not done.cancelled():
+            done.exception()  # retrieved: a failed entry is reported by the loop that awaits it
 
     def _tracked(self, handle_batch):
         """A delivery agent's batch handler that skips new batches while draining and counts
