@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from gigbridge.divisions import default_table
+from gigbridge.heap import heap_trimmer
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
@@ -134,6 +135,9 @@ class HubWorker:
         self._replayer = None  # a group-less consumer for dedupe log replays, made on first use
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self._measure_lag)
+        self._trim_heap = heap_trimmer() if settings.heap_trim_interval_s else None
+        if self._trim_heap is not None:
+            self.app.timer(settings.heap_trim_interval_s, on_leader=False)(self._give_back_heap)
         self.app.task(self._run)
         self.app.task(self._watch_health)
         self.delivery_agents = [
@@ -358,6 +362,11 @@ class HubWorker:
                 lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - next_offset)
         for topic, value in lag.items():
             metrics.CONSUMER_LAG.labels(topic).set(value)
+
+    async def _give_back_heap(self) -> None:
+        """gigbridge.heap: RSS follows the memory in use, not RocksDB's churn (in a thread: the
+        call takes the allocator's locks, not the GIL)."""
+        await asyncio.to_thread(self._trim_heap)
 
     async def _log_counts(self) -> None:
         c = self.counts
