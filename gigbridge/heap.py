@@ -5,7 +5,9 @@ block cache whose 4 KiB blocks are evicted and replaced all the time). glibc kee
 freed by that churn inside its heap, in holes between live blocks, so the process's RSS grows
 by the holes even though the memory in use is flat: in a soak at 2,000 events/s, 35 MB in use
 and a heap growing by ~2 MB a minute, all of it free space (docs/performance.md, "Session 5").
-``malloc_trim(0)`` releases every whole free page inside the heap (madvise), not only the top.
+``malloc_trim(0)`` releases every whole free page inside the heap (madvise), not only the top;
+:func:`fix_mmap_threshold` keeps large blocks (RocksDB's 512 KiB memtable arena blocks,
+compaction buffers) out of the heap altogether, so freeing them unmaps them at once.
 """
 
 from __future__ import annotations
@@ -15,14 +17,33 @@ import ctypes.util
 from typing import Callable
 
 
+M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def fix_mmap_threshold(size: int = 256 * 1024) -> bool:
+    """Blocks of ``size`` bytes and more are mmapped and unmapped on free. glibc otherwise
+    raises its threshold to the largest block freed so far (up to 32 MiB), after which such
+    blocks come from the heap and leave holes there. True if the C library took the setting."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt(M_MMAP_THRESHOLD, size) == 1
+
+
 def heap_trimmer() -> Callable[[], bool] | None:
     """A function that trims the C heap and returns whether memory was released; None where the
     C library has no ``malloc_trim`` (musl, macOS), where there is nothing to do."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

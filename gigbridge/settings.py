@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         "(Python's default 700 promotes a whole batch's objects to the old generations, whose full "
         "collections then dominate); 0 keeps Python's default. Start-up objects are frozen either way")
     heap_trim_interval_s: float = Field(
-        30.0, ge=0, description="worker: give the C heap's free pages back to the OS this often (glibc's "
+        10.0, ge=0, description="worker: give the C heap's free pages back to the OS this often (glibc's "
         "malloc_trim; RocksDB's memory churn otherwise grows RSS by ~2 MB a minute with flat use); 0: never")
     producer_batch_bytes: int = Field(256 * 1024, ge=1024, description="output producer: bytes per partition batch")
     dedupe_window_s: float = Field(24 * 3600, gt=0, description="repeats of an event_id inside it are dropped")

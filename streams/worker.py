@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from gigbridge.divisions import default_table
-from gigbridge.heap import heap_trimmer
+from gigbridge.heap import fix_mmap_threshold, heap_trimmer
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
@@ -153,6 +153,7 @@ class HubWorker:
         await asyncio.to_thread(self.admin.ensure, self.static_topics())
         dedupe_logs = log_topic(self.settings.app_id, "")
         await self.writer.learn_existing_topics(lambda t: is_output_topic(t) or t.startswith(dedupe_logs))
+        fix_mmap_threshold()  # before RocksDB allocates: gigbridge.heap
         self.store.open()
         tune_gc(self.settings.gc_gen0_threshold)
         try:

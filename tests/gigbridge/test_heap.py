@@ -1,10 +1,11 @@
-"""gigbridge.heap: trimming returns the free pages inside the C heap to the OS (RSS drops)."""
+"""gigbridge.heap: trimming returns the free pages inside the C heap to the OS (RSS drops), and
+with a fixed mmap threshold large blocks are returned as soon as they are freed."""
 
 import sys
 
 import pytest
 
-from gigbridge.heap import heap_trimmer
+from gigbridge.heap import fix_mmap_threshold, heap_trimmer
 
 
 def rss_kb() -> int:
@@ -19,7 +20,8 @@ def test_free_holes_in_the_heap_are_given_back():
     trim()
     # 2 KiB blocks come from malloc (Python's own allocator stops at 512 bytes). Keeping every
     # 16th alive leaves ~60 MB of holes that the heap's top cannot shrink past.
-    blocks = [bytes(2048) for _ in range(32_000)]
+    size = 2048  # a variable: b"x" * 2048 would be one constant, not 32,000 blocks
+    blocks = [b"x" * size for _ in range(32_000)]
     kept = blocks[::16]
     del blocks
     before = rss_kb()
@@ -27,3 +29,18 @@ def test_free_holes_in_the_heap_are_given_back():
     after = rss_kb()
     assert before - after > 30_000, (before, after)
     assert len(kept) == 2_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt and /proc are Linux's")
+def test_large_blocks_are_unmapped_when_freed_without_a_trim():
+    size = 2 * 1024 * 1024
+    freed = b"y" * size
+    del freed  # glibc now puts blocks below 2 MiB in the heap (its dynamic threshold): they stay resident
+    assert fix_mmap_threshold(256 * 1024) is True
+    size = 300 * 1024  # written, not calloc'ed: every page is resident
+    blocks = [b"x" * size for _ in range(200)]  # 60 MB
+    kept = blocks[::2]
+    grown = rss_kb()
+    del blocks
+    assert grown - rss_kb() > 20_000, "the 100 freed blocks went straight back to the OS"
+    assert len(kept) == 100
