@@ -10,7 +10,6 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.wire import decode
 from streams.dedupe_flush import DedupeLogFlusher
-from streams.dedupe_store import DedupeStore
 from streams.writer import Ack
 
 T = "platform.a.sites"
@@ -41,10 +40,8 @@ class RecordingLog:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = DedupeStore(tmp_path / "dedupe", WINDOW_MS).open()
-    yield s
-    s.close()
+def store(open_store):
+    return open_store(WINDOW_MS)
 
 
 def records_of(deliveries):

@@ -8,10 +8,8 @@ WINDOW_MS = 1000
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = DedupeStore(tmp_path / "dedupe", WINDOW_MS).open()
-    yield s
-    s.close()
+def store(open_store):
+    return open_store(WINDOW_MS)
 
 
 def test_ids_are_remembered_per_ingest_partition_inside_the_window(store):
