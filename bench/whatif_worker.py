@@ -107,13 +107,13 @@ def _memwatch() -> None:
 
     import streams.metrics as metrics
     import streams.worker as worker
+    from gigbridge.heap import heap_usage_mb
 
     metric_objects = [m for m in vars(metrics).values() if hasattr(m, "_metrics")]
     real_init = _require(worker.HubWorker, "__init__", "memwatch")
     traced = os.environ.get("BENCH_MEMWATCH_TRACEMALLOC", "1") != "0"
     if traced:
         tracemalloc.start(1)
-    heap = _mallinfo2()
     out = open(os.environ.get("BENCH_MEMWATCH", "/dev/null"), "a", buffering=1)
     rocksdb_props = ("rocksdb.cur-size-all-mem-tables", "rocksdb.block-cache-usage",
                      "rocksdb.estimate-table-readers-mem", "rocksdb.estimate-num-keys")
@@ -130,7 +130,7 @@ def _memwatch() -> None:
                 doc = {"t": round(time.time()), "objects": len(gc.get_objects()),
                        "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
                        "threads": threading.active_count(), "pending_ids": len(hub._pending_ids),
-                       "python_blocks": sys.getallocatedblocks(), **heap(),
+                       "python_blocks": sys.getallocatedblocks(), **heap_usage_mb(),
                        "domain_sites": len(metrics.DOMAIN.sites), "domain_headcounts": len(metrics.DOMAIN.headcounts),
                        "domain_incident_cells": len(metrics.DOMAIN.incidents),
                        "metric_children": sum(len(getattr(m, "_metrics", {})) for m in metric_objects)}
@@ -145,11 +145,9 @@ def _memwatch() -> None:
                 fetcher = getattr(consumer, "_fetcher", None)
                 if fetcher is not None:
                     doc["fetch_buffer_partitions"] = len(getattr(fetcher, "_records", {}) or {})
-                if snap is None:
-                    pass
-                elif first is None:
+                if snap is not None and first is None:
                     first = snap
-                else:
+                elif snap is not None:
                     doc["top_growth"] = [f"{s.size_diff / 2**20:.1f} MB {s.count_diff} {s.traceback}"
                                          for s in snap.compare_to(first, "lineno")[:8]]
                 out.write(json.dumps(doc) + "\n")
@@ -157,28 +155,6 @@ def _memwatch() -> None:
         self.app.task(watch)
 
     worker.HubWorker.__init__ = init
-
-
-def _mallinfo2():
-    """A function returning glibc's heap figures in MB (empty if this libc has no mallinfo2)."""
-    import ctypes
-
-    class MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-            "keepcost")]
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = MallInfo2
-    except (OSError, AttributeError):
-        return lambda: {}
-
-    def figures() -> dict:
-        info = libc.mallinfo2()
-        return {"heap_arena_mb": round(info.arena / 2**20, 1), "heap_in_use_mb": round(info.uordblks / 2**20, 1),
-                "heap_free_mb": round(info.fordblks / 2**20, 1), "heap_mmap_mb": round(info.hblkhd / 2**20, 1)}
-    return figures
 
 
 def _trace() -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from typing import Callable
 
 
 M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
 
 
+@functools.lru_cache(maxsize=1)
 def _libc():
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -48,3 +50,20 @@ def heap_trimmer() -> Callable[[], bool] | None:
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return lambda: bool(trim(0))
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_usage_mb() -> dict[str, float]:
+    """glibc's heap figures (``mallinfo2``, all arenas) in MB: in use, free inside the heap (the
+    holes a trim gives back) and mmapped; empty where the C library has no ``mallinfo2``."""
+    mallinfo2 = getattr(_libc(), "mallinfo2", None)
+    if mallinfo2 is None:
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {"heap_arena_mb": round(info.arena / 2**20, 1), "heap_in_use_mb": round(info.uordblks / 2**20, 1),
+            "heap_free_mb": round(info.fordblks / 2**20, 1), "heap_mmap_mb": round(info.hblkhd / 2**20, 1)}

@@ -4,7 +4,7 @@ gathered and written together, at most once per ``interval_s``.
 Writing the log once per batch cost a second round trip per batch (the batch's commit waited
 for it, and the next batch for the commit) and one partition batch per touched ingest
 partition; gathered, a partition gets one record per interval however many batches touched it
-(docs/performance.md, "Dedupe log: group commit").
+(docs/performance.md, "Session 5").
 
 Guarantees:
 
@@ -70,9 +70,7 @@ class DedupeLogFlusher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(RuntimeError("dedupe log closed before the batch was written"))
+        _resolve(self._waiters, RuntimeError("dedupe log closed before the batch was written"))
         self._waiters = []
 
     def _schedule(self) -> None:
@@ -98,15 +96,21 @@ class DedupeLogFlusher:
                 self._store.apply_many([(topic, partition, ids, ack.offset)
                                         for (topic, partition, ids), ack in zip(entries, acks)], group_ms)
         except BaseException as exc:  # noqa: BLE001 - every batch of the group is read again
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            _resolve(waiters, exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
             if not isinstance(exc, Exception):
                 raise
         else:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            _resolve(waiters, None)
         finally:
             self._flushing = None
             self._schedule()
+
+
+def _resolve(waiters: list[asyncio.Future], error: Exception | None) -> None:
+    """Fail every waiter still open with ``error``, or resolve it if there is none."""
+    for waiter in waiters:
+        if not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)

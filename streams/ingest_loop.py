@@ -54,6 +54,13 @@ async def _nothing(_: set) -> None:
     return None
 
 
+def _keep_earliest(first: dict, offsets: dict) -> dict:
+    """Merge ``offsets`` (partition -> offset) into ``first``, keeping the lower per partition."""
+    for tp, offset in offsets.items():
+        first[tp] = min(first.get(tp, offset), offset)
+    return first
+
+
 @dataclass
 class _InFlight:
     first: dict   # tp -> first offset of the batch
@@ -146,17 +153,18 @@ class IngestLoop:
                 batches = {tp: recs for tp, recs in batches.items() if tp in owned and tp in self.ready and recs}
                 if not batches:
                     continue
+                first = {tp: recs[0].offset for tp, recs in batches.items()}
                 if self._unwound is not None:
-                    await self._rewind({tp: recs[0].offset for tp, recs in batches.items()})
+                    await self._rewind(first)
                     continue
                 try:
                     finish = await self.handle([r for recs in batches.values() for r in recs])
                 except Exception as exc:  # noqa: BLE001 - never die on one batch; retry it
                     await self._settle(keep=0)
-                    self._retry_from({tp: recs[0].offset for tp, recs in batches.items()}, exc)
+                    self._retry_from(first, exc)
                     await asyncio.sleep(self._backoff)
                     continue
-                self._inflight.append(_InFlight({tp: recs[0].offset for tp, recs in batches.items()},
+                self._inflight.append(_InFlight(first,
                                                 {tp: recs[-1].offset + 1 for tp, recs in batches.items()},
                                                 asyncio.ensure_future(finish)))
                 if not await self._settle(keep=max(0, s.stream_pipeline_depth - 1)):
@@ -183,8 +191,7 @@ class IngestLoop:
                     later = self._inflight.popleft()
                     with contextlib.suppress(Exception):
                         await later.done
-                    for tp, offset in later.first.items():
-                        first[tp] = min(first.get(tp, offset), offset)
+                    _keep_earliest(first, later.first)
                 self._retry_from(first, exc)
                 return False
             self._backoff = RETRY_BACKOFF_S[0]
@@ -203,8 +210,7 @@ class IngestLoop:
             except Exception as exc:  # noqa: BLE001 - the batch and everything after it is read again
                 self._unwound, self._unwound_error = {}, exc
         if self._unwound is not None:
-            for tp, offset in batch.first.items():
-                self._unwound[tp] = min(self._unwound.get(tp, offset), offset)
+            _keep_earliest(self._unwound, batch.first)
             return
         await self._commit_offsets(batch.next)
 
@@ -213,11 +219,9 @@ class IngestLoop:
         then seek back to the first uncommitted offsets, including the batch just ``fetched``."""
         await self._settle(keep=0)
         await self._commit_done()
-        first = self._unwound or {}
-        for tp, offset in fetched.items():
-            first[tp] = min(first.get(tp, offset), offset)
+        first = _keep_earliest(self._unwound, fetched)
         error, self._unwound, self._unwound_error = self._unwound_error, None, None
-        self._retry_from(first, error or RuntimeError("batch not durable"))
+        self._retry_from(first, error)
         await asyncio.sleep(self._backoff)
 
     def _retry_from(self, first: dict, exc: Exception) -> None:

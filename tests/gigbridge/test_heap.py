@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from gigbridge.heap import fix_mmap_threshold, heap_trimmer
+from gigbridge.heap import fix_mmap_threshold, heap_trimmer, heap_usage_mb
 
 
 def rss_kb() -> int:
@@ -44,3 +44,14 @@ def test_large_blocks_are_unmapped_when_freed_without_a_trim():
     del blocks
     assert grown - rss_kb() > 20_000, "the 100 freed blocks went straight back to the OS"
     assert len(kept) == 100
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallinfo2 is Linux's")
+def test_heap_usage_counts_what_is_in_use():
+    size = 2048
+    before = heap_usage_mb()
+    blocks = [b"x" * size for _ in range(16_000)]  # ~32 MB from malloc
+    during = heap_usage_mb()
+    assert set(before) == {"heap_arena_mb", "heap_in_use_mb", "heap_free_mb", "heap_mmap_mb"}
+    assert during["heap_in_use_mb"] - before["heap_in_use_mb"] > 25
+    assert len(blocks) == 16_000
