@@ -1,6 +1,6 @@
 """Baseline contender: copy raw bytes from the ingest topics to one output topic, no decoding.
 
-The same consumer fetch settings and delivery discipline as the hub (batches of up to 500,
+The same consumer fetch settings and delivery discipline as the hub (batches of up to the hub's default size,
 every output acknowledged with acks=all before the batch's offsets may be committed; commits
 every second), so the difference to the hub is everything the hub does per event: decode, validation, dedupe (store
 and log), privacy, routing, encoding, metrics and the extra output records.
@@ -61,7 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.passthrough")
     parser.add_argument("--group", required=True)
     parser.add_argument("--target", required=True)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=Settings.model_fields["ingest_batch_size"].default,
+                        help="most records per batch (default: the hub's)")
     parser.add_argument("sources", nargs="+")
     args = parser.parse_args()
     asyncio.run(copy(args.sources, args.target, args.group, args.batch))

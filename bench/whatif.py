@@ -24,10 +24,12 @@ from bench.run import BASELINE_OUT, Hub, git_commit, output_topics, saturation
 # name -> (description, extra environment of the worker). BENCH_WHATIF selects patches of
 # bench/whatif_worker.py; GIGBRIDGE_* are settings. Both are checked before anything runs.
 VARIANTS = {
-    "as-is": ("the hub as it is (batches of 500, two in flight)", {}),
+    "as-is": ("the hub as it is (batches of up to 2,000, two in flight)", {}),
     "no_validated": ("GIGBRIDGE_EMIT_VALIDATED=false: no hub.validated.* copy (-1 output record per valid event)",
                      {"GIGBRIDGE_EMIT_VALIDATED": "false"}),
-    "batch_2000": ("GIGBRIDGE_STREAM_BATCH_SIZE=2000 (default 500)", {"GIGBRIDGE_STREAM_BATCH_SIZE": "2000"}),
+    "batch_500": ("GIGBRIDGE_INGEST_BATCH_SIZE=500 (default 2000; the default before session 6)",
+                  {"GIGBRIDGE_INGEST_BATCH_SIZE": "500"}),
+    "batch_5000": ("GIGBRIDGE_INGEST_BATCH_SIZE=5000 (default 2000)", {"GIGBRIDGE_INGEST_BATCH_SIZE": "5000"}),
     "depth_1": ("GIGBRIDGE_STREAM_PIPELINE_DEPTH=1: one batch in flight (default 2)",
                 {"GIGBRIDGE_STREAM_PIPELINE_DEPTH": "1"}),
     "no_metrics": ("metrics.record_batch does nothing (ceiling of cheaper metrics)", {"BENCH_WHATIF": "no_metrics"}),

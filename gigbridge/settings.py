@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     data_dir: Path = REPO_ROOT / ".local" / "worker"
     worker_web_port: int = Field(6066, ge=0, le=65535, description="Faust web: /metrics lives here")
     worker_web_host: str = "127.0.0.1"
-    stream_batch_size: int = Field(500, ge=1, description="most ingest records per batch")
+    ingest_batch_size: int = Field(
+        2000, ge=1, description="most ingest records per validation batch (a batch returns as soon as any "
+        "records are there: at moderate rates batches are small; large ones amortise what every batch "
+        "pays per output partition, see docs/performance.md)")
+    stream_batch_size: int = Field(500, ge=1, description="most records per delivery-agent batch (HTTP sinks)")
     stream_batch_timeout_s: float = Field(
         0.05, gt=0, description="longest wait for the first record of a batch (a batch never waits to fill up)")
     stream_pipeline_depth: int = Field(

@@ -2,7 +2,7 @@
 subscribed by pattern to every ``platform.<id>.<type>`` topic (a newly onboarded platform's
 topics are picked up at the next metadata refresh, ``topic_discovery_interval_s``).
 
-Guarantees, per batch (``getmany``: up to ``stream_batch_size`` records, returned as soon as
+Guarantees, per batch (``getmany``: up to ``ingest_batch_size`` records, returned as soon as
 any are there, so a quiet stream is not held back to fill a batch):
 
 1. ``handle(records)`` plans the batch and sends every output; the awaitable it returns
@@ -138,7 +138,7 @@ class IngestLoop:
         timeout_ms = int(s.stream_batch_timeout_s * 1000)
         while not self.stopping:
             try:
-                batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=s.stream_batch_size)
+                batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=s.ingest_batch_size)
             except ConsumerStoppedError:  # stop() while waiting for records
                 break
             if not batches:
