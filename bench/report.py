@@ -25,6 +25,18 @@ def _fmt(value, digits: int = 0) -> str:
     return str(value)
 
 
+def _machine_bound(saturation: dict, cpus: int | None) -> float | None:
+    """The most events/s this machine could give a contender if its worker and the broker had
+    every core to themselves with no scheduling loss: cores / (worker + broker CPU seconds per
+    event at saturation). A target above it cannot be met here by parallelism alone."""
+    worker_s = (saturation.get("cpu_s_per_1k_events") or 0) / 1000
+    broker_pct = saturation.get("cpu", {}).get("core_pct", {}).get("broker")
+    rate = saturation.get("events_per_s")
+    if not (cpus and worker_s and broker_pct is not None and rate):
+        return None
+    return cpus / (worker_s + broker_pct / 100 / rate)
+
+
 def targets(result: dict) -> list[dict]:
     hub = result.get("contenders", {}).get("hub", {})
     base = result.get("contenders", {}).get("baseline", {})
@@ -82,6 +94,9 @@ def markdown(result: dict) -> str:
     row("CPU-bound capacity: events/s per core of worker CPU (1 / CPU per event)", cap_b, cap_h)
     row("broker CPU at saturation (% of one core)", bs.get("cpu", {}).get("core_pct", {}).get("broker"),
         hs.get("cpu", {}).get("core_pct", {}).get("broker"), ratio=False)
+    cpus = m.get("cpus")
+    row(f"machine bound: events/s if worker and broker shared all {cpus} cores perfectly "
+        "(cores / their CPU per event at saturation)", _machine_bound(bs, cpus), _machine_bound(hs, cpus))
     row("other processes on the machine at saturation (% of one core)",
         bs.get("cpu", {}).get("other_processes_core_pct"), hs.get("cpu", {}).get("other_processes_core_pct"),
         ratio=False)
