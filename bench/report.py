@@ -37,6 +37,14 @@ def _machine_bound(saturation: dict, cpus: int | None) -> float | None:
     return cpus / (worker_s + broker_pct / 100 / rate)
 
 
+def _runs(contender: dict) -> str | None:
+    runs = contender.get("saturation_runs")
+    if not runs:
+        return None
+    return ", ".join(f"{_fmt(r.get('events_per_s'))} @ {_fmt((r.get('cpu_s_per_1k_events') or 0) * 1000)}"
+                     for r in runs)
+
+
 def targets(result: dict) -> list[dict]:
     hub = result.get("contenders", {}).get("hub", {})
     base = result.get("contenders", {}).get("baseline", {})
@@ -81,7 +89,10 @@ def markdown(result: dict) -> str:
         lines.append(f"| {label} | {_fmt(b, digits)} | {_fmt(h, digits)} | {r} |")
 
     bs, hs = base.get("saturation", {}), hub.get("saturation", {})
-    row("saturation throughput (events/s, output append times)", bs.get("events_per_s"), hs.get("events_per_s"))
+    row("saturation throughput (events/s, output append times; the median run, as every saturation row)",
+        bs.get("events_per_s"), hs.get("events_per_s"))
+    if len(base.get("saturation_runs", ())) > 1 or len(hub.get("saturation_runs", ())) > 1:
+        row("saturation runs, in order (events/s @ worker CPU µs/event)", _runs(base), _runs(hub), ratio=False)
     row("CPU s per 1k events at saturation (worker process)", bs.get("cpu_s_per_1k_events"),
         hs.get("cpu_s_per_1k_events"), digits=3)
     row("worker CPU at saturation (% of one core)", bs.get("cpu", {}).get("core_pct", {}).get("worker"),
