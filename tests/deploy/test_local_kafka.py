@@ -312,8 +312,15 @@ def test_three_node_cluster_tolerates_a_killed_broker(tmp_path: Path) -> None:
             adm.create_topics({topic: {"num_partitions": 3, "replication_factor": 3,
                                        "configs": {"min.insync.replicas": "2"}}},
                               wait_for_metadata=True)
-            partitions = adm.describe_topics([topic])[0]["partitions"]
-            assert all(len(p["replica_nodes"]) == 3 for p in partitions)
+
+            def described() -> list[dict] | None:
+                parts = adm.describe_topics([topic])[0]["partitions"]
+                whole = len(parts) == 3 and all(len(q["replica_nodes"]) == 3 and q["leader_id"] >= 0 for q in parts)
+                return parts if whole else None
+
+            # The node that answers may not list a just-created topic's partitions yet (CI saw an
+            # empty list, which an all() over it let through): wait for all three, replicated, led.
+            partitions = wait_until(described, 30, f"3 partitions of {topic}, 3 replicas each, with leaders")
             victim = next(p["leader_id"] for p in partitions if p["partition_index"] == 0)
 
             for p in range(3):
