@@ -291,20 +291,30 @@ async def latency(k: Kafka, c: Contender, proc: Subprocess, meter: Meter, rate: 
     }
 
 
-async def saturation_only(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None) -> dict:
-    """One more saturation run of ``c``: a fresh process (consumer group, dedupe store) drains the
-    backlog, then stops. Run before the latency phases, so the ingest topics hold the backlog only."""
+async def _start_and_saturate(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None,
+                              what: str) -> tuple[Subprocess, Meter, dict]:
+    """Launch a fresh ``c`` (its own consumer group and dedupe store) and measure it draining the
+    backlog; returns the still running process, its meter and the saturation figures."""
     base = await k.end_offsets(c.primary_tps())
-    say(f"{c.name}: extra saturation run over the backlog of {len(inputs.saturation):,} events")
+    say(f"{c.name}: {what} over a backlog of {len(inputs.saturation):,} events")
     started = time.monotonic()
     proc = c.launch()
-    meter = Meter({"worker": proc.pid, "broker": broker_pid})
     try:
+        meter = Meter({"worker": proc.pid, "broker": broker_pid})
         sat = await saturation(k, c, proc, meter, len(inputs.saturation), base, started)
-        say(f"{c.name}: {sat['events_per_s']:,} events/s, {sat['cpu_s_per_1k_events']} CPU s/1k events")
-        return sat
-    finally:
+    except BaseException:
         proc.stop()
+        raise
+    say(f"{c.name}: {sat['events_per_s']:,} events/s, {sat['cpu_s_per_1k_events']} CPU s/1k events")
+    return proc, meter, sat
+
+
+async def saturation_only(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None) -> dict:
+    """One more saturation run of ``c``, whose process stops after it. Run before the latency
+    phases, so the ingest topics hold the backlog only."""
+    proc, _, sat = await _start_and_saturate(k, c, inputs, broker_pid, "extra saturation run")
+    proc.stop()
+    return sat
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -318,14 +328,8 @@ async def run_contender(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int 
     """Saturation over the backlog, then each offered load, with one process. ``earlier_runs``
     are saturation runs of the same contender made before (``saturation_only``): the result's
     ``saturation`` is the median of them and this one, ``saturation_runs`` lists them all."""
-    base = await k.end_offsets(c.primary_tps())
-    say(f"{c.name}: starting; saturation over a backlog of {len(inputs.saturation):,} events")
-    started = time.monotonic()
-    proc = c.launch()
-    meter = Meter({"worker": proc.pid, "broker": broker_pid})
+    proc, meter, sat = await _start_and_saturate(k, c, inputs, broker_pid, "starting; saturation")
     try:
-        sat = await saturation(k, c, proc, meter, len(inputs.saturation), base, started)
-        say(f"{c.name}: {sat['events_per_s']:,} events/s, {sat['cpu_s_per_1k_events']} CPU s/1k events")
         runs = [*earlier_runs, sat]
         result = {"saturation": median_run(runs), "saturation_runs": runs}
         result["latency"] = {}
