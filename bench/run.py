@@ -291,17 +291,17 @@ async def latency(k: Kafka, c: Contender, proc: Subprocess, meter: Meter, rate: 
     }
 
 
-async def _start_and_saturate(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None,
+async def _start_and_saturate(k: Kafka, c: Contender, backlog: int, broker_pid: int | None,
                               what: str) -> tuple[Subprocess, Meter, dict]:
     """Launch a fresh ``c`` (its own consumer group and dedupe store) and measure it draining the
-    backlog; returns the still running process, its meter and the saturation figures."""
+    ``backlog`` events; returns the still running process, its meter and the saturation figures."""
     base = await k.end_offsets(c.primary_tps())
-    say(f"{c.name}: {what} over a backlog of {len(inputs.saturation):,} events")
+    say(f"{c.name}: {what} over a backlog of {backlog:,} events")
     started = time.monotonic()
     proc = c.launch()
     try:
         meter = Meter({"worker": proc.pid, "broker": broker_pid})
-        sat = await saturation(k, c, proc, meter, len(inputs.saturation), base, started)
+        sat = await saturation(k, c, proc, meter, backlog, base, started)
     except BaseException:
         proc.stop()
         raise
@@ -309,10 +309,12 @@ async def _start_and_saturate(k: Kafka, c: Contender, inputs: Inputs, broker_pid
     return proc, meter, sat
 
 
-async def saturation_only(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None) -> dict:
-    """One more saturation run of ``c``, whose process stops after it. Run before the latency
-    phases, so the ingest topics hold the backlog only."""
-    proc, _, sat = await _start_and_saturate(k, c, inputs, broker_pid, "extra saturation run")
+async def saturation_only(k: Kafka, c: Contender, backlog: int, broker_pid: int | None,
+                          what: str = "extra saturation run") -> dict:
+    """A saturation run of a fresh ``c`` over ``backlog`` events, whose process stops after it
+    (the full run's extra runs come before the latency phases, so the ingest topics hold the
+    backlog only; what-if variants use it too)."""
+    proc, _, sat = await _start_and_saturate(k, c, backlog, broker_pid, what)
     proc.stop()
     return sat
 
@@ -328,7 +330,7 @@ async def run_contender(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int 
     """Saturation over the backlog, then each offered load, with one process. ``earlier_runs``
     are saturation runs of the same contender made before (``saturation_only``): the result's
     ``saturation`` is the median of them and this one, ``saturation_runs`` lists them all."""
-    proc, meter, sat = await _start_and_saturate(k, c, inputs, broker_pid, "starting; saturation")
+    proc, meter, sat = await _start_and_saturate(k, c, len(inputs.saturation), broker_pid, "starting; saturation")
     try:
         runs = [*earlier_runs, sat]
         result = {"saturation": median_run(runs), "saturation_runs": runs}
@@ -466,7 +468,7 @@ async def bench(plan: Plan, seed: int, stop_broker: bool) -> dict:
             earlier: dict[str, list[dict]] = {c.name: [] for c in contenders}
             for _ in range(plan.saturation_rounds - 1):  # interleaved: drift hits both alike
                 for c in contenders:
-                    earlier[c.name].append(await saturation_only(k, c, inputs, broker.pid))
+                    earlier[c.name].append(await saturation_only(k, c, len(inputs.saturation), broker.pid))
             for c in contenders:
                 result["contenders"][c.name] = await run_contender(k, c, inputs, broker.pid, earlier[c.name])
             created_by_hub = set(await k.admin.list_topics()) - topics_before

@@ -10,16 +10,14 @@ import argparse
 import asyncio
 import json
 import statistics
-import time
 from datetime import datetime, timezone
 
 from bench.broker import BenchBroker
 from bench.codec import build_context
 from bench.common import RESULTS_DIR, WORK_DIR, machine_info, prune_workdirs, say
 from bench.dataset import EventSource, ingest_topics
-from bench.kafkaio import Kafka, tps_of
-from bench.meter import Meter
-from bench.run import BASELINE_OUT, Hub, git_commit, output_topics, saturation
+from bench.kafkaio import Kafka
+from bench.run import BASELINE_OUT, Hub, git_commit, output_topics, saturation_only
 
 # name -> (description, extra environment of the worker). BENCH_WHATIF selects patches of
 # bench/whatif_worker.py; GIGBRIDGE_* are settings. Both are checked before anything runs.
@@ -88,16 +86,7 @@ async def whatif(names: list[str], events: int, rounds: int, seed: int, stop_bro
             for r in range(rounds):
                 for name in names:
                     hub = VariantHub(conn, workdir, source.platforms, ctx.catalog, name, VARIANTS[name][1], offices)
-                    tps = tps_of(hub.primary)
-                    base = await k.end_offsets(tps)
-                    say(f"whatif round {r + 1}/{rounds}: {name}")
-                    proc = hub.launch()
-                    started = time.monotonic()
-                    meter = Meter({"worker": proc.pid, "broker": broker.pid})
-                    try:
-                        sat = await saturation(k, hub, proc, meter, events, base, started)
-                    finally:
-                        proc.stop()
+                    sat = await saturation_only(k, hub, events, broker.pid, f"whatif round {r + 1}/{rounds}, {name}")
                     sat["variant"], sat["round"] = name, r + 1
                     say(f"  {name}: {sat['events_per_s']:,} events/s, "
                         f"{sat['cpu_s_per_1k_events'] * 1000:.0f} µs CPU/event, verdicts {sat['verdicts']}")
