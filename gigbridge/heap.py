@@ -57,13 +57,21 @@ class _MallInfo2(ctypes.Structure):
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
+@functools.lru_cache(maxsize=1)
+def _mallinfo2():
+    """libc's ``mallinfo2`` with its return type declared, or None (older glibc, other libcs)."""
+    mallinfo2 = getattr(_libc(), "mallinfo2", None)
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+    return mallinfo2
+
+
 def heap_usage_mb() -> dict[str, float]:
     """glibc's heap figures (``mallinfo2``, all arenas) in MB: in use, free inside the heap (the
     holes a trim gives back) and mmapped; empty where the C library has no ``mallinfo2``."""
-    mallinfo2 = getattr(_libc(), "mallinfo2", None)
+    mallinfo2 = _mallinfo2()
     if mallinfo2 is None:
         return {}
-    mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     return {"heap_arena_mb": round(info.arena / 2**20, 1), "heap_in_use_mb": round(info.uordblks / 2**20, 1),
             "heap_free_mb": round(info.fordblks / 2**20, 1), "heap_mmap_mb": round(info.hblkhd / 2**20, 1)}
