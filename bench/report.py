@@ -25,12 +25,17 @@ def _fmt(value, digits: int = 0) -> str:
     return str(value)
 
 
+def _core_pct(saturation: dict, process: str) -> float | None:
+    """Percent of one core ``process`` ("worker", "broker") used during a saturation run."""
+    return saturation.get("cpu", {}).get("core_pct", {}).get(process)
+
+
 def _machine_bound(saturation: dict, cpus: int | None) -> float | None:
     """The most events/s this machine could give a contender if its worker and the broker had
     every core to themselves with no scheduling loss: cores / (worker + broker CPU seconds per
     event at saturation). A target above it cannot be met here by parallelism alone."""
     worker_s = (saturation.get("cpu_s_per_1k_events") or 0) / 1000
-    broker_pct = saturation.get("cpu", {}).get("core_pct", {}).get("broker")
+    broker_pct = _core_pct(saturation, "broker")
     rate = saturation.get("events_per_s")
     if not (cpus and worker_s and broker_pct is not None and rate):
         return None
@@ -95,16 +100,14 @@ def markdown(result: dict) -> str:
         row("saturation runs, in order (events/s @ worker CPU µs/event)", _runs(base), _runs(hub), ratio=False)
     row("CPU s per 1k events at saturation (worker process)", bs.get("cpu_s_per_1k_events"),
         hs.get("cpu_s_per_1k_events"), digits=3)
-    row("worker CPU at saturation (% of one core)", bs.get("cpu", {}).get("core_pct", {}).get("worker"),
-        hs.get("cpu", {}).get("core_pct", {}).get("worker"), ratio=False)
+    row("worker CPU at saturation (% of one core)", _core_pct(bs, "worker"), _core_pct(hs, "worker"), ratio=False)
     row("worker threads waiting for a CPU at saturation (% of wall time)",
         bs.get("cpu", {}).get("runqueue_wait_pct", {}).get("worker"),
         hs.get("cpu", {}).get("runqueue_wait_pct", {}).get("worker"), ratio=False)
     cap_b = 1000 / bs["cpu_s_per_1k_events"] if bs.get("cpu_s_per_1k_events") else None
     cap_h = 1000 / hs["cpu_s_per_1k_events"] if hs.get("cpu_s_per_1k_events") else None
     row("CPU-bound capacity: events/s per core of worker CPU (1 / CPU per event)", cap_b, cap_h)
-    row("broker CPU at saturation (% of one core)", bs.get("cpu", {}).get("core_pct", {}).get("broker"),
-        hs.get("cpu", {}).get("core_pct", {}).get("broker"), ratio=False)
+    row("broker CPU at saturation (% of one core)", _core_pct(bs, "broker"), _core_pct(hs, "broker"), ratio=False)
     cpus = m.get("cpus")
     row(f"machine bound: events/s if worker and broker shared all {cpus} cores perfectly "
         "(cores / their CPU per event at saturation)", _machine_bound(bs, cpus), _machine_bound(hs, cpus))

@@ -25,6 +25,7 @@ import asyncio
 import subprocess
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -326,7 +327,7 @@ def median_run(runs: list[dict]) -> dict:
 
 
 async def run_contender(k: Kafka, c: Contender, inputs: Inputs, broker_pid: int | None,
-                        earlier_runs: list[dict] = ()) -> dict:
+                        earlier_runs: Sequence[dict] = ()) -> dict:
     """Saturation over the backlog, then each offered load, with one process. ``earlier_runs``
     are saturation runs of the same contender made before (``saturation_only``): the result's
     ``saturation`` is the median of them and this one, ``saturation_runs`` lists them all."""
