@@ -53,6 +53,21 @@ test-unit: $(STAMP)
 clean:
 	rm -rf .local/worker .pytest_cache
 
+# --- Kubernetes manifest tools (tests/deploy/test_k8s.py calls these targets) ---------------
+# kustomize from the Go module proxy; checkov in its own venv (its pins clash with the suite's).
+KUSTOMIZE_VERSION := v5.8.1
+CHECKOV_VERSION := 3.3.30
+.PHONY: k8s-tools
+k8s-tools: .local/bin/kustomize .local/checkov/bin/checkov
+
+.local/bin/kustomize:
+	@command -v go >/dev/null || { echo "go is required to build kustomize"; exit 2; }
+	GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+.local/checkov/bin/checkov:
+	test -x .local/checkov/bin/python || $(PY) -m venv .local/checkov
+	.local/checkov/bin/pip install -q 'checkov==$(CHECKOV_VERSION)'
+
 # --- benchmarks: not part of `make test`; see docs/performance.md -------------------------
 # Own broker in .local/bench-kafka, left running for the next run (`.venv/bin/python -m bench down`
 # stops it); results in bench/results/<UTC timestamp>.{json,md}. py-spy is for the profile phase.
