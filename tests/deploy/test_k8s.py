@@ -42,6 +42,10 @@ PRODUCTION_SECRETS = {"gigbridge-hub-secrets", "gigbridge-gateway-tokens"}
 PENDING_TLS_SETTINGS = {"GIGBRIDGE_KAFKA_SSL_CAFILE", "GIGBRIDGE_KAFKA_SSL_CERTFILE", "GIGBRIDGE_KAFKA_SSL_KEYFILE"}
 
 
+# `make test` installs both tools first (target k8s-tools); run alone, the first test installs them.
+pytestmark = pytest.mark.timeout(900)
+
+
 def _make(target: str) -> Path:
     path = REPO_ROOT / target
     if not path.exists():
