@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -75,15 +76,23 @@ def provisioned_topics(access: AccessFile) -> list[str]:
     return topics
 
 
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
 def kafka_topics(access: AccessFile, settings: Settings, cluster: str = DEFAULT_CLUSTER) -> list[dict]:
+    """A topic whose name is not a Kubernetes object name (an app id with ``_`` or capitals) gets
+    a lower-cased, ``_``-free resource name and its real name in ``spec.topicName``."""
     window_ms = int(settings.dedupe_window_s * 1000)
-    return [{"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
-             "metadata": {"name": topic, "labels": {CLUSTER_LABEL: cluster, **PART_OF}},
-             "spec": {"partitions": new_topic_partitions(topic, settings.topic_partitions,
-                                                         settings.office_topic_partitions),
-                      "replicas": settings.topic_replication_factor,
-                      "config": topic_configs(topic, window_ms)}}
-            for topic in provisioned_topics(access)]
+    topics = []
+    for topic in provisioned_topics(access):
+        spec = {"partitions": new_topic_partitions(topic, settings.topic_partitions, settings.office_topic_partitions),
+                "replicas": settings.topic_replication_factor, "config": topic_configs(topic, window_ms)}
+        name = topic
+        if not DNS_SUBDOMAIN.fullmatch(topic):
+            name, spec = re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-."), {"topicName": topic, **spec}
+        topics.append({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
+                       "metadata": {"name": name, "labels": {CLUSTER_LABEL: cluster, **PART_OF}}, "spec": spec})
+    return topics
 
 
 def prometheus_rule() -> dict:

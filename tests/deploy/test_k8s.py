@@ -116,6 +116,7 @@ def test_every_rendered_object_is_valid(overlay):
     for doc in docs:
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         assert doc["metadata"].get("namespace"), f"{where} has no namespace"
+        assert generate.DNS_SUBDOMAIN.fullmatch(doc["metadata"]["name"]), f"{where}: not an object name"
         if (doc["apiVersion"], doc["kind"]) in crd_schemas():
             problems += [f"{where}: {e}" for e in custom_resource_errors(doc)]
         else:
@@ -124,6 +125,15 @@ def test_every_rendered_object_is_valid(overlay):
             except kubernetes_validate.ValidationError as exc:
                 problems.append(f"{where}: {exc.message}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_topic_name_that_is_no_object_name_goes_to_topic_name():
+    access = load_access().model_copy(update={"hub": load_access().hub.model_copy(update={"app_id": "Hub_1"})})
+    topics = generate.kafka_topics(access, generate.settings_of(generate.hub_config()))
+    odd = [t for t in topics if "topicName" in t["spec"]]
+    assert odd and all(t["spec"]["topicName"].startswith("Hub_1-dedupe.") for t in odd)
+    assert all(generate.DNS_SUBDOMAIN.fullmatch(t["metadata"]["name"]) for t in topics)
+    assert all(not custom_resource_errors({**t, "metadata": {"name": t["metadata"]["name"]}}) for t in topics)
 
 
 def test_the_custom_resource_check_is_strict():
@@ -183,7 +193,7 @@ def test_topics_match_the_policy_and_the_worker_settings(overlay):
     env = _one(docs, "ConfigMap", "gigbridge-hub")["data"]
     settings = generate.settings_of(env)
     nodes = _one(docs, "KafkaNodePool", "combined")["spec"]["replicas"]
-    topics = _by_kind(docs, "KafkaTopic")
+    topics = {t["spec"].get("topicName", name): t for name, t in _by_kind(docs, "KafkaTopic").items()}
     assert set(topics) == set(generate.provisioned_topics(load_access()))
     for name, topic in topics.items():
         assert topic["spec"]["config"] == topic_configs(name, int(settings.dedupe_window_s * 1000)), name
