@@ -157,6 +157,8 @@ def test_access_export_cli_prints_the_committed_kafka_users(capsys):
 
     assert main(["access", "export", "--format", "strimzi"]) == 0
     assert capsys.readouterr().out == (K8S / "base" / "kafka" / "kafka-users.yaml").read_text()
+    assert main(["access", "export", "--file", str(K8S / "no-such-file.yaml")]) == 2
+    assert "cannot read access file" in capsys.readouterr().err
 
 
 def test_kafka_users_grant_exactly_what_access_apply_would():
