@@ -41,15 +41,13 @@ class SimulatedInsurer:
         review = day_start_ms(self.calendar.add_working_days(day, 1).isoformat()) + 9 * HOUR
         decided_day = self.calendar.add_working_days(day, self.rng.choice((1, 2, 3, 4, 4, 5, 5, 6, 7)))
         determined = day_start_ms(decided_day.isoformat()) + self.rng.randint(9, 17) * HOUR
-        denied = self.rng.random() < self.denial_share
-        updates = [
-            {**base, "event_id": self._uuid(), "occurred_at": received, "status": "RECEIVED", "decision": None, "reason_code": None},
-            {**base, "event_id": self._uuid(), "occurred_at": review, "status": "UNDER_REVIEW", "decision": None, "reason_code": None},
-            {**base, "event_id": self._uuid(), "occurred_at": determined, "status": "DETERMINED",
-             "decision": "DENIED" if denied else "ACCEPTED",
-             "reason_code": self.rng.choice(DENIAL_REASONS) if denied else None},
-        ]
-        if not denied:
-            updates.append({**base, "event_id": self._uuid(), "occurred_at": determined + 2 * 24 * HOUR,
-                            "status": "PAID", "decision": None, "reason_code": None})
+        def update(at: int, status: str, decision: str | None = None, reason: str | None = None) -> dict:
+            return {**base, "event_id": self._uuid(), "occurred_at": at, "status": status, "decision": decision,
+                    "reason_code": reason}
+
+        updates = [update(received, "RECEIVED"), update(review, "UNDER_REVIEW")]
+        if self.rng.random() < self.denial_share:
+            updates.append(update(determined, "DETERMINED", "DENIED", self.rng.choice(DENIAL_REASONS)))
+        else:
+            updates += [update(determined, "DETERMINED", "ACCEPTED"), update(determined + 2 * 24 * HOUR, "PAID")]
         return updates

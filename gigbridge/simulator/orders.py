@@ -87,7 +87,8 @@ class OrderSimulator:
         for i in range(workers):
             platform, industry = PLATFORMS[i % len(PLATFORMS)]
             province = self.rng.choice(PROVINCES)
-            self.workers.append(_Worker(platform, industry, self._ref(f"worker-{i}"), self.rng.choice(townships[province])))
+            division = self.rng.choice(townships[province])
+            self.workers.append(_Worker(platform, industry, self._ref(f"worker-{i}"), division))
 
     def _ref(self, label: str) -> str:
         return hashlib.sha256(f"{label}:{self.rng.getrandbits(64)}".encode()).hexdigest()

@@ -33,13 +33,13 @@ CATALOG = default_catalog()
 @pytest.fixture(scope="module")
 def sim_day():
     sim = OrderSimulator(DIVISIONS, RATES, seed=11, workers=24, mispriced_share=0.03, duplicate_share=0.03,
-                         late_share=0.03, incident_share=0.02)
+                         late_share=0.03, incident_share=0.03, uncovered_share=0.4)
     return sim.day(DAY)
 
 
 def test_same_seed_same_traffic(sim_day):
     again = OrderSimulator(DIVISIONS, RATES, seed=11, workers=24, mispriced_share=0.03, duplicate_share=0.03,
-                           late_share=0.03, incident_share=0.02).day(DAY)
+                           late_share=0.03, incident_share=0.03, uncovered_share=0.4).day(DAY)
     assert again == sim_day
     other = OrderSimulator(DIVISIONS, RATES, seed=12, workers=24).day(DAY)
     assert [o.record["order_ref"] for o in other.orders] != [o.record["order_ref"] for o in sim_day.orders]

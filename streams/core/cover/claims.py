@@ -18,7 +18,15 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from streams.core.cover.workdays import WorkCalendar, determination_due
-from streams.validate import COMMON_CHECKS, DEFAULT_RULES, Rejection, Rules, identifier_check, time_window_check
+from streams.validate import (
+    DEFAULT_RULES,
+    Rejection,
+    Rules,
+    event_id_check,
+    identifier_check,
+    platform_check,
+    time_window_check,
+)
 
 STATUSES = ("RECEIVED", "UNDER_REVIEW", "DETERMINED", "PAID")
 #: The one legal next status of each status (None: no update seen yet).
@@ -58,8 +66,7 @@ class ClaimOutcome:
 
 def check_claim_status(record: dict, *, now_ms: int, rules: Rules = DEFAULT_RULES) -> Rejection | None:
     """Rules of a schema-valid ClaimStatus taken alone (the transition is checked statefully)."""
-    generic = (COMMON_CHECKS[0], COMMON_CHECKS[1], time_window_check("occurred_at"))
-    for check in generic:
+    for check in (event_id_check, platform_check, time_window_check("occurred_at")):
         rejection = check(record, now_ms, None, None, rules)
         if rejection is not None:
             return rejection

@@ -96,11 +96,13 @@ def close_due(state: CoverState, now_ms: int, grace_ms: int = DEFAULT_GRACE_MS) 
 def prune(state: CoverState, now_ms: int, keep_ms: int) -> CoverState:
     """Forget emitted days (and their order_refs) that ended more than ``keep_ms`` ago. Keep them
     longer than validation accepts old orders (90 days) or a late order would start at v1 again."""
-    for key in [k for k, d in state.days.items() if d.emitted_version and day_end_ms(k.service_date) + keep_ms < now_ms]:
+    def expired(key, entry) -> bool:
+        return bool(entry.emitted_version) and day_end_ms(key.service_date) + keep_ms < now_ms
+
+    for key in [k for k, d in state.days.items() if expired(k, d)]:
         for ref in state.days.pop(key).order_refs:
             state.orders.pop(ref, None)
-    for skey in [k for k, s in state.statements.items()
-                 if s.emitted_version and day_end_ms(k.service_date) + keep_ms < now_ms]:
+    for skey in [k for k, s in state.statements.items() if expired(k, s)]:
         del state.statements[skey]
     return state
 

@@ -34,7 +34,8 @@ class CoverLink:
     order_ref: str | None
 
 
-def check_incident(state: CoverState, incident: dict, now_ms: int, grace_ms: int = DEFAULT_GRACE_MS) -> tuple[CoverState, list]:
+def check_incident(state: CoverState, incident: dict, now_ms: int,
+                   grace_ms: int = DEFAULT_GRACE_MS) -> tuple[CoverState, list]:
     """Check one validated IncidentReport: emits a CoverLink, a CoverGap record (deadline past),
     or nothing (insured=false, an incident already pending, or waiting for late orders)."""
     if not incident["insured"] or incident["event_id"] in state.pending_incidents:

@@ -79,7 +79,8 @@ def to_plain(state: CoverState) -> dict:
         "statements": sorted([list(k), s.orders, s.premium_fen, sorted(s.workers), s.emitted_version]
                              for k, s in state.statements.items()),
         "orders": sorted([ref, list(o.day), o.event_id] for ref, o in state.orders.items()),
-        "pending_incidents": sorted([event_id, p.record, p.deadline_ms] for event_id, p in state.pending_incidents.items()),
+        "pending_incidents": sorted([event_id, p.record, p.deadline_ms]
+                                    for event_id, p in state.pending_incidents.items()),
     }
 
 

@@ -70,7 +70,8 @@ def parse_calendar(text: str) -> WorkCalendar:
             for item in entry["holidays"]:
                 first, last = _day(item["from"]), _day(item["to"])
                 if first > last or first.year != year or last.year != year:
-                    raise CalendarError(f"{year}: holiday range {item['from']}..{item['to']} is not in order or not in {year}")
+                    raise CalendarError(f"{year}: holiday range {item['from']}..{item['to']} "
+                                        f"is not in order or not in {year}")
                 holidays.update(first + timedelta(days=i) for i in range((last - first).days + 1))
             for raw in entry.get("adjusted_workdays", []):
                 day = _day(raw)
