@@ -94,8 +94,9 @@ def close_due(state: CoverState, now_ms: int, grace_ms: int = DEFAULT_GRACE_MS) 
 
 
 def prune(state: CoverState, now_ms: int, keep_ms: int) -> CoverState:
-    """Forget emitted days (and their order_refs) that ended more than ``keep_ms`` ago. Keep them
-    longer than validation accepts old orders (90 days) or a late order would start at v1 again."""
+    """Forget emitted days (and their order_refs) that ended more than ``keep_ms`` ago, and the
+    replay memory of incidents as old. Keep them longer than validation accepts old events
+    (90 days), or a very late order would start its day at version 1 again."""
     def expired(key, entry) -> bool:
         return bool(entry.emitted_version) and day_end_ms(key.service_date) + keep_ms < now_ms
 
@@ -104,7 +105,8 @@ def prune(state: CoverState, now_ms: int, keep_ms: int) -> CoverState:
             state.orders.pop(ref, None)
     for skey in [k for k, s in state.statements.items() if expired(k, s)]:
         del state.statements[skey]
-    return state
+    oldest_kept = service_date(now_ms - keep_ms)
+    return gaps.forget_decided(state, oldest_kept)
 
 
 def _day_record(key: DayKey, day: DayCover, now_ms: int) -> Emit:

@@ -11,8 +11,10 @@ Orders are published when they end, so an incident may arrive before its order: 
 incident waits until its day has closed plus the grace (the same grace as the day cover) and
 is re-checked by every :func:`~streams.core.cover.daycover.close_due`. A match gives a
 :class:`CoverLink` (the cover the incident carries to the insurer); no match by the deadline
-gives a ``CoverGap`` record for the insurer and the platform. Uninsured incidents are not
-checked (a platform that does not claim cover is not contradicted by a gap).
+gives a ``CoverGap`` record for the insurer and the platform. Each incident event is decided
+once: a replay of it (same ``event_id``) emits nothing; :func:`match_cover` answers the same
+question without changing the state. Uninsured incidents are not checked (a platform that does
+not claim cover is not contradicted by a gap).
 """
 
 from __future__ import annotations
@@ -38,15 +40,16 @@ def check_incident(state: CoverState, incident: dict, now_ms: int,
                    grace_ms: int = DEFAULT_GRACE_MS) -> tuple[CoverState, list]:
     """Check one validated IncidentReport: emits a CoverLink, a CoverGap record (deadline past),
     or nothing (insured=false, an incident already pending, or waiting for late orders)."""
-    if not incident["insured"] or incident["event_id"] in state.pending_incidents:
+    event_id = incident["event_id"]
+    if not incident["insured"] or event_id in state.pending_incidents or event_id in state.decided_incidents:
         return state, []
     deadline = day_end_ms(service_date(incident["occurred_at"])) + grace_ms
-    outcome = _match(state, incident)
+    outcome = match_cover(state, incident)
     if isinstance(outcome, CoverLink):
-        return state, [outcome]
+        return _decided(state, incident), [outcome]
     if now_ms >= deadline:
-        return state, [_gap_record(incident, outcome, now_ms)]
-    state.pending_incidents[incident["event_id"]] = PendingIncident(incident, deadline)
+        return _decided(state, incident), [_gap_record(incident, outcome, now_ms)]
+    state.pending_incidents[event_id] = PendingIncident(incident, deadline)
     return state, []
 
 
@@ -55,7 +58,7 @@ def recheck_pending(state: CoverState, now_ms: int) -> tuple[CoverState, list]:
     emits: list = []
     for event_id in sorted(state.pending_incidents):
         pending = state.pending_incidents[event_id]
-        outcome = _match(state, pending.record)
+        outcome = match_cover(state, pending.record)
         if isinstance(outcome, CoverLink):
             emits.append(outcome)
         elif now_ms >= pending.deadline_ms:
@@ -63,11 +66,23 @@ def recheck_pending(state: CoverState, now_ms: int) -> tuple[CoverState, list]:
         else:
             continue
         del state.pending_incidents[event_id]
+        _decided(state, pending.record)
     return state, emits
 
 
-def _match(state: CoverState, incident: dict) -> CoverLink | str:
-    """The link, or the kind of gap (a CoverGapKind symbol)."""
+def forget_decided(state: CoverState, before_date: str) -> CoverState:
+    """Drop the replay memory of incidents dated before ``before_date`` (YYYY-MM-DD)."""
+    state.decided_incidents = {k: d for k, d in state.decided_incidents.items() if d >= before_date}
+    return state
+
+
+def _decided(state: CoverState, incident: dict) -> CoverState:
+    state.decided_incidents[incident["event_id"]] = service_date(incident["occurred_at"])
+    return state
+
+
+def match_cover(state: CoverState, incident: dict) -> CoverLink | str:
+    """The cover an incident matches now, or the kind of gap (a CoverGapKind symbol)."""
     platform, worker, order_ref = incident["platform_id"], incident["worker_ref"], incident.get("order_ref")
     if order_ref is not None:
         seen = state.orders.get(order_ref)
@@ -92,4 +107,4 @@ def _gap_record(incident: dict, gap: str, now_ms: int) -> Emit:
         "gap": gap, "occurred_at": incident["occurred_at"], "detected_at": now_ms,
     }
     return Emit("cover_gap", (f"gov.insurance.{province}.cover-gaps", f"platform.{incident['platform_id']}.cover-gaps"),
-                incident["incident_id"], record)
+                f"{incident['platform_id']}:{incident['incident_id']}", record)

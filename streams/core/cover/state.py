@@ -67,6 +67,7 @@ class CoverState:
     statements: dict[StatementKey, Statement] = field(default_factory=dict)
     orders: dict[str, OrderSeen] = field(default_factory=dict)
     pending_incidents: dict[str, PendingIncident] = field(default_factory=dict)  # by incident event_id
+    decided_incidents: dict[str, str] = field(default_factory=dict)  # incident event_id -> its CST date
     open_days: set[DayKey] = field(default_factory=set)  # not emitted yet
     open_statements: set[StatementKey] = field(default_factory=set)
 
@@ -81,6 +82,7 @@ def to_plain(state: CoverState) -> dict:
         "orders": sorted([ref, list(o.day), o.event_id] for ref, o in state.orders.items()),
         "pending_incidents": sorted([event_id, p.record, p.deadline_ms]
                                     for event_id, p in state.pending_incidents.items()),
+        "decided_incidents": sorted(state.decided_incidents.items()),
     }
 
 
@@ -101,4 +103,5 @@ def from_plain(doc: dict) -> CoverState:
         state.orders[ref] = OrderSeen(DayKey(*day), event_id)
     for event_id, record, deadline in doc["pending_incidents"]:
         state.pending_incidents[event_id] = PendingIncident(record, deadline)
+    state.decided_incidents = dict(doc["decided_incidents"])
     return state

@@ -8,7 +8,7 @@ import hashlib
 from schemas.catalog import default_catalog
 from schemas.wire import encode
 from streams.core.cover.cst import day_end_ms, day_start_ms
-from streams.core.cover.daycover import DEFAULT_GRACE_MS, apply_order, close_due
+from streams.core.cover.daycover import DEFAULT_GRACE_MS, apply_order, close_due, prune
 from streams.core.cover.emits import Emit
 from streams.core.cover.gaps import CoverLink, check_incident
 from streams.core.cover.state import CoverState, DayKey, from_plain, to_plain
@@ -82,3 +82,20 @@ def test_uninsured_and_repeated_incidents_are_not_checked_twice():
     state, _ = check_incident(CoverState(), incident(), NOON)
     state, emits = check_incident(state, incident(), NOON)  # the same incident event again
     assert emits == [] and len(state.pending_incidents) == 1
+
+
+def test_a_replayed_incident_is_decided_once():
+    state, emits = check_incident(CoverState(), incident(), DEADLINE)
+    assert [e.contract for e in emits] == ["cover_gap"]
+    assert emits[0].idempotency_key == "swiftdash:INC-1"
+    state = from_plain(to_plain(state))
+    assert check_incident(state, incident(), DEADLINE + 1)[1] == []  # no second gap after a restart
+    state, emits = check_incident(covered_state(), incident(event_id="inc-ev-2"), NOON)
+    assert isinstance(emits[0], CoverLink) and check_incident(state, incident(event_id="inc-ev-2"), NOON)[1] == []
+
+
+def test_prune_forgets_old_decisions_only():
+    state, _ = check_incident(CoverState(), incident(), DEADLINE)
+    state, _ = check_incident(state, incident(event_id="inc-ev-9", occurred_at=NOON + 86_400_000), DEADLINE + 86_400_000)
+    state = prune(state, day_end_ms("2026-05-31") + 60_000, keep_ms=86_400_000)
+    assert list(state.decided_incidents) == ["inc-ev-9"]
