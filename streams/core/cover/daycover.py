@@ -30,6 +30,7 @@ from streams.core.cover.emits import DEFAULT_GRACE_MS, DuplicateOrder, Emit
 from streams.core.cover.orders import province_of
 from streams.core.cover.state import CoverState, DayCover, DayKey, OrderSeen, Statement, StatementKey
 
+
 def day_key(order: dict) -> DayKey:
     return DayKey(order["platform_id"], province_of(order["division_code"]), order["worker_ref"],
                   service_date(order["accepted_at"]))
@@ -52,11 +53,11 @@ def apply_order(state: CoverState, order: dict, now_ms: int) -> tuple[CoverState
         day = DayCover(1, fen, at, at, frozenset((order["order_ref"],)))
         state.open_days.add(key)
     else:
-        day = replace(day, orders=day.orders + 1, premium_fen=day.premium_fen + fen,
-                      first_order_at=min(day.first_order_at, at), last_order_at=max(day.last_order_at, at),
-                      order_refs=day.order_refs | {order["order_ref"]})
-        if day.emitted_version:
-            day = replace(day, emitted_version=day.emitted_version + 1)
+        # constructors, not dataclasses.replace: this runs once per order
+        version = day.emitted_version + 1 if day.emitted_version else 0
+        day = DayCover(day.orders + 1, day.premium_fen + fen, min(day.first_order_at, at),
+                       max(day.last_order_at, at), day.order_refs | {order["order_ref"]}, version)
+        if version:
             emits.append(_day_record(key, day, now_ms))
     state.days[key] = day
 
@@ -66,10 +67,11 @@ def apply_order(state: CoverState, order: dict, now_ms: int) -> tuple[CoverState
         statement = Statement(1, fen, frozenset((key.worker_ref,)))
         state.open_statements.add(skey)
     else:
-        statement = replace(statement, orders=statement.orders + 1, premium_fen=statement.premium_fen + fen,
-                            workers=statement.workers | {key.worker_ref})
-        if statement.emitted_version:
-            statement = replace(statement, emitted_version=statement.emitted_version + 1)
+        # a day's statement holds thousands of workers: copy the set only for a new one
+        workers = statement.workers if key.worker_ref in statement.workers else statement.workers | {key.worker_ref}
+        version = statement.emitted_version + 1 if statement.emitted_version else 0
+        statement = Statement(statement.orders + 1, statement.premium_fen + fen, workers, version)
+        if version:
             emits.append(_statement_record(skey, statement, now_ms))
     state.statements[skey] = statement
     return state, emits

@@ -26,6 +26,7 @@ from streams.core.cover.emits import DEFAULT_GRACE_MS, Emit
 from streams.core.cover.orders import province_of
 from streams.core.cover.state import CoverState, DayKey, PendingIncident
 
+
 @dataclass(frozen=True, slots=True)
 class CoverLink:
     """The cover an insured incident matched: the worker-day and, if named, the order."""
