@@ -19,7 +19,7 @@ from gigbridge.logs import get_logger
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.dedupe_store import DedupeStore
-from streams.pipeline import Delivery
+from streams.plan import Delivery
 
 log = get_logger("gigbridge.dedupe")
 

@@ -17,7 +17,7 @@ from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
-from streams.pipeline import Delivery, InMessage
+from streams.plan import Delivery, InMessage
 from streams.route import insurance_topic, office_topic
 from streams.validate import EVENT_TYPES
 

@@ -9,7 +9,8 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
-from streams.process import Accepted, Context, Rejected, classify_json
+from streams.classify import Accepted, Rejected, classify_json
+from streams.context import Context
 
 EVENT_TYPE = {"site_event": "sites", "headcount_report": "headcounts", "incident_report": "incidents"}
 CTX = Context(default_catalog(), default_table().exists)
