@@ -26,10 +26,12 @@ from streams.classify import (
 )
 from streams.context import Context
 from streams.policy import POLICY_LEAVES
-from streams.route import routes_for
+from streams.route import DestinationKind, routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
+# What an output record is: a copy for a destination (``streams.route.DestinationKind``) or one of
+# the hub's own records. Also the ``destination`` label of ``gigbridge_routed_total``.
+DeliveryKind = Literal[DestinationKind, "validated", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 
 
 # The per-record types are NamedTuples: immutable like frozen dataclasses, but built ~3x

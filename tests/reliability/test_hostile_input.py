@@ -28,7 +28,7 @@ CATALOG = default_catalog()
 DIVISIONS = default_table()
 CTX = Context(CATALOG, DIVISIONS.exists, level_of=DIVISIONS.level_of, routing=RoutingConfig())
 NOW_MS = 1_700_000_000_000
-ACCEPTED_KINDS = {"validated", "office", "insurance"}
+ACCEPTED_KINDS = {"validated", "office", "insurer"}
 
 
 def _random_values(n: int, rng: random.Random):

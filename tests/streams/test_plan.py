@@ -112,7 +112,7 @@ def test_routes_carry_each_destinations_privacy_policy():
     plan = plan_batch([msg(wire("incident_report", incident), topic=f"platform.{PLATFORM}.incidents")],
                       ctx, lambda m, eid: False, NOW)
     by_kind = {d.kind: decode(CATALOG, d.value).record for d in plan.deliveries}
-    office, insurer = by_kind["office"], by_kind["insurance"]
+    office, insurer = by_kind["office"], by_kind["insurer"]
     assert office["worker_ref"] != incident["worker_ref"] and len(office["worker_ref"]) == 64
     assert insurer["worker_ref"] == incident["worker_ref"]  # the insurer matches cover on the platform's ref
     assert office["location"]["lat"] == round(incident["location"]["lat"], 2)
