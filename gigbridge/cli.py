@@ -68,7 +68,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         log.info("simulated insurer", url=endpoint.url, provinces=",".join(DEMO_INSURED_PROVINCES))
 
     # A fresh seed per run: the same seed replays the same event ids, which a restarted demo
-    # (broker and dedupe table keep their data) would rightly count as duplicates.
+    # (broker and dedupe store keep their data) would rightly count as duplicates.
     seed = args.seed if args.seed_given else time.time_ns() % 2**32
 
     def simulate() -> None:
