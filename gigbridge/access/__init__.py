@@ -39,6 +39,11 @@ from __future__ import annotations
 
 from gigbridge.access.acls import (
     CLUSTER_RESOURCE,
+    HUB_SAMPLE_TOPICS,
+    INGEST_TYPES,
+    INSURANCE_TYPES,
+    OFFICE_TYPES,
+    OP_LETTERS,
     AclSpec,
     Family,
     Matrix,
@@ -63,8 +68,15 @@ from gigbridge.access.credentials import (
     resolve_secrets,
 )
 from gigbridge.access.model import (
+    APP_ID_RE,
     DEFAULT_ACCESS_FILE,
+    NAME_RE,
+    OFFICE_LEVELS,
+    PLATFORM_ID_RE,
+    READ_PREFIX_RE,
+    REPO_ROOT,
     SECRET_ENV_PREFIX,
+    USER_RE,
     AccessError,
     AccessFile,
     Hub,
@@ -78,6 +90,8 @@ from gigbridge.access.model import (
 )
 
 __all__ = [
+    "APP_ID_RE", "HUB_SAMPLE_TOPICS", "INGEST_TYPES", "INSURANCE_TYPES", "NAME_RE", "OFFICE_LEVELS", "OFFICE_TYPES",
+    "OP_LETTERS", "PLATFORM_ID_RE", "READ_PREFIX_RE", "REPO_ROOT", "USER_RE",
     "AccessError", "AccessFile", "AclSpec", "ApplySummary", "CLUSTER_RESOURCE", "CheckResult", "DEFAULT_ACCESS_FILE",
     "DEV_SECRET_TEMPLATE", "Family", "Hub", "Insurer", "Matrix", "MissingSecretsError", "Office", "Operator",
     "Platform", "SCRAM_MECHANISM", "SECRETS_DIR_ENV", "SECRET_ENV_PREFIX", "Secrets", "add_cli", "apply", "check",
