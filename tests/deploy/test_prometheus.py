@@ -1,7 +1,7 @@
 """deploy/prometheus: configs and rules pass promtool, the rule unit tests pass, every alert is
 documented and tested, and rules use only metrics the hub exports.
 
-promtool comes from Debian's ``prometheus`` package (``.ci/run`` installs it). Without it the
+promtool comes from Debian's ``prometheus`` package (``make test`` installs it: scripts/ensure-tools.sh). Without it the
 promtool tests are skipped on a developer machine, but fail in CI (``CI`` set).
 """
 
@@ -47,7 +47,7 @@ def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
         if "CI" in os.environ:
-            pytest.fail("promtool is missing but CI is set: install Debian's 'prometheus' package (.ci/run does)")
+            pytest.fail("promtool is missing but CI is set: install Debian's 'prometheus' package (make test does)")
         pytest.skip("promtool not installed (apt-get install prometheus); CI runs these")
     return path
 
