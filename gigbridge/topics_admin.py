@@ -8,6 +8,7 @@ from typing import Iterable
 from kafka import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
 
+from gigbridge.broker_errors import client_config
 from gigbridge.settings import Settings
 
 
@@ -33,7 +34,7 @@ class TopicAdmin:
     @property
     def client(self) -> KafkaAdminClient:
         if self._client is None:
-            self._client = KafkaAdminClient(client_id="gigbridge-admin", **self._settings.kafka_python_config)
+            self._client = KafkaAdminClient(client_id="gigbridge-admin", **client_config(self._settings))
         return self._client
 
     @_serialized

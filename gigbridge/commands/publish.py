@@ -56,8 +56,9 @@ def run(settings: Settings, path: str, fixed_type: str | None, platform: str | N
     if produce:
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(acks="all", linger_ms=5, client_id="gigbridge-publish",
-                                 **settings.kafka_python_config)
+        from gigbridge.broker_errors import client_config
+
+        producer = KafkaProducer(acks="all", linger_ms=5, client_id="gigbridge-publish", **client_config(settings))
     try:
         for line in read_lines(path, fixed_type):
             if line.error:
