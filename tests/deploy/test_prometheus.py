@@ -35,6 +35,7 @@ REQUIRED_ALERTS = {
     "GigbridgeNoTraffic",
     "GigbridgeHubLatencyHigh",
     "GigbridgeWorkerNotReady",
+    "GigbridgeGatewayRefusing",
 }
 SEVERITIES = {"critical", "warning", "info"}
 
@@ -108,6 +109,21 @@ def test_scrape_job_and_rule_files(config, target):
     job = jobs["gigbridge-worker"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     assert [t for sc in job["static_configs"] for t in sc["targets"]] == [target]
+
+
+@pytest.mark.parametrize(("config", "gateway", "registry"), [
+    ("prometheus.yml", "gateway:8080", "registry:8081"),
+    ("prometheus.local.yml", "127.0.0.1:8080", "127.0.0.1:8081")])
+def test_gateway_and_registry_are_scraped_where_they_serve_metrics(config, gateway, registry):
+    from gigbridge.settings import Settings
+
+    jobs = {job["job_name"]: job for job in yaml.safe_load((PROM_DIR / config).read_text())["scrape_configs"]}
+    for name, target in (("gigbridge-gateway", gateway), ("gigbridge-registry", registry)):
+        assert jobs[name].get("metrics_path", "/metrics") == "/metrics"
+        assert [t for sc in jobs[name]["static_configs"] for t in sc["targets"]] == [target]
+    defaults = Settings.model_fields
+    assert gateway.endswith(f':{defaults["gateway_port"].default}')
+    assert registry.endswith(f':{defaults["registry_port"].default}')
 
 
 # --- rules ---------------------------------------------------------------------------------------
