@@ -7,17 +7,18 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 
-_BY_REGISTRY: dict[int, Counter] = {}
+_BY_REGISTRY: dict[int, tuple[CollectorRegistry, Counter]] = {}
 
 
 def requests_counter(registry: CollectorRegistry) -> Counter:
-    """``gigbridge_registry_requests_total{status}`` in ``registry``, created once per registry."""
-    counter = _BY_REGISTRY.get(id(registry))
-    if counter is None:
-        counter = _BY_REGISTRY[id(registry)] = Counter(
+    """``gigbridge_registry_requests_total{status}`` in ``registry``, created once per registry
+    (the registry is kept with it: a new registry may reuse a collected one's id)."""
+    known = _BY_REGISTRY.get(id(registry))
+    if known is None or known[0] is not registry:
+        known = _BY_REGISTRY[id(registry)] = (registry, Counter(
             "gigbridge_registry_requests_total", "Schema registry requests by HTTP status", ["status"],
-            registry=registry)
-    return counter
+            registry=registry))
+    return known[1]
 
 
 def instrument(app: web.Application, registry: CollectorRegistry | None = None) -> None:
