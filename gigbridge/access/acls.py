@@ -110,7 +110,6 @@ def desired_acls(access: AccessFile) -> set[AclSpec]:
         acls |= _grant(who, "TOPIC", "*", "LITERAL", "DESCRIBE", "DESCRIBE_CONFIGS")
         acls |= _grant(who, "GROUP", "*", "LITERAL", "DESCRIBE")
         acls |= _grant(who, "CLUSTER", CLUSTER_RESOURCE, "LITERAL", "DESCRIBE", "DESCRIBE_CONFIGS")
-        acls |= _grant(who, "TOPIC", "hub.", "PREFIXED", "READ")
         acls |= _grant(who, "GROUP", group_prefix("operator", op.user), "PREFIXED", "READ")
         for prefix in op.read_prefixes:
             acls |= _grant(who, "TOPIC", prefix, "PREFIXED", "READ")

@@ -96,9 +96,11 @@ class Hub(_Model):
 
 
 class Operator(_Model):
-    """A human/tooling operator: describes everything, reads ``hub.`` (DLQ), writes nothing."""
+    """A human/tooling operator: describes every topic, group and the cluster (lag, sizes, DLQ
+    depth, configs), reads no record unless ``read_prefixes`` says so, writes nothing."""
     user: str = Field(pattern=USER_RE)
-    #: Extra topic prefixes this operator may READ, e.g. ``gov.office.3101`` (must be declared here).
+    #: Extra topic prefixes this operator may READ, e.g. ``gov.office.3101`` (must be declared here;
+    #: never one overlapping :attr:`AccessFile.operator_never_reads`).
     read_prefixes: tuple[str, ...] = ()
 
     @field_validator("read_prefixes")
@@ -119,6 +121,10 @@ class AccessFile(_Model):
     offices: tuple[Office, ...] = ()
     insurers: tuple[Insurer, ...] = ()
     operators: tuple[Operator, ...] = ()
+    #: Topic prefixes whose records hold more than deploy/privacy.yaml's monitoring policy allows
+    #: (the platforms' own worker/order refs, full-precision coordinates, original bytes): no
+    #: operator may read them, and a ``read_prefixes`` entry overlapping one is an error.
+    operator_never_reads: tuple[str, ...] = ("hub.", "platform.", "gov.insurance.")
 
     def users(self) -> list[tuple[str, str]]:
         """``(kind, user)`` of every declared principal, in file order (hub first)."""
@@ -156,6 +162,12 @@ class AccessFile(_Model):
             if user in self.super_users:
                 problems.append(f"user {user!r} is listed in super_users; super users need no ACLs "
                                 "and are never managed by this file")
+        for op in self.operators:
+            for prefix in op.read_prefixes:
+                for never in self.operator_never_reads:
+                    if prefix.startswith(never) or never.startswith(prefix):
+                        problems.append(f"operator {op.user!r} may not read {prefix!r}: it overlaps "
+                                        f"{never!r} (operator_never_reads)")
         if problems:
             raise ValueError("; ".join(dict.fromkeys(problems)))
         return self
