@@ -12,6 +12,7 @@ import time
 
 from pydantic import ValidationError as SettingsError
 
+from gigbridge.kafka_tls import KafkaTlsError
 from gigbridge.logs import configure_logging, get_logger
 from gigbridge.settings import Settings
 
@@ -255,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return args.func(settings, args)
+    except KafkaTlsError as exc:  # raised before any connection is tried
+        print(f"gigbridge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except FileNotFoundError as exc:
         print(f"gigbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
