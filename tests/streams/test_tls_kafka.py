@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -35,17 +36,20 @@ from gigbridge.kafka_tls import KafkaSecurity, KafkaTlsError
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
+from gigbridge.topics_admin import TopicAdmin
 from streams.route import office_topic
 from streams.topics import ingest_topic
 from tests.streams.test_delivery_kafka import Endpoint, claims_by_key
-from tests.support.kafka_io import HubProcess, onboard, producer, read_all, wait_for
+from tests.support.doc_blocks import parse_blocks
+from tests.support.kafka_io import HubProcess, hub_settings, newer_librdkafka_env, onboard, read_all, wait_for
 
 pytestmark = pytest.mark.kafka
 
 CATALOG = default_catalog()
 PLATFORM = "swiftmeal"  # declared in deploy/access.yaml: the hub's ACLs cover its topics
 HUB_USER = "gigbridge-hub"
-SECRET = "insurer-44-test-secret"  # what tests.streams.test_delivery_kafka.Endpoint verifies
+SECRET = "insurer-44-test-secret"
+REPO = Path(__file__).resolve().parents[2]  # what tests.streams.test_delivery_kafka.Endpoint verifies
 
 
 class TlsBroker:
@@ -120,10 +124,8 @@ def run_end_to_end(hub_conn: KafkaConnection, admin: KafkaConnection, endpoint, 
     try:
         wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 3, 90, "worker subscribed")
         event = insured_incident()
-        p = producer(admin)
-        p.send(ingest_topic(PLATFORM, "incidents"), key=event["incident_id"].encode(),
-               value=encode(CATALOG.contract("incident_report").latest, event)).get(30)
-        p.close()
+        produce_like_a_platform(admin, ingest_topic(PLATFORM, "incidents"), event["incident_id"].encode(),
+                                encode(CATALOG.contract("incident_report").latest, event))
         wait_for(lambda: event["event_id"] in claims_by_key(endpoint), 90, "the claim at the insurer endpoint")
         office = office_topic("440305", "incidents")
         on_office = wait_for(lambda: [r for r in (decode(CATALOG, m.value).record for m in read_all(admin, office))
@@ -131,6 +133,16 @@ def run_end_to_end(hub_conn: KafkaConnection, admin: KafkaConnection, endpoint, 
         assert on_office[0]["incident_id"] == event["incident_id"]
     finally:
         assert hub.stop() == 0, hub.log_tail()
+
+
+def produce_like_a_platform(conn: KafkaConnection, topic: str, key: bytes, value: bytes) -> None:
+    """One record through librdkafka (confluent-kafka), configured by gigbridge.kafka_tls."""
+    from confluent_kafka import Producer
+
+    delivered = []
+    p = Producer({"bootstrap.servers": conn.bootstrap, **conn.security().rdkafka_config(), "acks": "all"})
+    p.produce(topic, value, key, on_delivery=lambda err, msg: delivered.append(err))
+    assert p.flush(30) == 0 and delivered == [None], delivered
 
 
 def test_worker_over_sasl_ssl_with_scram(broker, endpoint, tmp_path):
@@ -205,3 +217,36 @@ def api_versions_over_tls(port: int, context: ssl.SSLContext) -> str | None:
         return "connection closed by the broker"
     _size, correlation, error = struct.unpack(">iih", header)
     return None if (correlation, error) == (7, 0) else f"correlation {correlation}, error {error}"
+
+
+@pytest.mark.parametrize("variant", ["SASL_SSL", "SSL"])
+def test_kcat_with_the_documented_config_file(broker, tmp_path, variant):
+    """docs/operations.md's kcat configuration files, placeholders replaced, read a topic."""
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        pytest.fail("kcat is not installed (.ci/run installs the Debian package kcat)")
+    [block] = [b for b in parse_blocks(REPO / "docs" / "operations.md")
+               if b.lang == "properties" and f"security.protocol={variant}\n" in b.text]
+    conn = broker.admin if variant == "SASL_SSL" else broker.cluster.mtls_connection()
+    office = office_topic("310101", "sites")
+    topics = TopicAdmin(hub_settings(broker.admin))
+    try:
+        topics.ensure([office])
+    finally:
+        topics.close()
+    key = f"site-{uuid.uuid4().hex[:8]}"
+    produce_like_a_platform(broker.admin, office, key.encode(), b"payload")
+    text = (block.text.replace("kafka.hub.example:9093", conn.bootstrap)
+            .replace("/etc/gigbridge/office-310101.pem", str(conn.ssl_certfile))
+            .replace("/etc/gigbridge/office-310101-key.pem", str(conn.ssl_keyfile))
+            .replace("/etc/gigbridge/kafka-ca.pem", str(broker.ca.cert))
+            .replace("sasl.username=office-310101", f"sasl.username={conn.username}")
+            .replace("sasl.password=...", f"sasl.password={conn.password}"))
+    assert "/etc/gigbridge" not in text and "hub.example" not in text, text
+    config = tmp_path / "kafka.conf"
+    config.write_text(text)
+    out = subprocess.run([kcat, "-F", str(config), "-C", "-t", office, "-o", "beginning", "-e", "-f", "%k\\n"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**_env_without_kafka(), **newer_librdkafka_env(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert key in out.stdout.split(), out.stdout + out.stderr
