@@ -12,7 +12,6 @@ One broker (both listeners) for the whole module, on free ports, stopped at the 
 from __future__ import annotations
 
 import asyncio
-import copy
 import datetime as dt
 import json
 import logging
@@ -22,7 +21,6 @@ import ssl
 import struct
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -34,12 +32,11 @@ from deploy.kafka.local import KafkaConnection, LocalKafkaCluster
 from deploy.kafka.tls import create_ca, issue, local_pki
 from gigbridge.kafka_tls import KafkaSecurity, KafkaTlsError
 from schemas.catalog import default_catalog
-from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
 from gigbridge.topics_admin import TopicAdmin
 from streams.route import office_topic
 from streams.topics import ingest_topic
-from tests.streams.test_delivery_kafka import Endpoint, claims_by_key
+from tests.streams.test_delivery_kafka import Endpoint, claims_by_key, incident
 from tests.support.doc_blocks import parse_blocks
 from tests.support.kafka_io import HubProcess, hub_settings, newer_librdkafka_env, onboard, read_all, wait_for
 
@@ -103,16 +100,6 @@ def _env_without_kafka() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("GIGBRIDGE_KAFKA_")}
 
 
-def insured_incident() -> dict:
-    base = next(e.payload for e in load_examples(contract="incident_report", kind="valid"))
-    record = copy.deepcopy(base)
-    shift = int(time.time() * 1000) - REFERENCE_NOW_MS
-    record.update(event_id=str(uuid.uuid4()), platform_id=PLATFORM, insured=True, division_code="440305000000",
-                  incident_id=f"inc-{uuid.uuid4().hex[:8]}", occurred_at=record["occurred_at"] + shift,
-                  reported_at=record["reported_at"] + shift)
-    return record
-
-
 def run_end_to_end(hub_conn: KafkaConnection, admin: KafkaConnection, endpoint, workdir) -> None:
     """A worker connected with ``hub_conn`` takes one insured incident from the platform topic to
     the office topic and the insurer endpoint."""
@@ -123,7 +110,7 @@ def run_end_to_end(hub_conn: KafkaConnection, admin: KafkaConnection, endpoint, 
         "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2"}).start()
     try:
         wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 3, 90, "worker subscribed")
-        event = insured_incident()
+        event = incident(uuid.uuid4().int % 10**6, platform=PLATFORM)  # insured, province 44
         produce_like_a_platform(admin, ingest_topic(PLATFORM, "incidents"), event["incident_id"].encode(),
                                 encode(CATALOG.contract("incident_report").latest, event))
         wait_for(lambda: event["event_id"] in claims_by_key(endpoint), 90, "the claim at the insurer endpoint")
