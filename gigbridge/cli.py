@@ -12,7 +12,7 @@ import time
 
 from pydantic import ValidationError as SettingsError
 
-from gigbridge.kafka_tls import KafkaTlsError
+from gigbridge.kafka_tls import KafkaTlsError, verify_broker_certificates
 from gigbridge.logs import configure_logging, get_logger
 from gigbridge.settings import Settings
 
@@ -24,6 +24,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from streams.health import GracefulWorker
     from streams.worker import HubWorker
 
+    # A broker certificate this worker does not trust is a configuration error (exit 2), not
+    # something for the clients to retry until they time out.
+    verify_broker_certificates(settings.kafka_bootstrap, settings.kafka_ssl_context)
     hub = HubWorker(settings)
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)

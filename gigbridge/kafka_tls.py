@@ -19,6 +19,7 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,28 @@ class KafkaSecurity:
             if self.key_password:
                 cfg["ssl.key.password"] = self.key_password
         return cfg
+
+
+def verify_broker_certificates(bootstrap: str, context: ssl.SSLContext | None, timeout_s: float = 10.0) -> None:
+    """One TLS handshake with each bootstrap server: raise :class:`KafkaTlsError` if a broker's
+    certificate is not trusted (another CA, a wrong host name), which no retry heals, instead of
+    letting the clients retry it until their bootstrap timeout. Servers that cannot be reached are
+    left to the clients' own retries. A no-op without TLS (``context`` None)."""
+    if context is None:
+        return
+    for server in filter(None, (s.strip() for s in bootstrap.split(","))):
+        host, _, port = server.rpartition(":")
+        host = host.strip("[]")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout_s) as raw, \
+                    context.wrap_socket(raw, server_hostname=host):
+                pass
+        except ssl.SSLCertVerificationError as exc:
+            raise KafkaTlsError(f"the broker {server} presented a certificate this client does not trust "
+                                f"({exc.verify_message}); is GIGBRIDGE_KAFKA_SSL_CAFILE the CA that signed it"
+                                f"{'' if not context.check_hostname else ', and does it name ' + host}?") from exc
+        except (OSError, ValueError):
+            continue  # unreachable now: the clients retry
 
 
 def build_ssl_context(cafile: Path | None, certfile: Path | None = None, keyfile: Path | None = None,

@@ -13,7 +13,7 @@ import pytest
 
 from deploy.kafka.tls import create_ca, issue
 from gigbridge import cli
-from gigbridge.kafka_tls import KafkaSecurity, KafkaTlsError
+from gigbridge.kafka_tls import KafkaSecurity, KafkaTlsError, verify_broker_certificates
 from gigbridge.settings import Settings
 
 
@@ -121,3 +121,14 @@ def test_worker_refuses_to_start_with_an_unreadable_ca_file(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
     assert "GIGBRIDGE_KAFKA_SSL_CAFILE" in done.stderr
+
+
+def test_broker_check_leaves_unreachable_brokers_to_the_clients(pki):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = KafkaSecurity(protocol="SSL", cafile=pki[0].cert).ssl_context()
+    verify_broker_certificates(f"127.0.0.1:{port}", context, timeout_s=2)  # no error: retried later
+    verify_broker_certificates("127.0.0.1:9", None)  # no TLS: nothing to check

@@ -174,6 +174,21 @@ def test_a_client_trusting_another_ca_fails_closed(broker, tmp_path, caplog):
     assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
 
 
+def test_a_worker_trusting_another_ca_does_not_start(broker, tmp_path):
+    other_ca = create_ca(tmp_path, "other-ca", "someone else's CA")
+    conn = KafkaConnection(broker.hub_scram.bootstrap, broker.hub_scram.username, broker.hub_scram.password,
+                           security_protocol="SASL_SSL", ssl_cafile=str(other_ca.cert))
+    hub = HubProcess(conn, ["worker"], tmp_path, {"GIGBRIDGE_APP_ID": "gigbridge-hub"}).start()
+    try:
+        wait_for(lambda: hub.proc.poll() is not None, 30, "the worker to refuse the broker")
+    finally:
+        hub.stop()
+    assert hub.proc.returncode == 2, hub.log_tail()  # a configuration error, at once
+    assert ("configuration error: the broker 127.0.0.1:" in hub.output()
+            and "presented a certificate this client does not trust (self-signed certificate in certificate chain); "
+                "is GIGBRIDGE_KAFKA_SSL_CAFILE the CA that signed it" in hub.output()), hub.log_tail()
+
+
 def test_an_expired_client_certificate_is_refused(broker, tmp_path):
     now = dt.datetime.now(dt.timezone.utc)
     expired = issue(broker.ca, tmp_path, "expired", HUB_USER, not_before=now - dt.timedelta(days=2),
