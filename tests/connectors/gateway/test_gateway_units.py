@@ -187,7 +187,9 @@ def test_openapi_document_covers_the_api():
                  "/registry/compatibility/subjects/{subject}/versions/{version}", "/registry/config"):
         assert path in paths, path
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    reasons = {e.reason for e in load_examples(kind="invalid")}
+    # every reason an event the gateway accepts can get is documented (the cover contracts of
+    # docs/cover.md join TYPE_OF, and this check, when the gateway ingests them)
+    reasons = {e.reason for e in load_examples(kind="invalid") if e.contract in TYPE_OF}
     assert reasons <= set(REASON_CODES)
 
 
