@@ -982,7 +982,9 @@ def main(argv: list[str] | None = None) -> int:
             pid = cluster.pid(i)
             print(f"node {i}: {'running pid ' + str(pid) if pid else 'stopped'}, "
                   f"client {HOST}:{state['client_ports'][i]}, "
-                  f"controller {HOST}:{state['controller_ports'][i]}")
+                  f"controller {HOST}:{state['controller_ports'][i]}"
+                  + (f", TLS {HOST}:{state['tls_ports'][i]}, MTLS {HOST}:{state['mtls_ports'][i]}"
+                     if "tls_ports" in state else ""))
         ready = len(cluster.running()) == cluster.n_brokers and cluster.is_ready()
         print(f"ready: {'yes, bootstrap=' + cluster.connection.bootstrap if ready else 'no'}")
         return 0 if ready else 3
