@@ -45,6 +45,7 @@ class Kafka:
 
     def __init__(self, conn) -> None:
         self.cfg = conn.kafka_python_config()
+        self.rdkafka = load.rdkafka_connection(conn)  # the same connection for librdkafka producers
         self.admin = AIOKafkaAdminClient(**self.cfg, request_timeout_ms=60_000)
         self.offsets = AIOKafkaConsumer(**self.cfg, group_id=None, enable_auto_commit=False)
 
@@ -128,7 +129,7 @@ class Kafka:
 
     async def produce_backlog(self, records: Sequence[tuple[str, bytes, bytes]]) -> float:
         """Send (topic, key, value) records as fast as the producer takes them; returns seconds."""
-        return await load.produce_backlog(self.cfg, records)
+        return await load.produce_backlog(self.rdkafka, records)
 
     async def produce_paced(self, records: Sequence[tuple[str, bytes, bytes]], rate: float,
                             tick: float = 0.005) -> tuple[list[Sent], float]:
@@ -136,7 +137,7 @@ class Kafka:
         producer would (librdkafka, acks=all, linger 5 ms); each record's timestamp is its send
         time. Returns where every record landed and the seconds production took."""
         stamps = []
-        with load.PlatformLoad(self.cfg, "bench-load", track=True) as producer:
+        with load.PlatformLoad(self.rdkafka, "bench-load", track=True) as producer:
             producer.warm(topic for topic, _, _ in records)
             started = time.monotonic()
             i, n = 0, len(records)

@@ -22,18 +22,18 @@ from bench.common import say
 Record = tuple[str, bytes, bytes]  # (topic, key, value)
 
 
-def rdkafka_config(kafka_python_config: dict, **overrides) -> dict:
-    """librdkafka settings for the connection kafka-python/aiokafka are given."""
-    cfg = kafka_python_config
-    servers = cfg["bootstrap_servers"]
-    out = {"bootstrap.servers": servers if isinstance(servers, str) else ",".join(servers),
-           "acks": "all", "linger.ms": 5, "partitioner": "murmur2_random", "enable.idempotence": False,
+def rdkafka_connection(conn) -> dict:
+    """librdkafka ``bootstrap.servers`` and security properties of a ``KafkaConnection`` (SASL and
+    TLS through gigbridge.kafka_tls, the builder every other client uses)."""
+    return {"bootstrap.servers": conn.bootstrap, **conn.security().rdkafka_config()}
+
+
+def rdkafka_config(connection: dict, **overrides) -> dict:
+    """librdkafka settings of a platform's producer on ``connection`` (see :func:`rdkafka_connection`)."""
+    out = {**connection, "acks": "all", "linger.ms": 5, "partitioner": "murmur2_random", "enable.idempotence": False,
            # As the Java client does (TCP_NODELAY): librdkafka leaves Nagle on, which holds small
            # requests back for the peer's delayed ACK (~40 ms on loopback).
            "socket.nagle.disable": True}
-    if cfg.get("security_protocol"):
-        out.update({"security.protocol": cfg["security_protocol"], "sasl.mechanisms": cfg["sasl_mechanism"],
-                    "sasl.username": cfg["sasl_plain_username"], "sasl.password": cfg["sasl_plain_password"]})
     out.update(overrides)
     return out
 
@@ -43,8 +43,8 @@ class PlatformLoad:
     drained by polling); ``errors`` counts records the broker did not take; every record's
     (topic, partition, offset) is kept when ``track`` is set."""
 
-    def __init__(self, kafka_python_config: dict, client_id: str, track: bool = False, **overrides) -> None:
-        self.config = rdkafka_config(kafka_python_config, **{"client.id": client_id, **overrides})
+    def __init__(self, connection: dict, client_id: str, track: bool = False, **overrides) -> None:
+        self.config = rdkafka_config(connection, **{"client.id": client_id, **overrides})
         self.track = track
         self.landed: dict[int, tuple[str, int, int]] = {}
         self.errors = 0
@@ -103,10 +103,10 @@ class PlatformLoad:
             self.landed[index] = (msg.topic(), msg.partition(), msg.offset())
 
 
-async def produce_backlog(kafka_python_config: dict, records: Sequence[Record]) -> float:
+async def produce_backlog(connection: dict, records: Sequence[Record]) -> float:
     """Send (topic, key, value) records as fast as the producer takes them; returns seconds."""
     started = time.monotonic()
-    with PlatformLoad(kafka_python_config, "bench-backlog", **{"linger.ms": 20, "batch.size": 256 * 1024,
+    with PlatformLoad(connection, "bench-backlog", **{"linger.ms": 20, "batch.size": 256 * 1024,
                                                              "queue.buffering.max.messages": 200_000}) as load:
         for i, (topic, key, value) in enumerate(records):
             load.send(topic, key, value)

@@ -73,7 +73,7 @@ async def _steady(k: Kafka, proc, meter: Meter, tps, source: EventSource, rate: 
     started = time.monotonic()
     next_sample = started
     last = None
-    with PlatformLoad(k.cfg, "bench-soak") as producer:
+    with PlatformLoad(k.rdkafka, "bench-soak") as producer:
         producer.warm(ingest_topics(source.platforms))
         while True:
             now = time.monotonic()

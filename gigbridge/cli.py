@@ -14,6 +14,7 @@ import time
 from pydantic import ValidationError as SettingsError
 
 from gigbridge.broker_errors import EXIT_BROKER_UNREACHABLE, is_broker_unreachable, report_unreachable
+from gigbridge.kafka_tls import KafkaTlsError, verify_broker_certificates
 from gigbridge.logs import configure_logging, get_logger
 from gigbridge.settings import Settings
 
@@ -25,6 +26,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from streams.health import GracefulWorker
     from streams.worker import HubWorker
 
+    # A broker certificate this worker does not trust is a configuration error (exit 2), not
+    # something for the clients to retry until they time out.
+    verify_broker_certificates(settings.kafka_bootstrap, settings.kafka_ssl_context)
     hub = HubWorker(settings)
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)
@@ -259,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return args.func(settings, args)
+    except KafkaTlsError as exc:  # raised before any connection is tried
+        print(f"gigbridge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except FileNotFoundError as exc:
         print(f"gigbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gigbridge.kafka_tls import KafkaSecurity
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,6 +45,15 @@ class Settings(BaseSettings):
     kafka_bootstrap_timeout_s: float = Field(
         30.0, gt=0, description="CLI commands and topic administration give up on an unreachable "
         "broker after this long (exit code 3)")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="SSL/SASL_SSL: PEM file of the CA(s) that signed the broker certificates "
+        "(unset: the system trust store)")
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="client certificate (PEM, may hold the key too) for mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(None, description="private key (PEM) of kafka_ssl_certfile")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="password of an encrypted private key")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="the broker certificate must name the host connected to (SAN)")
 
     # --- Topics -------------------------------------------------------------------------
     topic_partitions: int = Field(6, ge=1, description="partitions for topics the hub creates")
@@ -149,17 +160,27 @@ class Settings(BaseSettings):
     sim_seed: int = 42
 
     @cached_property
+    def kafka_security(self) -> KafkaSecurity:
+        """Protocol, SASL credentials and TLS files of the Kafka connection (``gigbridge.kafka_tls``)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol, username=self.kafka_username,
+            password=self.kafka_password.get_secret_value() if self.kafka_password else None,
+            mechanism=self.kafka_sasl_mechanism, cafile=self.kafka_ssl_cafile,
+            certfile=self.kafka_ssl_certfile, keyfile=self.kafka_ssl_keyfile,
+            key_password=self.kafka_ssl_key_password.get_secret_value() if self.kafka_ssl_key_password else None,
+            check_hostname=self.kafka_ssl_check_hostname)
+
+    @cached_property
+    def kafka_ssl_context(self):
+        """The one TLS context every client of these settings shares (``None`` without TLS).
+        Raises ``gigbridge.kafka_tls.KafkaTlsError`` on unusable TLS files."""
+        return self.kafka_security.ssl_context()
+
+    @cached_property
     def kafka_python_config(self) -> dict:
         """Keyword arguments for kafka-python clients (admin, producer, consumer)."""
-        cfg: dict = {"bootstrap_servers": self.kafka_bootstrap.split(",")}
-        if self.kafka_username:
-            cfg.update(
-                security_protocol=self.kafka_security_protocol,
-                sasl_mechanism=self.kafka_sasl_mechanism,
-                sasl_plain_username=self.kafka_username,
-                sasl_plain_password=self.kafka_password.get_secret_value() if self.kafka_password else "",
-            )
-        return cfg
+        return {"bootstrap_servers": self.kafka_bootstrap.split(","),
+                **self.kafka_security.client_config(self.kafka_ssl_context)}
 
     @cached_property
     def aiokafka_config(self) -> dict:

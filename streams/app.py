@@ -21,13 +21,9 @@ from streams.health import WorkerHealth
 def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.App:
     """Build (but do not start) the Faust app for the hub's stream workers; with ``health``
     it also serves ``/healthz`` (liveness) and ``/readyz`` (readiness), see ``streams.health``."""
-    credentials = None
-    if settings.kafka_username:
-        credentials = faust.SASLCredentials(
-            username=settings.kafka_username,
-            password=settings.kafka_password.get_secret_value() if settings.kafka_password else "",
-            mechanism=settings.kafka_sasl_mechanism,
-        )
+    # SASL and/or TLS through Faust's public credential classes, with the TLS context every
+    # other client of these settings uses (gigbridge.kafka_tls).
+    credentials = settings.kafka_security.faust_credentials(settings.kafka_ssl_context)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],

@@ -33,7 +33,7 @@ Security model (all sockets bind to 127.0.0.1 only):
 
 Command line (``make kafka-up`` / ``make kafka-down`` call these)::
 
-    python -m deploy.kafka.local up     [--dir DIR] [--brokers N] [--port P] [--env-file PATH]
+    python -m deploy.kafka.local up     [--dir DIR] [--brokers N] [--port P] [--env-file PATH] [--tls]
     python -m deploy.kafka.local down   [--dir DIR]
     python -m deploy.kafka.local status [--dir DIR]
     python -m deploy.kafka.local fetch  # only resolve the jars into the cache
@@ -112,37 +112,51 @@ class LocalKafkaError(RuntimeError):
 
 @dataclass(frozen=True)
 class KafkaConnection:
-    """Everything a client needs to talk to the cluster (all brokers are listed in ``bootstrap``)."""
+    """Everything a client needs to talk to the cluster (all brokers are listed in ``bootstrap``).
+
+    The TLS fields (PEM paths) matter for ``SSL``/``SASL_SSL`` only; with ``SSL`` the client is
+    authenticated by its certificate (``ssl_certfile``/``ssl_keyfile``) and the SASL fields are unused."""
 
     bootstrap: str
     username: str
     password: str
     security_protocol: str = "SASL_PLAINTEXT"
     sasl_mechanism: str = "SCRAM-SHA-512"
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
-    def kafka_python_config(self) -> dict[str, str]:
+    def security(self):
+        """This connection as a ``gigbridge.kafka_tls.KafkaSecurity`` (the one TLS/SASL builder)."""
+        from gigbridge.kafka_tls import KafkaSecurity
+
+        return KafkaSecurity(protocol=self.security_protocol, username=self.username, password=self.password,
+                             mechanism=self.sasl_mechanism,
+                             cafile=Path(self.ssl_cafile) if self.ssl_cafile else None,
+                             certfile=Path(self.ssl_certfile) if self.ssl_certfile else None,
+                             keyfile=Path(self.ssl_keyfile) if self.ssl_keyfile else None)
+
+    def kafka_python_config(self) -> dict:
         """Keyword arguments for kafka-python ``KafkaAdminClient``/``KafkaProducer``/``KafkaConsumer``.
 
         The same keys are accepted by aiokafka's ``AIOKafkaProducer``/``AIOKafkaConsumer``/
-        ``AIOKafkaAdminClient``.
+        ``AIOKafkaAdminClient`` (with TLS they include a fresh ``ssl_context``).
         """
-        return {
-            "bootstrap_servers": self.bootstrap,
-            "security_protocol": self.security_protocol,
-            "sasl_mechanism": self.sasl_mechanism,
-            "sasl_plain_username": self.username,
-            "sasl_plain_password": self.password,
-        }
+        return {"bootstrap_servers": self.bootstrap, **self.security().client_config()}
 
     def as_env(self) -> dict[str, str]:
         """The ``GIGBRIDGE_KAFKA_*`` variables describing this connection (see ``.local/kafka.env``)."""
-        return {
+        env = {
             "GIGBRIDGE_KAFKA_BOOTSTRAP": self.bootstrap,
             "GIGBRIDGE_KAFKA_USERNAME": self.username,
             "GIGBRIDGE_KAFKA_PASSWORD": self.password,
             "GIGBRIDGE_KAFKA_SECURITY_PROTOCOL": self.security_protocol,
             "GIGBRIDGE_KAFKA_SASL_MECHANISM": self.sasl_mechanism,
         }
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if getattr(self, name):
+                env[f"GIGBRIDGE_KAFKA_{name.upper()}"] = getattr(self, name)
+        return env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaConnection | None:
@@ -160,6 +174,9 @@ class KafkaConnection:
             password=env.get("GIGBRIDGE_KAFKA_PASSWORD") or DEFAULT_PASSWORD,
             security_protocol=env.get("GIGBRIDGE_KAFKA_SECURITY_PROTOCOL") or "SASL_PLAINTEXT",
             sasl_mechanism=env.get("GIGBRIDGE_KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512",
+            ssl_cafile=env.get("GIGBRIDGE_KAFKA_SSL_CAFILE") or None,
+            ssl_certfile=env.get("GIGBRIDGE_KAFKA_SSL_CERTFILE") or None,
+            ssl_keyfile=env.get("GIGBRIDGE_KAFKA_SSL_KEYFILE") or None,
         )
 
 
@@ -270,11 +287,13 @@ class LocalKafkaCluster:
 
     def __init__(self, base_dir: Path, n_brokers: int = 1, client_port: int | None = None,
                  password: str | None = None, lib_dir: Path | None = None,
-                 die_with_parent: bool = False) -> None:
+                 die_with_parent: bool = False, tls: bool = False) -> None:
         """Describe a cluster; does no I/O (nothing is created or started before :meth:`start`).
 
         ``password`` defaults to ``$GIGBRIDGE_KAFKA_PASSWORD`` or ``admin-secret``; ``lib_dir`` to the
-        shared jar cache ``.local/kafka/lib``.
+        shared jar cache ``.local/kafka/lib``.  ``tls`` adds the ``TLS`` (SASL_SSL) and ``MTLS``
+        (SSL, client certificate required) listeners of ``deploy.kafka.tls``, with a CA and
+        certificates generated into ``<base_dir>/tls`` on first start.
         """
         if n_brokers < 1:
             raise ValueError("n_brokers must be >= 1")
@@ -287,6 +306,8 @@ class LocalKafkaCluster:
         self.password = password
         self.lib_dir = Path(lib_dir) if lib_dir is not None else DEFAULT_LIB_DIR
         self.die_with_parent = die_with_parent
+        self.tls = tls
+        self.pki_dir = self.base_dir / "tls"
         self._requested_port = client_port
         self._state: dict | None = None
         self._procs: dict[int, subprocess.Popen] = {}
@@ -324,6 +345,32 @@ class LocalKafkaCluster:
         bootstrap = ",".join(f"{HOST}:{p}" for p in self._ports()["client_ports"])
         return KafkaConnection(bootstrap=bootstrap, username=ADMIN_USER, password=self.password)
 
+    @property
+    def tls_connection(self) -> KafkaConnection:
+        """The admin super-user over the ``TLS`` listener (SASL_SSL + SCRAM); needs ``tls=True``, started."""
+        from deploy.kafka.tls import local_pki
+
+        return KafkaConnection(bootstrap=self._tls_bootstrap("tls_ports"), username=ADMIN_USER,
+                               password=self.password, security_protocol="SASL_SSL",
+                               ssl_cafile=str(local_pki(self.pki_dir).ca.cert))
+
+    def mtls_connection(self, certfile: Path | None = None, keyfile: Path | None = None) -> KafkaConnection:
+        """A connection to the ``MTLS`` listener authenticated by a client certificate (default: the
+        generated one for the admin super-user); the principal is the certificate's CN."""
+        from deploy.kafka.tls import local_pki
+
+        pki = local_pki(self.pki_dir)
+        return KafkaConnection(bootstrap=self._tls_bootstrap("mtls_ports"), username="", password="",
+                               security_protocol="SSL", ssl_cafile=str(pki.ca.cert),
+                               ssl_certfile=str(certfile or pki.client.cert),
+                               ssl_keyfile=str(keyfile or pki.client.key))
+
+    def _tls_bootstrap(self, key: str) -> str:
+        ports = self._ports().get(key)
+        if not ports:
+            raise LocalKafkaError(f"{self.base_dir} has no TLS listeners; start it with tls=True (`up --tls`)")
+        return ",".join(f"{HOST}:{p}" for p in ports)
+
     def _ports(self) -> dict:
         if self._state is not None:
             return self._state
@@ -356,10 +403,7 @@ class LocalKafkaCluster:
                 ports = {"client_ports": free[:self.n_brokers], "controller_ports": free[self.n_brokers:]}
             state = {"cluster_id": _new_cluster_id(), "n_brokers": self.n_brokers,
                      "password_fingerprint": fingerprint, **ports}
-            self.base_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.base_dir / "cluster.json.tmp"
-            tmp.write_text(json.dumps(state, indent=2) + "\n")
-            os.replace(tmp, self.base_dir / "cluster.json")
+            self._save_state(state)
         else:
             where = self.base_dir / "cluster.json"
             if state["n_brokers"] != self.n_brokers:
@@ -373,8 +417,28 @@ class LocalKafkaCluster:
                 raise LocalKafkaError(f"{self.base_dir} was formatted with a different admin password; "
                                       "pass the original one (GIGBRIDGE_KAFKA_PASSWORD) or remove the "
                                       "directory to start from scratch")
+        if self.tls and "tls_ports" not in state:
+            state = {**state, **self._tls_ports(state)}
+            self._save_state(state)
         self._state = state
         return state
+
+    def _save_state(self, state: dict) -> None:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.base_dir / "cluster.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        os.replace(tmp, self.base_dir / "cluster.json")
+
+    def _tls_ports(self, state: dict) -> dict:
+        """Ports of the TLS and MTLS listeners: after the controller ports for a cluster on fixed
+        ports (19094/19095 for one node on 19092), free ones otherwise."""
+        n = self.n_brokers
+        first = state["client_ports"][0]
+        if state["controller_ports"] == self._fixed_ports(first)["controller_ports"]:
+            return {"tls_ports": [first + 2 * n + i for i in range(n)],
+                    "mtls_ports": [first + 3 * n + i for i in range(n)]}
+        free = _free_ports(2 * n)
+        return {"tls_ports": free[:n], "mtls_ports": free[n:]}
 
     def _check_index(self, i: int) -> None:
         if not 0 <= i < self.n_brokers:
@@ -393,6 +457,10 @@ class LocalKafkaCluster:
         """
         deadline = time.monotonic() + timeout
         state = self._load_or_create_state()
+        if self.tls:
+            from deploy.kafka.tls import ensure_local_pki
+
+            ensure_local_pki(self.pki_dir, client_cn=ADMIN_USER)
         lib = ensure_jars(self.lib_dir, POM)
         java = _java()
         launched = []
@@ -497,6 +565,7 @@ class LocalKafkaCluster:
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found": "false",
             "super.users": f"User:{ADMIN_USER}",
+            **(self._tls_properties(i, state) if self.tls else {}),
             "log.dirs": str(self.broker_dir(i) / "data"),
             "num.partitions": 3,
             "default.replication.factor": rf,
@@ -515,6 +584,25 @@ class LocalKafkaCluster:
         header = ("# Generated by deploy/kafka/local.py on every start; edits are overwritten.\n"
                   f"# Cluster {state['cluster_id']}, node {i} of {n}.\n")
         return header + "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _tls_properties(self, i: int, state: dict) -> dict:
+        """The TLS and MTLS listeners (deploy.kafka.tls) added to node ``i``'s CLIENT and CONTROLLER ones."""
+        from deploy.kafka.tls import MTLS_LISTENER, TLS_LISTENER, listener_properties, local_pki
+
+        client, controller = state["client_ports"][i], state["controller_ports"][i]
+        tls, mtls = state["tls_ports"][i], state["mtls_ports"][i]
+        extra = f"{TLS_LISTENER}://{HOST}:{tls},{MTLS_LISTENER}://{HOST}:{mtls}"
+        return {
+            "listeners": f"CLIENT://{HOST}:{client},CONTROLLER://{HOST}:{controller},{extra}",
+            "advertised.listeners": f"CLIENT://{HOST}:{client},{extra}",
+            "listener.security.protocol.map": "CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,"
+                                              f"{TLS_LISTENER}:SASL_SSL,{MTLS_LISTENER}:SSL",
+            f"listener.name.{TLS_LISTENER.lower()}.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            f"listener.name.{TLS_LISTENER.lower()}.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{ADMIN_USER}" password="{self.password}";',
+            **listener_properties(local_pki(self.pki_dir)),
+        }
 
     def _write_config(self, i: int, state: dict) -> Path:
         bdir = self.broker_dir(i)
@@ -848,6 +936,9 @@ def main(argv: list[str] | None = None) -> int:
                              help=f"admin password (default ${PASSWORD_ENV} or {DEFAULT_PASSWORD})")
             cmd.add_argument("--env-file", type=Path, default=None,
                              help=f"write GIGBRIDGE_KAFKA_* here (default {ENV_FILE} for the default --dir)")
+            cmd.add_argument("--tls", action="store_true",
+                             help="also listen with SASL_SSL (TLS) and SSL with client certificates (MTLS); "
+                                  "CA and certificates in DIR/tls, the env file then uses SASL_SSL")
             cmd.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args(argv)
 
@@ -862,13 +953,17 @@ def main(argv: list[str] | None = None) -> int:
                 kwargs["client_port"] = DEFAULT_CLIENT_PORT
             if args.brokers is not None:
                 kwargs["n_brokers"] = args.brokers
-            cluster = LocalKafkaCluster.from_dir(args.dir, **kwargs)
+            cluster = LocalKafkaCluster.from_dir(args.dir, tls=args.tls, **kwargs)
             started = time.monotonic()
             conn = cluster.start(timeout=args.timeout)
             print(f"Kafka ready in {time.monotonic() - started:.1f}s: "
                   f"{cluster.n_brokers} node(s) in {cluster.base_dir}")
+            if args.tls:
+                mtls = cluster.mtls_connection()
+                print(f"mTLS: bootstrap={mtls.bootstrap} cert={mtls.ssl_certfile} key={mtls.ssl_keyfile}")
+                conn = cluster.tls_connection
             print(f"bootstrap={conn.bootstrap} security={conn.security_protocol}/{conn.sasl_mechanism} "
-                  f"user={conn.username}")
+                  f"user={conn.username}" + (f" ca={conn.ssl_cafile}" if conn.ssl_cafile else ""))
             env_file = args.env_file or (ENV_FILE if default_dir else None)
             if env_file is not None:
                 print(f"wrote {write_env_file(conn, env_file)}")
@@ -891,7 +986,9 @@ def main(argv: list[str] | None = None) -> int:
             pid = cluster.pid(i)
             print(f"node {i}: {'running pid ' + str(pid) if pid else 'stopped'}, "
                   f"client {HOST}:{state['client_ports'][i]}, "
-                  f"controller {HOST}:{state['controller_ports'][i]}")
+                  f"controller {HOST}:{state['controller_ports'][i]}"
+                  + (f", TLS {HOST}:{state['tls_ports'][i]}, MTLS {HOST}:{state['mtls_ports'][i]}"
+                     if "tls_ports" in state else ""))
         ready = len(cluster.running()) == cluster.n_brokers and cluster.is_ready()
         print(f"ready: {'yes, bootstrap=' + cluster.connection.bootstrap if ready else 'no'}")
         return 0 if ready else 3

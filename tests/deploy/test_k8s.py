@@ -37,9 +37,6 @@ CRD_DIRS = (REPO_ROOT / "tests" / "deploy" / "strimzi-crds", REPO_ROOT / "tests"
 #: production, by the operator from the secret store (docs/operations.md).
 EXTERNAL_SECRETS = {"gigbridge-hub", "gigbridge-cluster-ca-cert"}
 PRODUCTION_SECRETS = {"gigbridge-hub-secrets", "gigbridge-gateway-tokens"}
-#: Named by the manifests for the CA file; added to Settings by the TLS branch. Remove this once
-#: gigbridge/settings.py has them (then the check below covers them like every other setting).
-PENDING_TLS_SETTINGS = {"GIGBRIDGE_KAFKA_SSL_CAFILE", "GIGBRIDGE_KAFKA_SSL_CERTFILE", "GIGBRIDGE_KAFKA_SSL_KEYFILE"}
 
 
 # `make test` installs both tools first (target k8s-tools); run alone, the first test installs them.
@@ -255,7 +252,7 @@ def test_manifests_use_only_settings_the_hub_knows(overlay):
     known = {f"GIGBRIDGE_{name.upper()}" for name in Settings.model_fields}
     used = _gigbridge_vars(list(rendered(overlay)))
     assert "GIGBRIDGE_KAFKA_PASSWORD" in used and "GIGBRIDGE_KAFKA_BOOTSTRAP" in used
-    unknown = used - known - PENDING_TLS_SETTINGS
+    unknown = used - known
     assert not unknown, f"unknown settings in deploy/k8s ({overlay}): {sorted(unknown)}"
 
 

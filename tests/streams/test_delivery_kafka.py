@@ -27,11 +27,11 @@ SECRET = "insurer-44-test-secret"
 PLATFORM = "claims-test"
 
 
-def incident(n: int) -> dict:
+def incident(n: int, platform: str = PLATFORM) -> dict:
     base = next(e.payload for e in load_examples(contract="incident_report", kind="valid"))
     record = copy.deepcopy(base)
     shift = int(time.time() * 1000) - REFERENCE_NOW_MS
-    record.update(event_id=str(uuid.uuid4()), platform_id=PLATFORM, insured=True, division_code="440305000000",
+    record.update(event_id=str(uuid.uuid4()), platform_id=platform, insured=True, division_code="440305000000",
                   incident_id=f"inc-{n}", occurred_at=record["occurred_at"] + shift,
                   reported_at=record["reported_at"] + shift)
     return record

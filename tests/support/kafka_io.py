@@ -160,7 +160,8 @@ def hub_settings(conn, **overrides):
     from gigbridge.settings import Settings
 
     return Settings(kafka_bootstrap=conn.bootstrap, kafka_username=conn.username, kafka_password=conn.password,
-                    **overrides)
+                    kafka_security_protocol=conn.security_protocol, kafka_ssl_cafile=conn.ssl_cafile,
+                    kafka_ssl_certfile=conn.ssl_certfile, kafka_ssl_keyfile=conn.ssl_keyfile, **overrides)
 
 
 def onboard(conn, platform: str) -> None:

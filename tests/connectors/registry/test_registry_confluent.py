@@ -32,9 +32,8 @@ TOPIC = ingest_topic(PLATFORM, "incidents")
 
 
 def confluent_config(kafka) -> dict:
-    return {"bootstrap.servers": kafka.bootstrap, "security.protocol": kafka.security_protocol,
-            "sasl.mechanisms": kafka.sasl_mechanism, "sasl.username": kafka.username,
-            "sasl.password": kafka.password}
+    """librdkafka settings for the test broker (SASL and TLS from gigbridge.kafka_tls)."""
+    return {"bootstrap.servers": kafka.bootstrap, **kafka.security().rdkafka_config()}
 
 
 @pytest.fixture(scope="module")
