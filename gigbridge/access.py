@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gigbridge.paths import ACCESS_FILE
+
 if TYPE_CHECKING:  # the pure core does not need kafka-python at import time
     from kafka.admin import KafkaAdminClient
 
@@ -85,8 +87,7 @@ __all__ = [
     "topic_families",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ACCESS_FILE = REPO_ROOT / "deploy" / "access.yaml"
+DEFAULT_ACCESS_FILE = ACCESS_FILE  # the packaged deploy/access.yaml
 
 #: ``GIGBRIDGE_ACCESS_SECRET_<USER>``: user upper-cased, every other character than A-Z/0-9 -> ``_``.
 SECRET_ENV_PREFIX = "GIGBRIDGE_ACCESS_SECRET_"

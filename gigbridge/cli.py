@@ -23,6 +23,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from streams.health import GracefulWorker
     from streams.worker import HubWorker
 
+    # Faust creates only the last level of its datadir; an installed hub's default (.local/worker
+    # under the working directory, gigbridge.paths) may have neither level yet.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     hub = HubWorker(settings)
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)
