@@ -1,18 +1,15 @@
 """The hub as the container image installs it: the Dockerfile's wheel, in a fresh venv outside the
-repository (tests/deploy/dockerfile_steps.py), and a worker started from it in an empty directory.
-
-Both are session fixtures: building and installing take ~40 s (pip's cache makes the install of
-the dependencies a copy), so test_wheel.py and test_dockerfile.py share them.
+repository (tests/deploy/dockerfile_steps.py; a session fixture, building and installing take
+40-75 s), and helpers to start ``gigbridge`` commands from it.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,15 +92,10 @@ def image_install(tmp_path_factory) -> ImageInstall:
     return ImageInstall(wheel, venv, time.monotonic() - started)
 
 
-@pytest.fixture(scope="session")
-def installed_worker(image_install, kafka, tmp_path_factory) -> Iterator[InstalledProcess]:
-    """``gigbridge worker`` from the installed wheel, started in an empty directory with default
-    settings (only the broker, a free web port and an app id of its own are set), once ready."""
-    cwd = tmp_path_factory.mktemp("installed") / "worker"
-    proc = start_installed(image_install, kafka, ["worker"], cwd, "GIGBRIDGE_WORKER_WEB_PORT",
-                           GIGBRIDGE_APP_ID=f"installed-{uuid.uuid4().hex[:8]}")
-    try:
-        wait_ready(proc, lambda port: http_status(port, "/readyz"), "installed worker")
-        yield proc
-    finally:
-        proc.process.stop()
+def run_healthcheck(python: str, port: int) -> subprocess.CompletedProcess:
+    """The image's HEALTHCHECK command with ``python`` for the image's, for a worker on ``port``
+    (test_dockerfile.py: nothing answers; test_wheel.py: the installed worker)."""
+    _, (program, *args) = dockerfile_steps.healthcheck(DOCKERFILE)
+    assert program == "python", "the check runs the image's python (slim has no curl)"
+    return subprocess.run([python, *args], env=clean_env(GIGBRIDGE_WORKER_WEB_PORT=str(port)),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)

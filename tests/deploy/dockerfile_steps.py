@@ -4,7 +4,7 @@ The Dockerfile is read with ``dockerfile-parse``. :func:`build_wheel` replays th
 ``WORKDIR`` and ``COPY`` (from the repository) recreate ``/src`` in a scratch directory and its
 ``RUN`` commands run there. :func:`install_wheel` replays the runtime stage's ``pip`` steps into a
 fresh virtual environment. Container paths (``/src``, ``/dist``) are mapped into the scratch
-directory; nothing else in a command is changed.
+directory and pip may use its cache; nothing else in a command is changed.
 
 Not run (they need root or a Docker engine): the runtime stage's user and ``/data`` creation
 (``groupadd``/``useradd``/``install -o``), ``USER``, ``VOLUME`` and the base image itself; the
@@ -61,15 +61,24 @@ def exec_form(value: str) -> list[str]:
     return json.loads(value)
 
 
-def _container_paths(command: str, scratch: Path) -> str:
-    """``command`` with the container paths /src and /dist placed under ``scratch``."""
+def healthcheck(dockerfile: Path) -> tuple[str, list[str]]:
+    """The runtime stage's ``HEALTHCHECK``: its options and its exec-form command."""
+    (value,) = stages(dockerfile)[-1].values("HEALTHCHECK")
+    options, _, command = value.partition("CMD")
+    return options.strip(), exec_form(command.strip())
+
+
+def _local_command(command: str, scratch: Path) -> str:
+    """``command`` with the container paths /src and /dist placed under ``scratch``, and pip's
+    cache allowed (the image keeps none; here it saves downloading every dependency each run)."""
+    command = command.replace(" --no-cache-dir", "")
     return re.sub(r"(?<![\w./-])/(src|dist)\b", lambda m: str(scratch / m.group(1)), command)
 
 
 def _run(command: str, cwd: Path, bin_dir: Path, scratch: Path) -> None:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", _container_paths(command, scratch)], cwd=cwd,
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", _local_command(command, scratch)], cwd=cwd,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, f"RUN {command} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
 

@@ -3,9 +3,8 @@
 Read from the Dockerfile (dockerfile-parse): a pinned base shared by both stages, the wheel built
 in a build stage and installed in the runtime stage, a fixed non-root uid/gid owning /data,
 GIGBRIDGE_DATA_DIR=/data, and a HEALTHCHECK. Run: the build stage and the runtime stage's pip
-steps (tests/deploy/conftest.py, the wheel test starts that install), and the HEALTHCHECK command
-itself, with the venv's python, against a running worker from that install and against a port
-where nothing answers.
+steps (tests/deploy/conftest.py; test_wheel.py starts that install and runs the HEALTHCHECK
+command against its worker), and the HEALTHCHECK command against a port where nothing answers.
 
 Not run (no engine, no root): the base image, the user and /data creation, USER, VOLUME, and the
 ownership of a named volume mounted at /data (Docker copies the image's /data, owner included,
@@ -15,13 +14,10 @@ into a new named volume; that is what makes it writable for uid 10001).
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 
-import pytest
-
 from tests.deploy import dockerfile_steps
-from tests.deploy.conftest import DOCKERFILE, clean_env
+from tests.deploy.conftest import DOCKERFILE, run_healthcheck
 from tests.support.kafka_io import free_port
 
 UID = "10001"
@@ -39,11 +35,10 @@ def _env(stage) -> dict[str, str]:
     return found
 
 
-def _healthcheck() -> list[str]:
-    (value,) = _stages()[-1].values("HEALTHCHECK")
-    options, _, command = value.partition("CMD")
-    assert re.search(r"--interval=\S+", options) and re.search(r"--timeout=\S+", options)
-    return dockerfile_steps.exec_form(command.strip())
+def test_healthcheck_has_a_schedule():
+    options, _ = dockerfile_steps.healthcheck(DOCKERFILE)
+    for option in ("interval", "timeout", "start-period", "retries"):
+        assert re.search(rf"--{option}=\S+", options), option
 
 
 def test_base_image_is_pinned_and_shared():
@@ -82,18 +77,5 @@ def test_every_image_setting_is_a_hub_setting():
 
 
 def test_healthcheck_script_fails_where_nothing_answers():
-    proc = _run_healthcheck(sys.executable, free_port())  # the script needs only the standard library
+    proc = run_healthcheck(sys.executable, free_port())  # the script needs only the standard library
     assert proc.returncode != 0, "the check must fail when the worker does not answer"
-
-
-@pytest.mark.kafka
-def test_healthcheck_script_passes_against_a_ready_worker(image_install, installed_worker):
-    proc = _run_healthcheck(image_install.bin("python"), installed_worker.port)
-    assert proc.returncode == 0, proc.stderr
-
-
-def _run_healthcheck(python: str, port: int) -> subprocess.CompletedProcess:
-    program, *args = _healthcheck()
-    assert program == "python", "the check runs the image's python (slim has no curl)"
-    return subprocess.run([python, *args], env=clean_env(GIGBRIDGE_WORKER_WEB_PORT=str(port)),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)

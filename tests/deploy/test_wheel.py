@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 
 import pytest
 
 from connectors.gateway import hash_token
-
-from tests.deploy.conftest import clean_env, http_status, start_installed, wait_ready
+from tests.deploy.conftest import clean_env, http_status, run_healthcheck, start_installed, wait_ready
 
 pytestmark = pytest.mark.kafka
 
 WHEEL_BUDGET_S = 120  # build + install; over it, install the dependencies some other way
+
+
+@pytest.fixture(scope="module")
+def installed_worker(image_install, kafka, tmp_path_factory):
+    """``gigbridge worker`` from the installed wheel, started in an empty directory with default
+    settings (only the broker, a free web port and an app id of its own are set), once ready.
+    Module scope: alive only while this module runs, so it never reads other tests' events."""
+    cwd = tmp_path_factory.mktemp("installed") / "worker"
+    proc = start_installed(image_install, kafka, ["worker"], cwd, "GIGBRIDGE_WORKER_WEB_PORT",
+                           GIGBRIDGE_APP_ID=f"installed-{uuid.uuid4().hex[:8]}")
+    try:
+        wait_ready(proc, lambda port: http_status(port, "/readyz"), "installed worker")
+        yield proc
+    finally:
+        proc.process.stop()
 
 
 def _installed_paths(image_install) -> dict:
@@ -63,3 +78,8 @@ def test_installed_worker_and_gateway_become_ready(image_install, installed_work
         assert http_status(gateway.port, "/openapi.json") == 200
     finally:
         gateway.process.stop()
+
+
+def test_image_healthcheck_passes_against_the_installed_worker(image_install, installed_worker):
+    proc = run_healthcheck(image_install.bin("python"), installed_worker.port)
+    assert proc.returncode == 0, proc.stderr
