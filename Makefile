@@ -35,7 +35,7 @@ run: kafka-up
 
 # Everything, the reliability suite with its reduced CI sizes (3 kill -9 trials, 20,000 fuzzed
 # messages, 3,000 fuzzed requests, a 20 s insurer outage); `make test-reliability` is the full set.
-test: $(STAMP)
+test: $(STAMP) k8s-tools
 	$(BIN)/python -m schemas.compat
 	$(BIN)/pytest
 
@@ -52,6 +52,22 @@ test-unit: $(STAMP)
 
 clean:
 	rm -rf .local/worker .pytest_cache
+
+# --- Kubernetes manifest tools for tests/deploy/test_k8s.py (which also calls these targets) ---
+# kustomize from the Go module proxy (without Go: nothing is built and the test skips); checkov
+# in its own venv (its pinned dependencies clash with the suite's).
+KUSTOMIZE_VERSION := v5.8.1
+CHECKOV_VERSION := 3.3.30
+.PHONY: k8s-tools
+k8s-tools: .local/bin/kustomize .local/checkov/bin/checkov
+
+.local/bin/kustomize:
+	@if command -v go >/dev/null; then GOBIN=$(CURDIR)/.local/bin go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); \
+	else echo "go not found: kustomize not built, tests/deploy/test_k8s.py will skip its kustomize checks"; fi
+
+.local/checkov/bin/checkov:
+	test -x .local/checkov/bin/python || $(PY) -m venv .local/checkov
+	.local/checkov/bin/pip install -q 'checkov==$(CHECKOV_VERSION)'
 
 # --- benchmarks: not part of `make test`; see docs/performance.md -------------------------
 # Own broker in .local/bench-kafka, left running for the next run (`.venv/bin/python -m bench down`

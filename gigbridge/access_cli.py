@@ -1,4 +1,4 @@
-"""``gigbridge access apply|check``: Kafka users and ACLs from ``deploy/access.yaml``.
+"""``gigbridge access apply|check|export``: Kafka users and ACLs from ``deploy/access.yaml``.
 
 Exit codes: 0 ok (no drift), 1 drift found (``check``), 2 usage/config error (bad file, missing
 secret, broker unreachable or refusing the change).
@@ -55,6 +55,12 @@ def add_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = actions.add_parser("check", help="print the effective access matrix; exit 1 on drift")
     common(p)
     p.set_defaults(func=cmd_check)
+
+    p = actions.add_parser("export", help="print the users and ACLs as Strimzi KafkaUser resources (no broker)")
+    p.add_argument("--file", default=str(DEFAULT_ACCESS_FILE), help="access file (default: %(default)s)")
+    p.add_argument("--format", choices=["strimzi"], default="strimzi", help="output format (default: %(default)s)")
+    p.add_argument("--cluster", default="gigbridge", help="the Strimzi Kafka cluster name (default: %(default)s)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
@@ -137,6 +143,17 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         admin.close()
     print(result.format())
     return EXIT_DRIFT if result.drift else EXIT_OK
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:  # noqa: ARG001 - no connection
+    from gigbridge.access_strimzi import export_yaml
+
+    try:
+        access = load_access(args.file)
+    except AccessError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(export_yaml(access, args.cluster))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         log.info("simulated insurer", url=endpoint.url, provinces=",".join(DEMO_INSURED_PROVINCES))
 
     # A fresh seed per run: the same seed replays the same event ids, which a restarted demo
-    # (broker and dedupe table keep their data) would rightly count as duplicates.
+    # (broker and dedupe store keep their data) would rightly count as duplicates.
     seed = args.seed if args.seed_given else time.time_ns() % 2**32
 
     def simulate() -> None:
@@ -145,7 +145,7 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
 def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from connectors.sim_endpoint import serve
+    from gigbridge.devtools.sim_endpoint import serve
 
     asyncio.run(serve(args))
     return EXIT_OK
@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
     p.set_defaults(func=_validate)
 
-    from connectors.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
+    from gigbridge.devtools.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
 
     p = sub.add_parser("sim-endpoint", help="simulated insurer / office webhook endpoint with fault switches "
                                             "(POST /_control {\"mode\": \"down\"|\"slow\"|\"429\"|\"500\"|\"400\"})")

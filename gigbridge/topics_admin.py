@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError
 
 from gigbridge.settings import Settings
+from gigbridge.topic_policy import topic_configs
 
 
 def _serialized(method):
@@ -50,16 +51,19 @@ class TopicAdmin:
                replication_factor: int | None = None, configs: dict[str, str] | None = None,
                listed: bool = True) -> list[str]:
         """Create the topics that do not exist yet and wait until they have leaders; returns
-        the names it created. Idempotent, and safe against a concurrent creator. With
+        the names it created. Idempotent, and safe against a concurrent creator. Without
+        ``configs``, each topic gets its family's retention from :mod:`gigbridge.topic_policy`. With
         ``listed=False`` the caller believes they are missing and the topic list (a full
         metadata request: expensive on a cluster of office topics) is not fetched first."""
         missing = sorted(set(topics) - self.list_topics()) if listed else sorted(set(topics))
         if not missing:
             return []
         spec = {"num_partitions": partitions or self._settings.topic_partitions,
-                "replication_factor": replication_factor or self._settings.topic_replication_factor,
-                "configs": configs or {}}
-        result = self.client.create_topics({name: spec for name in missing}, raise_errors=False)
+                "replication_factor": replication_factor or self._settings.topic_replication_factor}
+        window_ms = int(self._settings.dedupe_window_s * 1000)
+        result = self.client.create_topics(
+            {name: {**spec, "configs": configs or topic_configs(name, window_ms)} for name in missing},
+            raise_errors=False)
         created, failed = [], []
         for topic in result["topics"]:
             if topic["error_code"] == 0:

@@ -16,10 +16,11 @@ import time
 from typing import Iterable
 
 from gigbridge.logs import get_logger
+from gigbridge.topic_policy import family
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.dedupe_store import DedupeStore
-from streams.pipeline import Delivery
+from streams.plan import Delivery
 
 log = get_logger("gigbridge.dedupe")
 
@@ -31,7 +32,7 @@ def log_topic(app_id: str, ingest_topic: str) -> str:
 
 
 def log_topic_configs(window_ms: int) -> dict[str, str]:
-    return {"cleanup.policy": "delete", "retention.ms": str(2 * window_ms)}
+    return family("dedupe-log").configs(window_ms)  # declared in gigbridge.topic_policy
 
 
 def log_record(catalog: Catalog, app_id: str, ingest_topic: str, partition: int,

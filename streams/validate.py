@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 
 from schemas.shape import find_problem
-from streams.privacy import find_identifier
+from streams.pii import find_identifier
 
 EVENT_TYPES = ("sites", "headcounts", "incidents")
 CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
@@ -210,3 +210,12 @@ _CHECKS: dict[str, Iterable] = {
     "incidents": (*_COMMON, _time_window("occurred_at", "reported_at"), _pseudonyms, _description, _location,
                   _identifiers),
 }
+
+
+# Generic checks shared with the validators of other contracts (streams/core/cover): each has
+# the signature check(record, now_ms, division_exists, topic_platform, rules) -> Rejection | None.
+COMMON_CHECKS = _COMMON
+event_id_check = _event_id
+platform_check = _platform
+time_window_check = _time_window
+identifier_check = _identifiers

@@ -1,7 +1,8 @@
 """``gigbridge validate FILE`` (offline) and ``gigbridge publish FILE`` (validated, then produced).
 
-Both run the stream's own validation (``classify_json``) on every line and print one JSON
-verdict per line; ``publish`` produces the accepted events (acks=all, Confluent wire format)
+Both run the stream's own validation (``classify_json``, with the worker's rules from
+``streams.context.build_context``: ``GIGBRIDGE_MAX_FUTURE_SKEW_S`` and
+``GIGBRIDGE_MAX_EVENT_AGE_DAYS`` apply) on every line and print one JSON verdict per line; ``publish`` produces the accepted events (acks=all, Confluent wire format)
 to ``platform.<id>.<type>`` and reports only what the broker acknowledged as published.
 Exit code 0 when every line was accepted, 1 when some were rejected.
 """
@@ -16,15 +17,9 @@ from collections import Counter
 from gigbridge.commands.jsonlines import read_lines
 from gigbridge.settings import Settings
 from schemas.wire import encode
-from streams.process import Accepted, Context, classify_json
+from streams.classify import Accepted, classify_json
+from streams.context import build_context
 from streams.topics import ingest_topic
-
-
-def _context(settings: Settings) -> Context:
-    from gigbridge.divisions import default_table
-    from schemas.catalog import default_catalog
-
-    return Context(default_catalog(), default_table().exists)
 
 
 class Progress:
@@ -47,7 +42,7 @@ class Progress:
 
 
 def run(settings: Settings, path: str, fixed_type: str | None, platform: str | None, produce: bool) -> int:
-    ctx = _context(settings)
+    ctx = build_context(settings, validate_only=True)
     now_ms = time.time_ns() // 1_000_000
     verdicts: Counter = Counter()
     progress = Progress()

@@ -79,14 +79,6 @@ def test_compose_files_it_mounts_exist():
                 assert (REPO_ROOT / source).exists(), volume
 
 
-def test_k8s_manifests_parse_and_use_known_settings():
-    known = {f"GIGBRIDGE_{name.upper()}" for name in Settings.model_fields}
-    docs = [d for d in yaml.safe_load_all((REPO_ROOT / "deploy" / "k8s" / "worker.yaml").read_text()) if d]
-    assert {d["kind"] for d in docs} == {"ConfigMap", "Secret", "StatefulSet"}
-    used = _gigbridge_vars(docs)
-    assert used <= known, f"unknown settings in deploy/k8s/worker.yaml: {sorted(used - known)}"
-
-
 # --- the broker as the apache/kafka image would run it -----------------------------------------
 
 VARIABLES: dict[str, str] = {}  # compose's variables unset: every default applies

@@ -39,10 +39,11 @@ def installed_worker(image_install, kafka, tmp_path_factory):
 
 
 def _installed_paths(image_install) -> dict:
-    code = ("import json, gigbridge, streams.policy, gigbridge.access as a; from gigbridge.settings import Settings; "
-            "s = Settings(); print(json.dumps({'package': gigbridge.__file__, 'policy': str(s.privacy_policy_file), "
-            "'access': str(a.DEFAULT_ACCESS_FILE), 'data_dir': str(s.data_dir), "
-            "'env_files': [str(f) for f in Settings.model_config['env_file']]}))")
+    code = ("import json, gigbridge, streams.policy, gigbridge.access as a, streams.cover_data as c; "
+            "from gigbridge.settings import Settings; s = Settings(); c.load_rates(); c.load_calendar(); "
+            "print(json.dumps({'package': gigbridge.__file__, 'policy': str(s.privacy_policy_file), "
+            "'access': str(a.DEFAULT_ACCESS_FILE), 'cover rates': str(c.DEFAULT_RATES_PATH), "
+            "'data_dir': str(s.data_dir), 'env_files': [str(f) for f in Settings.model_config['env_file']]}))")
     out = subprocess.run([image_install.bin("python"), "-c", code], cwd=image_install.venv.parent, env=clean_env(),
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out)
@@ -52,7 +53,7 @@ def test_wheel_ships_its_runtime_files_and_points_nowhere_else(image_install):
     paths = _installed_paths(image_install)
     site = str(image_install.venv)
     assert paths["package"].startswith(site), f"gigbridge imported from {paths['package']}, not the venv"
-    for name in ("policy", "access"):
+    for name in ("policy", "access", "cover rates"):
         assert paths[name].startswith(site), f"{name} file {paths[name]} is not the packaged one"
     assert paths["data_dir"] == ".local/worker", "an installed hub keeps its state relative to its working directory"
     assert paths["env_files"] == [], "an installed hub reads no env file"

@@ -20,6 +20,11 @@ PINNED_SCHEMA_IDS = {
     ("delivery_receipt", 1): 6,
     ("sink_dead_letter", 1): 7,
     ("dedupe_batch", 1): 8,
+    ("order_cover", 1): 9,
+    ("worker_day_cover", 1): 10,
+    ("premium_statement", 1): 11,
+    ("cover_gap", 1): 12,
+    ("claim_status", 1): 13,
 }
 
 
@@ -28,7 +33,8 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert catalog.root == SCHEMAS_DIR
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
-        "delivery_receipt", "sink_dead_letter", "dedupe_batch",
+        "delivery_receipt", "sink_dead_letter", "dedupe_batch", "order_cover", "worker_day_cover",
+        "premium_statement", "cover_gap", "claim_status",
     ]
 
 
@@ -65,6 +71,8 @@ def test_lookups(catalog):
     assert catalog.by_event_type("sites") is site
     assert catalog.by_event_type("headcounts").name == "headcount_report"
     assert catalog.by_event_type("incidents").name == "incident_report"
+    assert catalog.by_event_type("orders").name == "order_cover"
+    assert catalog.by_event_type("claim-status").name == "claim_status"
     assert catalog.contract("rejection_record").event_type is None
     assert catalog.contract("dead_letter").event_type is None
     assert catalog.by_full_name("io.gigbridge.hub.DeadLetter").name == "dead_letter"
@@ -106,6 +114,15 @@ def test_schema_versions_are_parsed_once(catalog):
         ("gov.office.110101.incidents", "incident_report", {"division": "110101"}),
         ("platform.swiftdash.rejected", "rejection_record", {"platform": "swiftdash"}),
         ("hub.dlq", "dead_letter", {}),
+        ("platform.swiftdash.orders", "order_cover", {"platform": "swiftdash"}),
+        ("hub.validated.orders", "order_cover", {}),
+        ("gov.insurance.44.cover", "worker_day_cover", {"province": "44"}),
+        ("gov.insurance.31.statements", "premium_statement", {"province": "31"}),
+        ("platform.swiftdash.statements", "premium_statement", {"platform": "swiftdash"}),
+        ("gov.insurance.51.cover-gaps", "cover_gap", {"province": "51"}),
+        ("platform.cityride.cover-gaps", "cover_gap", {"platform": "cityride"}),
+        ("gov.insurance.44.claim-status", "claim_status", {"province": "44"}),
+        ("platform.cityride.claims", "claim_status", {"platform": "cityride"}),
     ],
 )
 def test_subject_for_topic(catalog, topic, contract, params):

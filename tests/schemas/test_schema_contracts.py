@@ -10,7 +10,7 @@ from fastavro.schema import to_parsing_canonical_form
 
 from schemas.catalog import default_catalog
 
-EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report")
+EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status")
 HUB_CONTRACTS = ("rejection_record", "dead_letter")
 VERSIONS = [pytest.param(v, id=f"{v.contract}-v{v.version}") for v in default_catalog().versions()]
 
@@ -117,6 +117,7 @@ def _enum(schema: dict, name: str) -> dict:
         ("site_event", "io.gigbridge.events.SiteType", "OTHER"),
         ("incident_report", "io.gigbridge.events.IncidentCategory", "OTHER_INJURY"),
         ("incident_report", "io.gigbridge.events.WeatherCondition", "OTHER"),
+        ("cover_gap", "io.gigbridge.hub.CoverGapKind", "OTHER"),
     ],
 )
 def test_catch_all_enum_defaults(catalog, contract, enum, default):

@@ -13,13 +13,15 @@ import pytest
 from schemas.examples import ExampleLayoutError, load_examples
 
 EXAMPLES = load_examples()
-EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report")
+EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status")
 
 REASONS = {
     "schema_violation", "invalid_event_id", "invalid_platform_id", "invalid_division_code",
     "unknown_division_code", "timestamp_in_future", "timestamp_too_old", "invalid_period",
     "period_too_long", "negative_count", "status_sum_mismatch", "count_exceeds_active",
     "invalid_pseudonym", "description_too_long", "invalid_coordinates",
+    # occupational-injury cover (streams/core/cover)
+    "premium_mismatch", "invalid_order_state", "invalid_claim_ref", "invalid_claim_decision", "invalid_reason_code",
 }
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES if e.kind == "invalid"])
 def test_invalid_example_metadata(example):
@@ -51,6 +53,19 @@ REQUIRED = {
         ("timestamp_too_old", "occurred_at"), ("invalid_pseudonym", "worker_ref"),
         ("invalid_pseudonym", "order_ref"), ("description_too_long", "description"),
         ("invalid_coordinates", "location.lat"), ("invalid_coordinates", "location.lon"),
+    },
+    "order_cover": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_division_code", "division_code"), ("unknown_division_code", "division_code"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"),
+        ("invalid_order_state", "finished_at"), ("invalid_period", "finished_at"), ("invalid_period", "occurred_at"),
+        ("period_too_long", "occurred_at"), ("invalid_pseudonym", "worker_ref"), ("invalid_pseudonym", "order_ref"),
+        ("premium_mismatch", "premium_fen"), ("premium_mismatch", "rate_version"),
+    },
+    "claim_status": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"),
+        ("invalid_claim_ref", "claim_ref"), ("invalid_claim_decision", "decision"), ("invalid_reason_code", "reason_code"),
     },
 }
 

@@ -1,6 +1,7 @@
 """One parametrized test over every contract example: the hub's own validation (the same
-``classify_json`` the gateway and CLI use) accepts each valid example and rejects each invalid
-one with exactly the reason and field the example declares. Clock: REFERENCE_NOW_MS."""
+``classify_json`` the gateway and CLI use; for the cover contracts the pure validators of
+``streams.core.cover``) accepts each valid example and rejects each invalid one with exactly the
+reason and field the example declares. Clock: REFERENCE_NOW_MS."""
 
 import copy
 
@@ -9,11 +10,19 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
-from streams.process import Accepted, Context, Rejected, classify_json
+from streams.classify import Accepted, Rejected, classify_json
+from streams.context import Context
+from streams.core.cover.claims import check_claim_status
+from streams.core.cover.orders import check_order_cover
+from streams.cover_data import load_rates
+from streams.validate import check_schema
 
 EVENT_TYPE = {"site_event": "sites", "headcount_report": "headcounts", "incident_report": "incidents"}
+COVER_CONTRACTS = ("order_cover", "claim_status")
 CTX = Context(default_catalog(), default_table().exists)
 EXAMPLES = [e for e in load_examples() if e.contract in EVENT_TYPE]
+COVER_EXAMPLES = [e for e in load_examples() if e.contract in COVER_CONTRACTS]
+RATES = load_rates()
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
@@ -28,5 +37,21 @@ def test_example_gets_its_verdict(example):
         assert (outcome.rejection.reason, outcome.rejection.field) == (example.reason, example.field)
 
 
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES])
+def test_cover_example_gets_its_verdict(example):
+    payload = copy.deepcopy(example.payload)
+    rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
+    if rejection is None and example.contract == "order_cover":
+        rejection = check_order_cover(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                      rates=RATES, topic_platform=payload["platform_id"])
+    elif rejection is None:
+        rejection = check_claim_status(payload, now_ms=REFERENCE_NOW_MS)
+    if example.kind == "valid":
+        assert rejection is None, rejection
+    else:
+        assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
+
+
 def test_every_contract_has_examples():
     assert {e.contract for e in EXAMPLES} == set(EVENT_TYPE)
+    assert {e.contract for e in COVER_EXAMPLES} == set(COVER_CONTRACTS)

@@ -66,8 +66,9 @@ async def test_subjects_lists_fixed_and_existing_topics():
         status, subjects = await r.get("/subjects")
         assert status == 200
         assert subjects == sorted([
-            "gov.office.310101000000.sites-value", "hub.dlq-value", "hub.validated.headcounts-value",
-            "hub.validated.incidents-value", "hub.validated.sites-value", "platform.cityride.incidents-value",
+            "gov.office.310101000000.sites-value", "hub.dlq-value", "hub.validated.claim-status-value",
+            "hub.validated.headcounts-value", "hub.validated.incidents-value", "hub.validated.orders-value",
+            "hub.validated.sites-value", "platform.cityride.incidents-value",
             "platform.swiftdash.rejected-value", "platform.swiftdash.sites-value"])
         assert (await r.get("/subjects", params={"subjectPrefix": "platform.swift"}))[1] == [
             "platform.swiftdash.rejected-value", "platform.swiftdash.sites-value"]
@@ -85,7 +86,8 @@ async def test_subjects_survive_a_failing_topic_lister():
 async def test_versions_of_any_matching_topic_resolve_on_request():
     async with registry() as r:
         assert await r.get("/subjects/platform.brand-new.sites-value/versions") == (200, [1])
-        assert (await r.get("/subjects/platform.x.orders-value/versions"))[1]["error_code"] == 40401
+        assert await r.get("/subjects/platform.brand-new.orders-value/versions") == (200, [1])
+        assert (await r.get("/subjects/platform.x.parcels-value/versions"))[1]["error_code"] == 40401
         assert (await r.get("/subjects/platform.x.sites-key/versions"))[0] == 404
         # RecordNameStrategy and TopicRecordNameStrategy subjects
         assert await r.get("/subjects/io.gigbridge.events.SiteEvent/versions") == (200, [1])

@@ -1,0 +1,92 @@
+"""Retention and cleanup of every topic family, declared once.
+
+Every creator of a topic reads this table: :class:`gigbridge.topics_admin.TopicAdmin` (so
+``gigbridge topics ensure``, the simulator and the worker's topics created on first use), the
+worker's dedupe logs (:func:`streams.dedupe_log.log_topic_configs`) and the Strimzi
+``KafkaTopic`` resources generated for ``deploy/k8s`` (``python -m deploy.k8s.generate``).
+``tests/gigbridge/test_topic_policy.py`` checks that they agree.
+
+A topic that matches no family gets the broker's defaults. The table only decides a topic's
+configuration when it is created: changing a retention here does not alter existing topics
+(``kafka-configs --alter`` or the ``KafkaTopic`` does that, see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DAY_MS = 24 * 3600 * 1000
+
+#: How long the audit stream and the insurers' receipts are kept: a calendar year plus a
+#: quarter to close the year's audit.
+AUDIT_PERIOD_MS = 455 * DAY_MS
+#: Office topics: an office that is offline for a holiday week (the Spring Festival and
+#: National Day weeks are 7-8 days, with the weekends around them up to 10) still reads
+#: everything when it is back, with a week to spare.
+OFFICE_RETENTION_MS = 17 * DAY_MS
+
+_TYPES = "(sites|headcounts|incidents)"
+_PLATFORM = r"[a-z][a-z0-9-]{1,31}"
+
+
+@dataclass(frozen=True)
+class TopicFamily:
+    """Topics whose full name matches ``pattern`` share their cleanup policy and retention.
+
+    ``retention_ms`` ``None`` means "derived": ``dedupe_windows`` times the dedupe window
+    (``GIGBRIDGE_DEDUPE_WINDOW_S``); a compacted family keeps every key's last record forever."""
+    name: str
+    pattern: str
+    cleanup_policy: str  # "delete" | "compact"
+    retention_ms: int | None
+    why: str
+    dedupe_windows: int = 0
+
+    def matches(self, topic: str) -> bool:
+        return re.fullmatch(self.pattern, topic) is not None
+
+    def configs(self, dedupe_window_ms: int) -> dict[str, str]:
+        """The topic configs to create a topic of this family with."""
+        if self.cleanup_policy == "compact":
+            return {"cleanup.policy": "compact"}
+        retention = self.retention_ms if self.retention_ms is not None else self.dedupe_windows * dedupe_window_ms
+        return {"cleanup.policy": "delete", "retention.ms": str(retention)}
+
+
+FAMILIES: tuple[TopicFamily, ...] = (
+    TopicFamily("ingest", rf"platform\.{_PLATFORM}\.{_TYPES}", "delete", 7 * DAY_MS,
+                "read by the hub within seconds; a week leaves room to replay after an incident"),
+    TopicFamily("rejected", rf"platform\.{_PLATFORM}\.rejected", "delete", 30 * DAY_MS,
+                "the platform's own feedback; a month to fix and resend"),
+    TopicFamily("office", rf"gov\.office\.\d+\.{_TYPES}", "delete", OFFICE_RETENTION_MS,
+                "an office offline for a holiday week still finds everything"),
+    TopicFamily("insurer-incidents", r"gov\.insurance\.\d{2}\.incidents", "delete", OFFICE_RETENTION_MS,
+                "like an office: an insurer's consumers may be offline for a holiday week"),
+    TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+)\.(receipts|dlq)", "delete", AUDIT_PERIOD_MS,
+                "proof of each delivery to an insurer or office webhook (or its refusal) for the audit period"),
+    TopicFamily("audit", rf"hub\.validated\.{_TYPES}", "delete", AUDIT_PERIOD_MS,
+                "every accepted event: the audit stream"),
+    TopicFamily("dlq", r"hub\.dlq", "delete", 90 * DAY_MS,
+                "undecodable input, kept long enough to redrive after a fix"),
+    TopicFamily("dedupe-log", r"[A-Za-z0-9][A-Za-z0-9._-]*-dedupe\.platform\..+", "delete", None,
+                "ids accepted in the dedupe window; twice the window so a replay always covers it",
+                dedupe_windows=2),
+    TopicFamily("state", r"[A-Za-z0-9][A-Za-z0-9._-]*-(__assignor-__leader|.+-changelog)", "compact", None,
+                "Faust state (changelogs, leader election): the last value per key is the state"),
+)
+
+
+def family_of(topic: str) -> TopicFamily | None:
+    """The first family whose pattern matches all of ``topic``, or ``None``."""
+    return next((f for f in FAMILIES if f.matches(topic)), None)
+
+
+def topic_configs(topic: str, dedupe_window_ms: int) -> dict[str, str]:
+    """Configs to create ``topic`` with (empty: the broker's defaults)."""
+    family = family_of(topic)
+    return family.configs(dedupe_window_ms) if family is not None else {}
+
+
+def family(name: str) -> TopicFamily:
+    return next(f for f in FAMILIES if f.name == name)

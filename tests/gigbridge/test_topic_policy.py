@@ -1,0 +1,132 @@
+"""Retention per topic family (gigbridge/topic_policy.py) and every place that creates topics with it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gigbridge.settings import Settings
+from gigbridge.topic_policy import AUDIT_PERIOD_MS, DAY_MS, FAMILIES, family_of, topic_configs
+from gigbridge.topics_admin import TopicAdmin
+from streams.dedupe_log import log_topic, log_topic_configs
+from streams.delivery import sink_routes
+from streams.route import insurance_topic, office_topic
+from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
+from tests.support.kafka_io import hub_settings
+
+WINDOW_MS = 24 * 3600 * 1000
+
+# Every topic the hub and its platforms use, by the family it must fall in.
+EXPECTED = {
+    ingest_topic("swiftmeal", "sites"): "ingest",
+    ingest_topic("city-run2", "incidents"): "ingest",
+    rejected_topic("swiftmeal"): "rejected",
+    office_topic("310101", "headcounts"): "office",
+    office_topic("310101002", "incidents"): "office",
+    insurance_topic("44"): "insurer-incidents",
+    insurance_topic("44", "receipts"): "receipts",
+    insurance_topic("44", "dlq"): "receipts",
+    "gov.office.310101.receipts": "receipts",
+    validated_topic("incidents"): "audit",
+    DLQ_TOPIC: "dlq",
+    log_topic("gigbridge-hub", ingest_topic("swiftmeal", "sites")): "dedupe-log",
+    "gigbridge-hub-__assignor-__leader": "state",
+}
+
+
+@pytest.mark.parametrize("topic, family", EXPECTED.items())
+def test_every_hub_topic_has_its_family(topic, family):
+    assert family_of(topic).name == family
+
+
+def test_families_are_disjoint_and_sound():
+    for topic in EXPECTED:
+        assert sum(f.matches(topic) for f in FAMILIES) == 1, topic
+    assert family_of("platform.swiftmeal.unknown") is None and topic_configs("other", WINDOW_MS) == {}
+    for fam in FAMILIES:
+        configs = fam.configs(WINDOW_MS)
+        assert configs["cleanup.policy"] in ("delete", "compact")
+        if configs["cleanup.policy"] == "delete":
+            assert int(configs["retention.ms"]) >= DAY_MS, fam.name
+
+
+def test_retention_meets_its_reasons():
+    def retention(topic: str) -> int:
+        return int(topic_configs(topic, WINDOW_MS)["retention.ms"])
+
+    holiday_week = 10 * DAY_MS  # 7-8 holiday days and the weekends around them
+    assert retention(office_topic("310101", "sites")) > holiday_week
+    assert retention(insurance_topic("44")) > holiday_week
+    assert retention(validated_topic("sites")) == retention(insurance_topic("44", "receipts")) == AUDIT_PERIOD_MS
+    assert AUDIT_PERIOD_MS >= 365 * DAY_MS
+    assert topic_configs("gigbridge-hub-__assignor-__leader", WINDOW_MS) == {"cleanup.policy": "compact"}
+    # The dedupe log keeps twice the dedupe window, whatever the window is.
+    topic = log_topic("gigbridge-hub", "platform.a1.sites")
+    assert topic_configs(topic, 3_600_000) == log_topic_configs(3_600_000) == \
+        {"cleanup.policy": "delete", "retention.ms": str(7_200_000)}
+
+
+class FakeAdminClient:
+    def __init__(self) -> None:
+        self.created: dict[str, dict] = {}
+
+    def list_topics(self):
+        return []
+
+    def create_topics(self, specs, raise_errors=True):
+        self.created.update(specs)
+        return {"topics": [{"name": name, "error_code": 0} for name in specs]}
+
+    def wait_for_topics(self, topics, timeout_ms):
+        pass
+
+
+def test_topic_admin_creates_each_topic_with_its_family_configs():
+    admin = TopicAdmin(Settings(dedupe_window_s=600))
+    admin._client = fake = FakeAdminClient()
+    topics = [validated_topic("sites"), office_topic("4403", "sites"), "unrelated"]
+    assert sorted(admin.ensure(topics)) == sorted(topics)
+    assert {name: spec["configs"] for name, spec in fake.created.items()} == {
+        name: topic_configs(name, 600_000) for name in topics}
+    admin.ensure(["hub.dlq"], configs={"retention.ms": "1000"})  # explicit configs win
+    assert fake.created["hub.dlq"]["configs"] == {"retention.ms": "1000"}
+
+
+def test_worker_static_topics_all_have_a_family():
+    settings = Settings(insurer_endpoints={"44": {"url": "http://127.0.0.1:1/claims", "secret": "s"}})
+    topics = [validated_topic("sites"), DLQ_TOPIC]
+    for route, _ in sink_routes(settings):
+        topics += [*route.sources, route.receipts_topic, route.dlq_topic]
+    assert all(family_of(t) is not None for t in topics), topics
+
+
+@pytest.mark.kafka
+def test_created_topics_carry_the_policy_on_a_real_broker(kafka):
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    tag = uuid.uuid4().hex[:8]
+    topics = [office_topic(str(uuid.uuid4().int)[:9], "sites"), rejected_topic(f"p{tag}"),
+              ingest_topic(f"p{tag}", "sites")]
+    settings = hub_settings(kafka)
+    admin = TopicAdmin(settings)
+    try:
+        admin.ensure(topics)
+    finally:
+        admin.close()
+    client = KafkaAdminClient(**settings.kafka_python_config)
+    try:
+        described = client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+    finally:
+        client.close()
+    got = _configs_by_topic(described)
+    window_ms = int(settings.dedupe_window_s * 1000)
+    for topic in topics:
+        want = topic_configs(topic, window_ms)
+        assert want and {k: got[topic][k] for k in want} == want, topic
+
+
+def _configs_by_topic(described) -> dict[str, dict[str, str]]:
+    """kafka-python's ``{resource type: {name: {key: {"value": ...}}}}`` as ``{name: {key: value}}``."""
+    return {name: {key: data["value"] if isinstance(data, dict) else data for key, data in entries.items()}
+            for by_name in described.values() for name, entries in by_name.items()}
