@@ -29,6 +29,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     # A broker certificate this worker does not trust is a configuration error (exit 2), not
     # something for the clients to retry until they time out.
     verify_broker_certificates(settings.kafka_bootstrap, settings.kafka_ssl_context)
+    # Faust creates only the last level of its datadir; an installed hub's default (.local/worker
+    # under the working directory, gigbridge.paths) may have neither level yet.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     hub = HubWorker(settings)
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)

@@ -1,5 +1,6 @@
-"""Runtime configuration, read from ``GIGBRIDGE_*`` environment variables (and an optional
-``.local/kafka.env`` file written by ``make kafka-up``).
+"""Runtime configuration, read from ``GIGBRIDGE_*`` environment variables (and, when running from
+a checkout, an optional ``.local/kafka.env`` file written by ``make kafka-up``; see
+``gigbridge.paths`` for the defaults of an installed hub).
 
 Every knob the hub has lives here, so ``docker-compose.yml``, the k8s manifests and the README
 can be checked against one list (``tests/deploy/test_compose.py`` does that).
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gigbridge.kafka_tls import KafkaSecurity
+from gigbridge.paths import PRIVACY_POLICY_FILE, env_files, local_state_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +33,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="GIGBRIDGE_",
-        env_file=(REPO_ROOT / ".local" / "kafka.env",),
+        env_file=env_files(),
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
 
     # --- Worker -------------------------------------------------------------------------
     app_id: str = "gigbridge-hub"
-    data_dir: Path = REPO_ROOT / ".local" / "worker"
+    data_dir: Path = local_state_dir() / "worker"
     worker_web_port: int = Field(6066, ge=0, le=65535, description="Faust web: /metrics lives here")
     worker_web_host: str = "127.0.0.1"
     ingest_batch_size: int = Field(
@@ -117,7 +119,7 @@ class Settings(BaseSettings):
     emit_validated: bool = Field(True, description="also write every valid event to hub.validated.<type>")
     privacy_master_secret: SecretStr | None = Field(
         None, description="derives each destination's HMAC key for re-keyed worker/order refs")
-    privacy_policy_file: Path = REPO_ROOT / "deploy" / "privacy.yaml"
+    privacy_policy_file: Path = PRIVACY_POLICY_FILE
 
     # --- HTTP sinks ---------------------------------------------------------------------
     insurer_endpoints: dict[str, Endpoint] = Field(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gigbridge.paths import packaged_file
 from streams.core.cover.rates import RateTable, lock_text, parse_lock, parse_rates
 from streams.core.cover.workdays import WorkCalendar, parse_calendar
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RATES_PATH = REPO_ROOT / "deploy" / "cover-rates.yaml"
-DEFAULT_LOCK_PATH = REPO_ROOT / "deploy" / "cover-rates.lock"
-DEFAULT_HOLIDAYS_PATH = REPO_ROOT / "gigbridge" / "data" / "holidays-cn.yaml"
+# Package data (pyproject.toml), so an installed hub finds them too (gigbridge.paths).
+DEFAULT_RATES_PATH = packaged_file("deploy", "cover-rates.yaml")
+DEFAULT_LOCK_PATH = packaged_file("deploy", "cover-rates.lock")
+DEFAULT_HOLIDAYS_PATH = packaged_file("gigbridge", "data/holidays-cn.yaml")
 
 
 def load_rates(path: Path = DEFAULT_RATES_PATH, lock_path: Path | None = DEFAULT_LOCK_PATH) -> RateTable:

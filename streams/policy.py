@@ -53,6 +53,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from gigbridge.paths import PRIVACY_POLICY_FILE
 from streams.route import DESTINATION_KINDS, DestinationKind
 
 
@@ -67,7 +68,7 @@ POLICY_LEAVES: tuple[tuple[str, ...], ...] = (
 MINUTE_MS = 60_000
 DEFAULT_K = 5
 MIN_SECRET_BYTES = 16
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "deploy" / "privacy.yaml"
+DEFAULT_POLICY_PATH = PRIVACY_POLICY_FILE  # the packaged deploy/privacy.yaml
 
 # The tunable settings of a policy and their defaults per kind (mirrored by deploy/privacy.yaml).
 SETTINGS = ("rekey_refs", "keep_platform_refs", "coordinate_decimals", "timestamp_round_ms", "k")

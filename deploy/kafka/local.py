@@ -77,6 +77,9 @@ __all__ = [
     "LocalKafkaCluster",
     "LocalKafkaError",
     "ensure_jars",
+    "find_java",
+    "start_kafka_process",
+    "storage_format_command",
     "write_env_file",
 ]
 
@@ -241,7 +244,7 @@ def ensure_jars(lib_dir: Path = DEFAULT_LIB_DIR, pom: Path = POM) -> Path:
     return lib_dir
 
 
-def _java() -> str:
+def find_java() -> str:
     """Path of a Java 17+ ``java`` (``$JAVA_HOME/bin/java`` first, then PATH)."""
     candidates = []
     if os.environ.get("JAVA_HOME"):
@@ -263,6 +266,33 @@ def _java() -> str:
     if major < 17:
         raise LocalKafkaError(f"Kafka 4.1 needs Java 17+, but {java} reports: {out.strip()}")
     return java
+
+
+def storage_format_command(java: str, lib: Path, config: Path, cluster_id: str,
+                           scram_users: Mapping[str, str]) -> list[str]:
+    """``kafka-storage format`` of the node configured by ``config``, with a SCRAM-SHA-512
+    credential per ``{user: password}`` written into the bootstrap metadata (the KRaft way: the
+    users exist before any listener accepts a connection, so the brokers can authenticate)."""
+    cmd = [java, "-Xmx256m", "-cp", f"{lib}/*", "kafka.tools.StorageTool", "format",
+           "--config", str(config), "--cluster-id", cluster_id]
+    for user, password in scram_users.items():
+        cmd += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
+    return cmd
+
+
+def start_kafka_process(java: str, lib: Path, config: Path, node_dir: Path, label: str,
+                        die_with_parent: bool) -> subprocess.Popen:
+    """Start ``kafka.Kafka config`` in its own session, logging to ``node_dir/logs`` (log4j) and
+    ``node_dir/kafka.out`` (stdout/stderr); returns at once (readiness is the caller's).
+    ``die_with_parent``: see :class:`LocalKafkaCluster`."""
+    cmd = [java, *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+           f"-Dkafka.logs.dir={node_dir / 'logs'}", "-cp", f"{lib}/*", "kafka.Kafka", str(config)]
+    with open(node_dir / "kafka.out", "ab") as out:
+        out.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {label}\n".encode())
+        out.flush()
+        return subprocess.Popen(cmd, cwd=node_dir, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_pdeathsig_hook() if die_with_parent else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +492,7 @@ class LocalKafkaCluster:
 
             ensure_local_pki(self.pki_dir, client_cn=ADMIN_USER)
         lib = ensure_jars(self.lib_dir, POM)
-        java = _java()
+        java = find_java()
         launched = []
         try:
             todo = []
@@ -510,7 +540,7 @@ class LocalKafkaCluster:
         state = self._load_or_create_state()
         if self._pid(i) is None:
             lib = ensure_jars(self.lib_dir, POM)
-            java = _java()
+            java = find_java()
             self._write_config(i, state)
             self._format_if_needed([i], java, lib, state)
             self._launch(i, java, lib)
@@ -630,10 +660,8 @@ class LocalKafkaCluster:
                         f"{meta} belongs to cluster {found}, but {self.base_dir / 'cluster.json'} says "
                         f"{state['cluster_id']}; remove {self.base_dir} to start over")
                 continue
-            cmd = [java, "-Xmx256m", "-cp", f"{lib}/*", "kafka.tools.StorageTool", "format",
-                   "--config", str(self.broker_dir(i) / "server.properties"),
-                   "--cluster-id", state["cluster_id"],
-                   "--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={self.password}]"]
+            cmd = storage_format_command(java, lib, self.broker_dir(i) / "server.properties", state["cluster_id"],
+                                         {ADMIN_USER: self.password})
             pending[i] = subprocess.Popen(cmd, cwd=self.broker_dir(i), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         failures = []
@@ -654,15 +682,7 @@ class LocalKafkaCluster:
         if busy:
             raise LocalKafkaError(f"cannot start node {i}: port(s) {busy} on {HOST} are already in use "
                                   "by another process (is another Kafka running? see `status`)")
-        cmd = [java, *JVM_OPTS, f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-               f"-Dkafka.logs.dir={bdir / 'logs'}", "-cp", f"{lib}/*", "kafka.Kafka",
-               str(bdir / "server.properties")]
-        with open(bdir / "kafka.out", "ab") as out:
-            out.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting node {i}\n".encode())
-            out.flush()
-            proc = subprocess.Popen(cmd, cwd=bdir, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=_pdeathsig_hook() if self.die_with_parent else None)
+        proc = start_kafka_process(java, lib, bdir / "server.properties", bdir, f"node {i}", self.die_with_parent)
         self._procs[i] = proc
         (bdir / "kafka.pid").write_text(f"{proc.pid}\n")
 

@@ -17,8 +17,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gigbridge.paths import ACCESS_FILE
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ACCESS_FILE = REPO_ROOT / "deploy" / "access.yaml"
+DEFAULT_ACCESS_FILE = ACCESS_FILE  # the packaged deploy/access.yaml (gigbridge.paths)
 
 #: ``GIGBRIDGE_ACCESS_SECRET_<USER>``: user upper-cased, every other character than A-Z/0-9 -> ``_``.
 SECRET_ENV_PREFIX = "GIGBRIDGE_ACCESS_SECRET_"
