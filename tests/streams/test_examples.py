@@ -12,6 +12,8 @@ from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
+from streams.core.notices.rule_changes import check_rule_change
+from streams.core.notices.tracking import check_measure
 from streams.cover_data import load_rates
 from streams.process import Accepted, Context, Rejected, classify_json
 from streams.validate import check_schema
@@ -22,6 +24,11 @@ CTX = Context(default_catalog(), default_table().exists)
 EXAMPLES = [e for e in load_examples() if e.contract in EVENT_TYPE]
 COVER_EXAMPLES = [e for e in load_examples() if e.contract in COVER_CONTRACTS]
 RATES = load_rates()
+NOTICE_CONTRACTS = ("protection_measure", "algorithm_rule_change")
+NOTICE_EXAMPLES = [e for e in load_examples() if e.contract in NOTICE_CONTRACTS]
+# Measures answer the notices of the valid WeatherNotice examples.
+NOTICE_AREAS = {e.payload["notice_id"]: e.payload["division_codes"]
+                for e in load_examples(contract="weather_notice", kind="valid")}
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
@@ -51,6 +58,23 @@ def test_cover_example_gets_its_verdict(example):
         assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
 
 
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in NOTICE_EXAMPLES])
+def test_notice_example_gets_its_verdict(example):
+    payload = copy.deepcopy(example.payload)
+    rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
+    if rejection is None and example.contract == "protection_measure":
+        rejection = check_measure(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                  notice_areas=NOTICE_AREAS, topic_platform=payload["platform_id"])
+    elif rejection is None:
+        rejection = check_rule_change(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                      topic_platform=payload["platform_id"])
+    if example.kind == "valid":
+        assert rejection is None, rejection
+    else:
+        assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
+
+
 def test_every_contract_has_examples():
     assert {e.contract for e in EXAMPLES} == set(EVENT_TYPE)
     assert {e.contract for e in COVER_EXAMPLES} == set(COVER_CONTRACTS)
+    assert {e.contract for e in NOTICE_EXAMPLES} == set(NOTICE_CONTRACTS)
