@@ -93,10 +93,12 @@ def record_answer(tracks: Mapping[Key, Tracking], measure: dict) -> dict[Key, Tr
 
 
 def answer_state(t: Tracking, now_ms: int, rules: TrackingRules = DEFAULT_TRACKING_RULES) -> str:
-    """ANSWERED, CANCELLED (lifted before an answer), OVERDUE or AWAITING."""
-    if t.answered_at is not None:
+    """ANSWERED, CANCELLED (lifted before an answer), OVERDUE or AWAITING, as of ``now_ms``
+    (an answer or cancel recorded with a later time does not count yet: replays give the same
+    states as live processing)."""
+    if t.answered_at is not None and t.answered_at <= now_ms:
         return "ANSWERED"
-    if t.cancelled_at is not None:
+    if t.cancelled_at is not None and t.cancelled_at <= now_ms:
         return "CANCELLED"
     if t.deadline_from is not None and now_ms - t.deadline_from > rules.overdue_after_ms:
         return "OVERDUE"
@@ -105,10 +107,11 @@ def answer_state(t: Tracking, now_ms: int, rules: TrackingRules = DEFAULT_TRACKI
 
 def status_record(t: Tracking, now_ms: int, rules: TrackingRules = DEFAULT_TRACKING_RULES) -> dict:
     """The NoticeStatus record (schemas/avro/notice_status/v1.avsc) of one track."""
-    response = None if t.answered_at is None else t.answered_at - t.notified_at
+    state = answer_state(t, now_ms, rules)
+    answered_at = t.answered_at if state == "ANSWERED" else None
     return {"notice_id": t.notice_id, "platform_id": t.platform_id, "province": t.province, "level": t.level,
-            "state": answer_state(t, now_ms, rules), "notified_at": t.notified_at, "answered_at": t.answered_at,
-            "response_ms": response, "computed_at": now_ms}
+            "state": state, "notified_at": t.notified_at, "answered_at": answered_at,
+            "response_ms": None if answered_at is None else answered_at - t.notified_at, "computed_at": now_ms}
 
 
 def overdue(tracks: Mapping[Key, Tracking], now_ms: int, rules: TrackingRules = DEFAULT_TRACKING_RULES) -> list[Tracking]:
