@@ -1,7 +1,8 @@
 """One parametrized test over every contract example: the hub's own validation (the same
-``classify_json`` the gateway and CLI use; for the cover contracts the pure validators of
-``streams.core.cover``) accepts each valid example and rejects each invalid one with exactly the
-reason and field the example declares. Clock: REFERENCE_NOW_MS."""
+``classify_json`` the gateway and CLI use; for the cover and notice contracts the pure
+validators of ``streams.core.cover`` and ``streams.core.notices``) accepts each valid example
+and rejects each invalid one with exactly the reason and field the example declares.
+Clock: REFERENCE_NOW_MS."""
 
 import copy
 
@@ -43,31 +44,25 @@ def test_example_gets_its_verdict(example):
         assert (outcome.rejection.reason, outcome.rejection.field) == (example.reason, example.field)
 
 
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES])
-def test_cover_example_gets_its_verdict(example):
-    payload = copy.deepcopy(example.payload)
-    rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
-    if rejection is None and example.contract == "order_cover":
-        rejection = check_order_cover(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
-                                      rates=RATES, topic_platform=payload["platform_id"])
-    elif rejection is None:
-        rejection = check_claim_status(payload, now_ms=REFERENCE_NOW_MS)
-    if example.kind == "valid":
-        assert rejection is None, rejection
-    else:
-        assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
+# Contracts validated by the pure cores (streams.core.cover, streams.core.notices), after the schema.
+CORE_RULES = {
+    "order_cover": lambda p: check_order_cover(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                               rates=RATES, topic_platform=p["platform_id"]),
+    "claim_status": lambda p: check_claim_status(p, now_ms=REFERENCE_NOW_MS),
+    "protection_measure": lambda p: check_measure(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                                  notice_areas=NOTICE_AREAS, topic_platform=p["platform_id"]),
+    "algorithm_rule_change": lambda p: check_rule_change(p, now_ms=REFERENCE_NOW_MS,
+                                                         division_exists=CTX.division_exists,
+                                                         topic_platform=p["platform_id"]),
+}
 
 
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in NOTICE_EXAMPLES])
-def test_notice_example_gets_its_verdict(example):
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES + NOTICE_EXAMPLES])
+def test_core_example_gets_its_verdict(example):
     payload = copy.deepcopy(example.payload)
     rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
-    if rejection is None and example.contract == "protection_measure":
-        rejection = check_measure(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
-                                  notice_areas=NOTICE_AREAS, topic_platform=payload["platform_id"])
-    elif rejection is None:
-        rejection = check_rule_change(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
-                                      topic_platform=payload["platform_id"])
+    if rejection is None:
+        rejection = CORE_RULES[example.contract](payload)
     if example.kind == "valid":
         assert rejection is None, rejection
     else:
