@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.wire import encode
@@ -83,3 +86,48 @@ def test_a_province_dropped_by_an_update_gets_a_cancel_record():
     outcome = apply_notice(registry, update)
     assert [(r["province"], r["msg_type"], r["division_codes"]) for r in outcome.records] == [
         ("11", "UPDATE", ["110101000000"]), ("13", "CANCEL", [])]
+
+
+BASE = notice("heat_orange_shenzhen.xml")
+AREAS = (("440305000000",), ("440304000000", "440305000000"), ("440106000000", "330106000000"))
+
+
+@st.composite
+def message_chains(draw):
+    """Alerts, updates and cancels by one sender, each update/cancel naming an earlier message
+    (or an unknown one), in any order and with repeats."""
+    messages = []
+    for i in range(draw(st.integers(1, 12))):
+        kind = "ALERT" if not messages else draw(st.sampled_from(["ALERT", "UPDATE", "CANCEL", "REPEAT"]))
+        if kind == "REPEAT":
+            messages.append(draw(st.sampled_from(messages)))
+            continue
+        refs = ()
+        if kind != "ALERT":
+            target = draw(st.sampled_from([m.identifier for m in messages] + ["never-sent"]))
+            refs = (f"{BASE.sender},{target},2026-05-31T10:00:00+08:00",)
+        messages.append(replace(BASE, identifier=f"msg-{i}", msg_type=kind, references=refs,
+                                division_codes=draw(st.sampled_from(AREAS)), sent=BASE.sent + i * 60_000))
+    return messages
+
+
+@settings(max_examples=100, deadline=None)
+@given(message_chains())
+def test_registry_invariants(messages):
+    registry = Registry()
+    for message in messages:
+        before = registry
+        snapshot = (dict(before.notices), dict(before.seen))
+        outcome = apply_notice(before, message)
+        assert (dict(before.notices), dict(before.seen)) == snapshot  # the input is never changed
+        if outcome.kind != "published":
+            assert outcome.records == () and outcome.registry is before
+        else:
+            state = outcome.registry.notices[outcome.records[0]["notice_id"]]
+            old = before.notices.get(state.notice_id)
+            assert state.revision == (0 if old is None else old.revision + 1)
+            assert old is None or not old.cancelled  # nothing is applied after a cancel
+            for record in outcome.records:
+                encode(WEATHER_NOTICE, record)
+                assert record["revision"] == state.revision
+        registry = outcome.registry
