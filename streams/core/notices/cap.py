@@ -120,7 +120,8 @@ def parse_cap(data: bytes, *, schema: xmlschema.XMLSchema, division_exists: Call
         return CapProblem("cap-not-cap", "the root element is not a CAP <alert>")
     if namespace != CAP_NS:
         return CapProblem("cap-wrong-namespace", f"the <alert> is not in the CAP 1.2 namespace {CAP_NS}")
-    error = next(iter(schema.iter_errors(root)), None)
+    # location hints off: an xsi:schemaLocation in the document must not make us fetch a schema
+    error = next(iter(schema.iter_errors(root, use_location_hints=False)), None)
     if error is not None:
         where = re.sub(r"\{[^}]*\}", "", error.path or "") or "the document"
         return CapProblem("cap-schema-invalid", f"{where}: {error.reason or 'does not match the schema'}")

@@ -85,7 +85,7 @@ def test_oversize_is_refused_before_parsing():
     assert parse(heat, max_bytes=100).slug == "cap-too-large"
 
 
-def test_an_external_dtd_or_entity_is_never_fetched():
+def test_an_external_dtd_entity_or_schema_hint_is_never_fetched():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -94,8 +94,14 @@ def test_an_external_dtd_or_entity_is_never_fetched():
         dtd = f'<?xml version="1.0"?>\n<!DOCTYPE alert SYSTEM "{url}">\n<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>'
         entity = (f'<?xml version="1.0"?>\n<!DOCTYPE alert [<!ENTITY x SYSTEM "{url}">]>\n'
                   '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">&x;</alert>')
+        heat = (CAP_DIR / "heat_orange_shenzhen.xml").read_text(encoding="utf-8")
+        hinted = heat.replace('<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">',
+                              '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2" '
+                              'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                              f'xsi:schemaLocation="urn:example:extension {url}">', 1)
         assert parse(dtd.encode()).slug == "cap-dtd-forbidden"
         assert parse(entity.encode()).slug == "cap-external-reference-forbidden"
+        assert isinstance(parse(hinted.encode()), Notice)  # a schema location hint is not followed
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected
 
