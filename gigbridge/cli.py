@@ -148,6 +148,12 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import alerts
+
+    return alerts.import_dry_run(args.files)
+
+
 def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
@@ -241,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reason", action="append", default=[], help="only records with this reason (repeatable)")
     d.add_argument("--dry-run", action="store_true", help="count what would be re-submitted, send nothing")
     d.set_defaults(func=_redrive)
+
+    p = sub.add_parser("alerts", help="weather warnings (CAP 1.2, docs/notices.md)")
+    asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    a = asub.add_parser("import", help="parse and validate CAP 1.2 files, apply them in order and print the "
+                                       "WeatherNotice records they would publish; exit 1 if any file is refused")
+    a.add_argument("files", nargs="+", metavar="FILE.xml")
+    a.add_argument("--dry-run", action="store_true", required=True,
+                   help="required: publishing to Kafka is not wired yet")
+    a.set_defaults(func=_alerts)
 
     p = sub.add_parser("topics", help="topic administration")
     tsub = p.add_subparsers(dest="topics_command", required=True, metavar="ACTION")

@@ -25,6 +25,11 @@ PINNED_SCHEMA_IDS = {
     ("premium_statement", 1): 11,
     ("cover_gap", 1): 12,
     ("claim_status", 1): 13,
+    # weather notices, measures, algorithm-rule changes (issue #17): the 30-39 block
+    ("weather_notice", 1): 30,
+    ("protection_measure", 1): 31,
+    ("algorithm_rule_change", 1): 32,
+    ("notice_status", 1): 33,
 }
 
 
@@ -34,7 +39,8 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
         "delivery_receipt", "sink_dead_letter", "dedupe_batch", "order_cover", "worker_day_cover",
-        "premium_statement", "cover_gap", "claim_status",
+        "premium_statement", "cover_gap", "claim_status", "weather_notice", "protection_measure",
+        "algorithm_rule_change", "notice_status",
     ]
 
 
@@ -73,6 +79,8 @@ def test_lookups(catalog):
     assert catalog.by_event_type("incidents").name == "incident_report"
     assert catalog.by_event_type("orders").name == "order_cover"
     assert catalog.by_event_type("claim-status").name == "claim_status"
+    assert catalog.by_event_type("measures").name == "protection_measure"
+    assert catalog.by_event_type("algorithm-changes").name == "algorithm_rule_change"
     assert catalog.contract("rejection_record").event_type is None
     assert catalog.contract("dead_letter").event_type is None
     assert catalog.by_full_name("io.gigbridge.hub.DeadLetter").name == "dead_letter"
@@ -123,6 +131,12 @@ def test_schema_versions_are_parsed_once(catalog):
         ("platform.cityride.cover-gaps", "cover_gap", {"platform": "cityride"}),
         ("gov.insurance.44.claim-status", "claim_status", {"province": "44"}),
         ("platform.cityride.claims", "claim_status", {"platform": "cityride"}),
+        ("gov.notices.44", "weather_notice", {"province": "44"}),
+        ("gov.notices.44.status", "notice_status", {"province": "44"}),
+        ("platform.swiftdash.measures", "protection_measure", {"platform": "swiftdash"}),
+        ("platform.cityride.algorithm-changes", "algorithm_rule_change", {"platform": "cityride"}),
+        ("gov.regulator.algorithm-changes", "algorithm_rule_change", {}),
+        ("public.algorithm-register", "algorithm_rule_change", {}),
     ],
 )
 def test_subject_for_topic(catalog, topic, contract, params):

@@ -10,7 +10,8 @@ from fastavro.schema import to_parsing_canonical_form
 
 from schemas.catalog import default_catalog
 
-EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status")
+EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status",
+                   "protection_measure", "algorithm_rule_change")
 HUB_CONTRACTS = ("rejection_record", "dead_letter")
 VERSIONS = [pytest.param(v, id=f"{v.contract}-v{v.version}") for v in default_catalog().versions()]
 
@@ -118,6 +119,8 @@ def _enum(schema: dict, name: str) -> dict:
         ("incident_report", "io.gigbridge.events.IncidentCategory", "OTHER_INJURY"),
         ("incident_report", "io.gigbridge.events.WeatherCondition", "OTHER"),
         ("cover_gap", "io.gigbridge.hub.CoverGapKind", "OTHER"),
+        ("weather_notice", "io.gigbridge.hub.WarningType", "OTHER"),
+        ("protection_measure", "io.gigbridge.events.MeasureKind", "OTHER"),
     ],
 )
 def test_catch_all_enum_defaults(catalog, contract, enum, default):

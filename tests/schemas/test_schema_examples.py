@@ -13,7 +13,8 @@ import pytest
 from schemas.examples import ExampleLayoutError, load_examples
 
 EXAMPLES = load_examples()
-EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status")
+EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status",
+                   "protection_measure", "algorithm_rule_change")
 
 REASONS = {
     "schema_violation", "invalid_event_id", "invalid_platform_id", "invalid_division_code",
@@ -22,6 +23,9 @@ REASONS = {
     "invalid_pseudonym", "description_too_long", "invalid_coordinates",
     # occupational-injury cover (streams/core/cover)
     "premium_mismatch", "invalid_order_state", "invalid_claim_ref", "invalid_claim_decision", "invalid_reason_code",
+    # weather notices, measures, algorithm-rule changes (streams/core/notices)
+    "pii_detected", "unknown_notice", "division_outside_notice", "invalid_change_ref", "invalid_industries",
+    "notice_period_too_short", "consultation_missing", "invalid_consultation",
 }
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES if e.kind == "invalid"])
 def test_invalid_example_metadata(example):
@@ -66,6 +70,23 @@ REQUIRED = {
         ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
         ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"),
         ("invalid_claim_ref", "claim_ref"), ("invalid_claim_decision", "decision"), ("invalid_reason_code", "reason_code"),
+    },
+    "protection_measure": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_division_code", "division_codes"), ("unknown_division_code", "division_codes"),
+        ("timestamp_in_future", "occurred_at"), ("timestamp_too_old", "occurred_at"), ("invalid_period", "effective_to"),
+        ("unknown_notice", "notice_id"), ("division_outside_notice", "division_codes"),
+        ("description_too_long", "description"), ("pii_detected", "description"),
+    },
+    "algorithm_rule_change": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("invalid_change_ref", "change_id"), ("invalid_industries", "industries"),
+        ("invalid_division_code", "division_codes"), ("unknown_division_code", "division_codes"),
+        ("timestamp_in_future", "published_at"), ("timestamp_too_old", "published_at"),
+        ("notice_period_too_short", "effective_at"), ("consultation_missing", "consultation"),
+        ("invalid_consultation", "consultation.consulted_at"), ("invalid_consultation", "consultation.comments_received"),
+        ("invalid_consultation", "consultation.parties"), ("description_too_long", "summary"),
+        ("pii_detected", "summary"), ("pii_detected", "consultation.response"),
     },
 }
 

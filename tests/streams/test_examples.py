@@ -1,7 +1,8 @@
 """One parametrized test over every contract example: the hub's own validation (the same
-``classify_json`` the gateway and CLI use; for the cover contracts the pure validators of
-``streams.core.cover``) accepts each valid example and rejects each invalid one with exactly the
-reason and field the example declares. Clock: REFERENCE_NOW_MS."""
+``classify_json`` the gateway and CLI use; for the cover and notice contracts the pure
+validators of ``streams.core.cover`` and ``streams.core.notices``) accepts each valid example
+and rejects each invalid one with exactly the reason and field the example declares.
+Clock: REFERENCE_NOW_MS."""
 
 import copy
 
@@ -14,6 +15,8 @@ from streams.classify import Accepted, Rejected, classify_json
 from streams.context import Context
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
+from streams.core.notices.rule_changes import check_rule_change
+from streams.core.notices.tracking import check_measure
 from streams.cover_data import load_rates
 from streams.validate import check_schema
 
@@ -23,6 +26,11 @@ CTX = Context(default_catalog(), default_table().exists)
 EXAMPLES = [e for e in load_examples() if e.contract in EVENT_TYPE]
 COVER_EXAMPLES = [e for e in load_examples() if e.contract in COVER_CONTRACTS]
 RATES = load_rates()
+NOTICE_CONTRACTS = ("protection_measure", "algorithm_rule_change")
+NOTICE_EXAMPLES = [e for e in load_examples() if e.contract in NOTICE_CONTRACTS]
+# Measures answer the notices of the valid WeatherNotice examples.
+NOTICE_AREAS = {e.payload["notice_id"]: e.payload["division_codes"]
+                for e in load_examples(contract="weather_notice", kind="valid")}
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
@@ -37,15 +45,25 @@ def test_example_gets_its_verdict(example):
         assert (outcome.rejection.reason, outcome.rejection.field) == (example.reason, example.field)
 
 
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES])
-def test_cover_example_gets_its_verdict(example):
+# Contracts validated by the pure cores (streams.core.cover, streams.core.notices), after the schema.
+CORE_RULES = {
+    "order_cover": lambda p: check_order_cover(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                               rates=RATES, topic_platform=p["platform_id"]),
+    "claim_status": lambda p: check_claim_status(p, now_ms=REFERENCE_NOW_MS),
+    "protection_measure": lambda p: check_measure(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                                  notice_areas=NOTICE_AREAS, topic_platform=p["platform_id"]),
+    "algorithm_rule_change": lambda p: check_rule_change(p, now_ms=REFERENCE_NOW_MS,
+                                                         division_exists=CTX.division_exists,
+                                                         topic_platform=p["platform_id"]),
+}
+
+
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES + NOTICE_EXAMPLES])
+def test_core_example_gets_its_verdict(example):
     payload = copy.deepcopy(example.payload)
     rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
-    if rejection is None and example.contract == "order_cover":
-        rejection = check_order_cover(payload, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
-                                      rates=RATES, topic_platform=payload["platform_id"])
-    elif rejection is None:
-        rejection = check_claim_status(payload, now_ms=REFERENCE_NOW_MS)
+    if rejection is None:
+        rejection = CORE_RULES[example.contract](payload)
     if example.kind == "valid":
         assert rejection is None, rejection
     else:
@@ -55,3 +73,4 @@ def test_cover_example_gets_its_verdict(example):
 def test_every_contract_has_examples():
     assert {e.contract for e in EXAMPLES} == set(EVENT_TYPE)
     assert {e.contract for e in COVER_EXAMPLES} == set(COVER_CONTRACTS)
+    assert {e.contract for e in NOTICE_EXAMPLES} == set(NOTICE_CONTRACTS)
