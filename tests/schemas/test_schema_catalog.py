@@ -25,6 +25,11 @@ PINNED_SCHEMA_IDS = {
     ("premium_statement", 1): 11,
     ("cover_gap", 1): 12,
     ("claim_status", 1): 13,
+    ("concern_case", 1): 20,
+    ("case_event", 1): 21,
+    ("case_state", 1): 22,
+    ("case_rejection", 1): 23,
+    ("incident_ack", 1): 24,
 }
 
 
@@ -34,7 +39,8 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
         "delivery_receipt", "sink_dead_letter", "dedupe_batch", "order_cover", "worker_day_cover",
-        "premium_statement", "cover_gap", "claim_status",
+        "premium_statement", "cover_gap", "claim_status", "concern_case", "case_event", "case_state",
+        "case_rejection", "incident_ack",
     ]
 
 
@@ -73,6 +79,9 @@ def test_lookups(catalog):
     assert catalog.by_event_type("incidents").name == "incident_report"
     assert catalog.by_event_type("orders").name == "order_cover"
     assert catalog.by_event_type("claim-status").name == "claim_status"
+    assert catalog.by_event_type("cases").name == "concern_case"
+    assert catalog.by_event_type("case-events").name == "case_event"
+    assert catalog.by_event_type("incident-acks").name == "incident_ack"
     assert catalog.contract("rejection_record").event_type is None
     assert catalog.contract("dead_letter").event_type is None
     assert catalog.by_full_name("io.gigbridge.hub.DeadLetter").name == "dead_letter"
@@ -123,6 +132,16 @@ def test_schema_versions_are_parsed_once(catalog):
         ("platform.cityride.cover-gaps", "cover_gap", {"platform": "cityride"}),
         ("gov.insurance.44.claim-status", "claim_status", {"province": "44"}),
         ("platform.cityride.claims", "claim_status", {"platform": "cityride"}),
+        ("platform.swiftdash.cases", "concern_case", {"platform": "swiftdash"}),
+        ("gov.office.110105.cases", "concern_case", {"division": "110105"}),
+        ("gov.units.110105-hrss.case-events", "case_event", {"unit": "110105-hrss"}),
+        ("platform.swiftdash.case-events", "case_event", {"platform": "swiftdash"}),
+        ("hub.cases.state", "case_state", {}),
+        ("platform.swiftdash.case-updates", "case_state", {"platform": "swiftdash"}),
+        ("gov.units.110105-amr.case-updates", "case_state", {"unit": "110105-amr"}),
+        ("gov.units.110105-amr.case-rejections", "case_rejection", {"unit": "110105-amr"}),
+        ("gov.units.440305001-gov.incident-acks", "incident_ack", {"unit": "440305001-gov"}),
+        ("platform.parcelgo.incident-acks", "incident_ack", {"platform": "parcelgo"}),
     ],
 )
 def test_subject_for_topic(catalog, topic, contract, params):

@@ -10,6 +10,8 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
+from streams.cases_data import load_units
+from streams.core.cases.records import check_case_event, check_concern_case, check_incident_ack
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
 from streams.cover_data import load_rates
@@ -22,6 +24,14 @@ CTX = Context(default_catalog(), default_table().exists)
 EXAMPLES = [e for e in load_examples() if e.contract in EVENT_TYPE]
 COVER_EXAMPLES = [e for e in load_examples() if e.contract in COVER_CONTRACTS]
 RATES = load_rates()
+UNITS = load_units()
+CASE_CHECKS = {
+    "concern_case": lambda p: check_concern_case(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                                 units=UNITS, topic_platform=None),
+    "case_event": lambda p: check_case_event(p, now_ms=REFERENCE_NOW_MS, units=UNITS),
+    "incident_ack": lambda p: check_incident_ack(p, now_ms=REFERENCE_NOW_MS, units=UNITS),
+}
+CASE_EXAMPLES = [e for e in load_examples() if e.contract in CASE_CHECKS]
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
@@ -51,6 +61,19 @@ def test_cover_example_gets_its_verdict(example):
         assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
 
 
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in CASE_EXAMPLES])
+def test_case_example_gets_its_verdict(example):
+    payload = copy.deepcopy(example.payload)
+    rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
+    if rejection is None:
+        rejection = CASE_CHECKS[example.contract](payload)
+    if example.kind == "valid":
+        assert rejection is None, rejection
+    else:
+        assert rejection is not None and (rejection.reason, rejection.field) == (example.reason, example.field)
+
+
 def test_every_contract_has_examples():
     assert {e.contract for e in EXAMPLES} == set(EVENT_TYPE)
     assert {e.contract for e in COVER_EXAMPLES} == set(COVER_CONTRACTS)
+    assert {e.contract for e in CASE_EXAMPLES} == set(CASE_CHECKS)
