@@ -50,9 +50,7 @@ def _actor(kind: str, actor_id: str, field: str, units: UnitBook) -> Rejection |
 def check_concern_case(record: dict, *, now_ms: int, division_exists: Callable[[str], bool], units: UnitBook,
                        topic_platform: str | None = None, rules: Rules = DEFAULT_RULES) -> Rejection | None:
     """Rules of a schema-valid ConcernCase; ``topic_platform``: the platform owning the topic it came on."""
-    if not UUID_RE.fullmatch(record["case_id"]):
-        return Rejection("invalid_case_id", "case_id", "case_id must be a UUID (8-4-4-4-12 hex)")
-    rejection = _actor(record["source_kind"], record["source_id"], "source_id", units)
+    rejection = _case_id(record) or _actor(record["source_kind"], record["source_id"], "source_id", units)
     if rejection is not None:
         return rejection
     platform = record.get("platform_id")
@@ -74,45 +72,60 @@ def check_concern_case(record: dict, *, now_ms: int, division_exists: Callable[[
     return _text(record, "summary")
 
 
-def check_case_event(record: dict, *, now_ms: int, units: UnitBook, rules: Rules = DEFAULT_RULES) -> Rejection | None:
-    """Rules of a schema-valid CaseEvent taken alone (who may do it when is checked by the lifecycle)."""
-    rejection = event_id_check(record, now_ms, None, None, rules)
-    if rejection is not None:
-        return rejection
-    if not UUID_RE.fullmatch(record["case_id"]):
-        return Rejection("invalid_case_id", "case_id", "case_id must be a UUID (8-4-4-4-12 hex)")
-    rejection = _actor(record["actor_kind"], record["actor_id"], "actor_id", units)
-    if rejection is not None:
-        return rejection
-    action, target = record["action"], record.get("target_unit")
-    if (target is not None) != (action in TARGETED_ACTIONS):
-        return Rejection("invalid_target_unit", "target_unit", "target_unit is set if and only if ASSIGNED or TRANSFERRED")
+def _first(*checks: Callable[[], Rejection | None]) -> Rejection | None:
+    """The first rejection of ``checks``, run in order and lazily."""
+    for check in checks:
+        rejection = check()
+        if rejection is not None:
+            return rejection
+    return None
+
+
+def _target(record: dict, needed: bool, when: str, units: UnitBook) -> Rejection | None:
+    target = record.get("target_unit")
+    if (target is not None) != needed:
+        return Rejection("invalid_target_unit", "target_unit", f"target_unit is set if and only if {when}")
     if target is not None and units.get(target) is None:
         return Rejection("unknown_unit", "target_unit", "not a unit of deploy/units.yaml")
-    reason = record.get("reason_code")
+    return None
+
+
+def _case_id(record: dict) -> Rejection | None:
+    if not UUID_RE.fullmatch(record["case_id"]):
+        return Rejection("invalid_case_id", "case_id", "case_id must be a UUID (8-4-4-4-12 hex)")
+    return None
+
+
+def _reason_and_score(record: dict) -> Rejection | None:
+    action, reason, score = record["action"], record.get("reason_code"), record.get("satisfaction")
     if (reason is not None) != (action == "REJECTED") or (reason is not None and reason not in REJECT_REASONS):
         return Rejection("invalid_reason_code", "reason_code",
                          f"REJECTED needs a reason_code of {REJECT_REASONS}; nothing else has one")
-    score = record.get("satisfaction")
     if (score is not None) != (action == "FEEDBACK") or (score is not None and not 1 <= score <= 5):
         return Rejection("invalid_satisfaction", "satisfaction", "FEEDBACK needs a satisfaction of 1 to 5; nothing else has one")
-    rejection = time_window_check("at")(record, now_ms, None, None, rules)
-    return rejection if rejection is not None else _text(record, "note")
+    return None
+
+
+def check_case_event(record: dict, *, now_ms: int, units: UnitBook, rules: Rules = DEFAULT_RULES) -> Rejection | None:
+    """Rules of a schema-valid CaseEvent taken alone (who may do it when is checked by the lifecycle)."""
+    return _first(
+        lambda: event_id_check(record, now_ms, None, None, rules),
+        lambda: _case_id(record),
+        lambda: _actor(record["actor_kind"], record["actor_id"], "actor_id", units),
+        lambda: _target(record, record["action"] in TARGETED_ACTIONS, "ASSIGNED or TRANSFERRED", units),
+        lambda: _reason_and_score(record),
+        lambda: time_window_check("at")(record, now_ms, None, None, rules),
+        lambda: _text(record, "note"),
+    )
 
 
 def check_incident_ack(record: dict, *, now_ms: int, units: UnitBook, rules: Rules = DEFAULT_RULES) -> Rejection | None:
     """Rules of a schema-valid IncidentAck taken alone."""
-    rejection = event_id_check(record, now_ms, None, None, rules)
-    if rejection is not None:
-        return rejection
-    if not PLATFORM_ID_RE.fullmatch(record["platform_id"]):
-        return Rejection("invalid_platform_id", "platform_id", "platform_id must match ^[a-z][a-z0-9-]{1,31}$")
-    if units.get(record["unit_id"]) is None:
-        return Rejection("unknown_unit", "unit_id", "not a unit of deploy/units.yaml")
-    target = record.get("target_unit")
-    if (target is not None) != (record["action"] == "REFERRED"):
-        return Rejection("invalid_target_unit", "target_unit", "target_unit is set if and only if REFERRED")
-    if target is not None and units.get(target) is None:
-        return Rejection("unknown_unit", "target_unit", "not a unit of deploy/units.yaml")
-    rejection = time_window_check("at")(record, now_ms, None, None, rules)
-    return rejection if rejection is not None else _text(record, "note")
+    return _first(
+        lambda: event_id_check(record, now_ms, None, None, rules),
+        lambda: _actor("PLATFORM", record["platform_id"], "platform_id", units),
+        lambda: _actor("UNIT", record["unit_id"], "unit_id", units),
+        lambda: _target(record, record["action"] == "REFERRED", "REFERRED", units),
+        lambda: time_window_check("at")(record, now_ms, None, None, rules),
+        lambda: _text(record, "note"),
+    )
