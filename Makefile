@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_DIR := .local/kafka
 
-.PHONY: help install kafka-up kafka-down run test test-unit test-reliability clean
+.PHONY: help install tools kafka-up kafka-down run test test-unit test-reliability clean
 
 help:
 	@echo "make run         start a local Kafka broker, the hub worker and simulated platforms"
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Every command-line tool the suite needs (java, mvn, promtool, kcat, ...): installed with apt as
+# root, otherwise the exact apt-get line is printed and make stops (exit 2).
+tools:
+	@scripts/ensure-tools.sh
+
 kafka-up: $(STAMP)
 	$(BIN)/python -m deploy.kafka.local up --dir $(KAFKA_DIR)
 
@@ -35,14 +40,14 @@ run: kafka-up
 
 # Everything, the reliability suite with its reduced CI sizes (3 kill -9 trials, 20,000 fuzzed
 # messages, 3,000 fuzzed requests, a 20 s insurer outage); `make test-reliability` is the full set.
-test: $(STAMP) k8s-tools
+test: tools $(STAMP) k8s-tools
 	$(BIN)/python -m schemas.compat
 	$(BIN)/pytest
 
 # Fault injection (kill -9, broker restarts, 3-broker failover, insurer outage, rebalance, fuzz of
 # the ingest topics and of the HTTP gateway, slow-loris and floods, alerts replayed through
 # promtool) with a ledger of every input offset, at full size (10 trials, 100,000 cases, 60 s outage).
-test-reliability: $(STAMP)
+test-reliability: tools $(STAMP)
 	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} GIGBRIDGE_FUZZ_CASES=$${GIGBRIDGE_FUZZ_CASES:-100000} \
 	GIGBRIDGE_GATEWAY_FUZZ_CASES=$${GIGBRIDGE_GATEWAY_FUZZ_CASES:-100000} \
 	GIGBRIDGE_RELIABILITY_OUTAGE_S=$${GIGBRIDGE_RELIABILITY_OUTAGE_S:-60} $(BIN)/pytest tests/reliability -o timeout=1800

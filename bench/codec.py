@@ -14,13 +14,13 @@ from bench.common import now_ms, say
 from bench.dataset import BenchEvent
 
 
-def build_context():
-    """The worker's context (``streams.worker.build_context``) with a random privacy secret."""
+def bench_context():
+    """The worker's context (``streams.context.build_context``) from default settings with a
+    random privacy secret."""
     from gigbridge.settings import Settings
-    from streams.worker import build_context as worker_context
+    from streams.context import build_context
 
-    settings = Settings(_env_file=None, privacy_master_secret=secrets.token_hex(32))
-    return worker_context(settings)
+    return build_context(Settings(_env_file=None, privacy_master_secret=secrets.token_hex(32)))
 
 
 def _time(fn: Callable[[], object], repeat: int = 1) -> float:
@@ -57,14 +57,14 @@ def _run(events: list[BenchEvent], batch_size: int, repeat: int) -> dict:
     from streams.policy import POLICY_LEAVES
     from schemas.wire import WireFormatError, decode, encode
     from streams import metrics
-    from streams.pipeline import InMessage, plan_batch
-    from streams.privacy import find_identifier
-    from streams.process import Accepted, DeadLettered, classify
+    from streams.plan import InMessage, plan_batch
+    from streams.pii import find_identifier
+    from streams.classify import Accepted, DeadLettered, classify
     from streams.route import routes_for
     from streams.topics import parse_ingest_topic
     from streams.validate import CONTRACT_BY_EVENT_TYPE, check_rules
 
-    ctx = build_context()
+    ctx = bench_context()
     now = now_ms()
     n = len(events)
     topics = {e.topic: parse_ingest_topic(e.topic) for e in events}
@@ -153,7 +153,7 @@ def _run(events: list[BenchEvent], batch_size: int, repeat: int) -> dict:
         "stages_us_per_event": {
             "decode (wire.decode: header + fastavro schemaless_reader)": us(t_decode),
             "business rules incl. identifier scan (validate.check_rules)": us(t_rules),
-            "  of which identifier scan (privacy.find_identifier)": us(t_pii),
+            "  of which identifier scan (pii.find_identifier)": us(t_pii),
             "routing (route.routes_for)": us(t_route),
             "privacy policy per routed copy (Protector)": us(t_protect),
             "re-encode the hub.validated copy (validate=False; skipped by the hub for input of the latest "

@@ -445,7 +445,7 @@ async def bench(plan: Plan, seed: int, stop_broker: bool) -> dict:
         "mean_value_bytes": round(sum(len(e.value) for e in inputs.saturation) / len(inputs.saturation), 1),
     }
     result["codec"] = codec.run(inputs.saturation[:plan.codec_events], repeat=plan.codec_repeat)
-    ctx = codec.build_context()
+    ctx = codec.bench_context()
     topics_out = output_topics(source, ctx, inputs.platforms)
     result["codec"]["delivery_topics"] = len(result["codec"]["delivery_topics"])
     say(f"codec: classify {result['codec']['classify_events_per_s']:,} events/s, "
@@ -489,7 +489,7 @@ async def bench(plan: Plan, seed: int, stop_broker: bool) -> dict:
 
 
 def _expected(events: list[BenchEvent], ctx, now: int) -> dict:
-    from streams.process import Accepted, DeadLettered, classify
+    from streams.classify import Accepted, DeadLettered, classify
     from streams.topics import parse_ingest_topic
 
     counts: Counter = Counter()

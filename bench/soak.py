@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 
 from bench.broker import BenchBroker
-from bench.codec import build_context
+from bench.codec import bench_context
 from bench.common import RESULTS_DIR, WORK_DIR, machine_info, prune_workdirs, say
 from bench.dataset import EventSource, ingest_topics
 from bench.kafkaio import Kafka
@@ -32,7 +32,7 @@ async def soak(duration: float, rate: float, every: float, seed: int, stop_broke
     workdir = WORK_DIR / f"{stamp}-soak"
     prune_workdirs()
     source = EventSource(seed)
-    ctx = build_context()
+    ctx = bench_context()
     result: dict = {"timestamp": stamp, "kind": "soak", "commit": git_commit(), "machine": machine_info(),
                     "duration_s": duration, "rate_per_s": rate, "sample_every_s": every}
     broker = BenchBroker()

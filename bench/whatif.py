@@ -13,7 +13,7 @@ import statistics
 from datetime import datetime, timezone
 
 from bench.broker import BenchBroker
-from bench.codec import build_context
+from bench.codec import bench_context
 from bench.common import RESULTS_DIR, WORK_DIR, machine_info, prune_workdirs, say
 from bench.dataset import EventSource, ingest_topics
 from bench.kafkaio import Kafka
@@ -71,7 +71,7 @@ async def whatif(names: list[str], events: int, rounds: int, seed: int, stop_bro
     workdir = WORK_DIR / f"{stamp}-whatif"
     prune_workdirs()
     source = EventSource(seed)
-    ctx = build_context()
+    ctx = bench_context()
     backlog = source.take(events)
     outputs = output_topics(source, ctx, source.platforms)
     offices = sorted(t for t in outputs if t.startswith("gov.office."))

@@ -54,7 +54,7 @@ def _no_dedupe_log() -> None:
 
     import streams.dedupe_flush as dedupe_flush
     import streams.writer as writer
-    from streams.pipeline import Delivery
+    from streams.plan import Delivery
 
     _require(dedupe_flush, "log_record", "no_dedupe_log")
     real_write = _require(writer.Writer, "write", "no_dedupe_log")

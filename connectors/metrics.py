@@ -16,7 +16,7 @@ from typing import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from connectors.sinks.base import DeadLetter, Delivered, Outcome, RetryInfo, Sink
+from connectors.sinks.base import DeadLetter, Delivered, DeliveryOutcome, RetryInfo, Sink
 
 SINK_RETRIES = Counter("gigbridge_sink_retries_total", "Transient delivery failures that were retried",
                        ["sink", "reason"])
@@ -41,7 +41,7 @@ def track(sink: Sink) -> None:
     SINK_PENDING.labels(sink.name).set_function(lambda: float(sink.pending))
 
 
-def record_outcomes(sink_name: str, outcomes: Iterable[Outcome]) -> None:
+def record_outcomes(sink_name: str, outcomes: Iterable[DeliveryOutcome]) -> None:
     for outcome in outcomes:
         if isinstance(outcome, Delivered):
             SINK_OUTCOMES.labels(sink_name, "delivered", "").inc()

@@ -1,7 +1,7 @@
 """``gigbridge access apply|check|export``: Kafka users and ACLs from ``deploy/access.yaml``.
 
 Exit codes: 0 ok (no drift), 1 drift found (``check``), 2 usage/config error (bad file, missing
-secret, broker unreachable or refusing the change).
+secret, broker refusing the change), 3 broker unreachable.
 
 Wired into ``gigbridge.cli`` with ``add_cli(sub)``; until then (or without the main CLI) run
 ``python -m gigbridge.access_cli access check``.  The admin connection comes from
@@ -23,6 +23,7 @@ from gigbridge.access import (
     load_access,
     resolve_secrets,
 )
+from gigbridge.broker_errors import client_config, is_broker_unreachable, report_unreachable
 from gigbridge.settings import Settings
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
@@ -89,8 +90,7 @@ def _warnings(access: AccessFile, settings: Settings) -> None:
 def _admin(settings: Settings):
     from kafka.admin import KafkaAdminClient
 
-    return KafkaAdminClient(client_id="gigbridge-access", bootstrap_timeout_ms=15000,
-                            **settings.kafka_python_config)
+    return KafkaAdminClient(client_id="gigbridge-access", **client_config(settings))
 
 
 def cmd_apply(settings: Settings, args: argparse.Namespace) -> int:
@@ -105,6 +105,8 @@ def cmd_apply(settings: Settings, args: argparse.Namespace) -> int:
     try:
         admin = _admin(settings)
     except KafkaError as exc:
+        if is_broker_unreachable(exc):
+            return report_unreachable(settings.kafka_bootstrap, exc)
         return _fail(f"cannot connect to Kafka at {settings.kafka_bootstrap} as "
                      f"{settings.kafka_username or '(no SASL)'}: {exc!r}")
     try:
@@ -133,6 +135,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     try:
         admin = _admin(settings)
     except KafkaError as exc:
+        if is_broker_unreachable(exc):
+            return report_unreachable(settings.kafka_bootstrap, exc)
         return _fail(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc!r}")
     try:
         result = check(admin, access, prune_undeclared=not args.keep_undeclared,

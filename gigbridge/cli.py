@@ -1,4 +1,5 @@
-"""``gigbridge`` command line. Exit codes: 0 ok, 1 some events rejected, 2 usage/config error."""
+"""``gigbridge`` command line. Exit codes: 0 ok, 1 some events rejected, 2 usage/config error,
+3 Kafka broker unreachable (:mod:`gigbridge.broker_errors`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 
 from pydantic import ValidationError as SettingsError
 
+from gigbridge.broker_errors import EXIT_BROKER_UNREACHABLE, is_broker_unreachable, report_unreachable
 from gigbridge.logs import configure_logging, get_logger
 from gigbridge.settings import Settings
 
@@ -68,7 +70,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         log.info("simulated insurer", url=endpoint.url, provinces=",".join(DEMO_INSURED_PROVINCES))
 
     # A fresh seed per run: the same seed replays the same event ids, which a restarted demo
-    # (broker and dedupe table keep their data) would rightly count as duplicates.
+    # (broker and dedupe store keep their data) would rightly count as duplicates.
     seed = args.seed if args.seed_given else time.time_ns() % 2**32
 
     def simulate() -> None:
@@ -78,10 +80,10 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped
             log.error("simulator stopped", error=str(exc))
 
-    ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
-    threading.Thread(target=simulate, name="simulator", daemon=True).start()
-    log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
     try:
+        ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
+        threading.Thread(target=simulate, name="simulator", daemon=True).start()
+        log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
         if insurer is not None:
@@ -142,7 +144,7 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
 def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from connectors.sim_endpoint import serve
+    from gigbridge.devtools.sim_endpoint import serve
 
     asyncio.run(serve(args))
     return EXIT_OK
@@ -152,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gigbridge",
         description="Event hub between gig platforms and government offices. Configuration "
-                    "comes from GIGBRIDGE_* environment variables (see README).")
+                    "comes from GIGBRIDGE_* environment variables (see README).",
+        epilog=f"exit codes: 0 ok, 1 some events rejected (or drift, for access check), 2 usage or "
+               f"configuration error, {EXIT_BROKER_UNREACHABLE} Kafka broker unreachable")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("worker", help="run the stream worker: validate, dedupe, route (Faust)")
@@ -180,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
     p.set_defaults(func=_validate)
 
-    from connectors.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
+    from gigbridge.devtools.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
 
     p = sub.add_parser("sim-endpoint", help="simulated insurer / office webhook endpoint with fault switches "
                                             "(POST /_control {\"mode\": \"down\"|\"slow\"|\"429\"|\"500\"|\"400\"})")
@@ -258,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"gigbridge: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        if is_broker_unreachable(exc):
+            return report_unreachable(settings.kafka_bootstrap, exc)
+        raise
 
 
 if __name__ == "__main__":

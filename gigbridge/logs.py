@@ -46,6 +46,10 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
     # Faust/aiokafka are chatty at INFO about every rebalance step; keep them at WARNING.
     for noisy in ("aiokafka", "kafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # kafka-python's network layer logs each refused connection and bootstrap retry (6+ lines a
+    # second while a broker is down); callers report an unreachable broker once (the CLI's
+    # one-line error, gigbridge.broker_errors; the writer's retry warning).
+    logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
     # kafka-python warns on every SASL_PLAINTEXT connection; loopback dev brokers use it by design.
     handler.addFilter(
         lambda record: "credentials in the clear" not in record.getMessage())

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     kafka_password: SecretStr | None = None
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "SASL_PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_bootstrap_timeout_s: float = Field(
+        30.0, gt=0, description="CLI commands and topic administration give up on an unreachable "
+        "broker after this long (exit code 3)")
 
     # --- Topics -------------------------------------------------------------------------
     topic_partitions: int = Field(6, ge=1, description="partitions for topics the hub creates")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Iterable
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import OffsetSpec
 from kafka.errors import TopicAlreadyExistsError
 
+from gigbridge.broker_errors import client_config
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import topic_configs
 
@@ -34,7 +36,7 @@ class TopicAdmin:
     @property
     def client(self) -> KafkaAdminClient:
         if self._client is None:
-            self._client = KafkaAdminClient(client_id="gigbridge-admin", **self._settings.kafka_python_config)
+            self._client = KafkaAdminClient(client_id="gigbridge-admin", **client_config(self._settings))
         return self._client
 
     @_serialized
@@ -73,7 +75,19 @@ class TopicAdmin:
         if failed:
             raise RuntimeError("could not create topics: " + "; ".join(failed))
         self.client.wait_for_topics(missing, timeout_ms=30_000)
+        self._wait_until_leaders_serve(missing)
         return created
+
+    def _wait_until_leaders_serve(self, topics: list[str]) -> None:
+        """Return once every partition's leader answers for it. Metadata names a new partition's
+        leader before that broker has taken over the partition (KRaft applies the change
+        asynchronously); a produce in between gets NotLeaderForPartition, which aiokafka retries
+        and logs every 100 ms, for each new office topic. A ListOffsets request fails the same
+        way until then, and kafka-python retries it quietly (bounded by the timeout)."""
+        partitions = self.partitions_of(topics)
+        specs = {TopicPartition(topic, p): OffsetSpec.LATEST for topic, n in partitions.items() for p in range(n)}
+        if specs:
+            self.client.list_partition_offsets(specs, timeout_ms=30_000)
 
     @_serialized
     def close(self) -> None:

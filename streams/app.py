@@ -1,9 +1,13 @@
-"""The Faust application: configuration of the app, its dedupe table and its web page.
+"""The Faust application that hosts a worker's runtime around the validation batch loop.
 
-Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README). The app
-hosts the web pages, timers and the HTTP delivery agents, which ack input only after every
-output of the batch is acknowledged (acks=all); the validation hot path is
-``streams.ingest_loop`` (plain aiokafka), not a Faust agent.
+It serves the web pages (``/metrics``, and ``/healthz`` / ``/readyz`` from ``streams.health``),
+runs the worker's timers and tasks, and runs the HTTP delivery agents (``streams.delivery_agent``),
+which ack their input only after every receipt or dead letter of the batch is acknowledged
+(acks=all). It is not the validation path: that is the batch loop of ``streams.ingest_loop``
+(plain aiokafka) planned by ``streams.plan``, and it keeps no Faust tables (``store="memory://"``:
+the dedupe state is ``streams.dedupe_store`` with its log ``streams.dedupe_log``).
+
+Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README).
 """
 
 from __future__ import annotations

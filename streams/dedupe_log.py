@@ -20,7 +20,7 @@ from gigbridge.topic_policy import family
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.dedupe_store import DedupeStore
-from streams.pipeline import Delivery
+from streams.plan import Delivery
 
 log = get_logger("gigbridge.dedupe")
 

@@ -11,21 +11,19 @@ its outcome is durable; a crash re-sends, and the endpoint's idempotency key mak
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
 from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
-from streams.pipeline import Delivery, InMessage
-from streams.route import insurance_topic, office_topic
+from streams.plan import Delivery, InMessage
+from streams.route import DestinationKind, insurance_topic, office_topic
 from streams.validate import EVENT_TYPES
 
 
 @dataclass(frozen=True)
 class SinkRoute:
     destination: str  # insurer-44, webhook-440305: names the sink, its metrics and its privacy policy
-    kind: Literal["insurer", "webhook"]
+    kind: DestinationKind  # insurer or webhook: the kinds with an HTTP endpoint
     sources: tuple[str, ...]
     receipts_topic: str
     dlq_topic: str

@@ -19,7 +19,7 @@ from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from streams import metrics
 from streams.delivery import SinkRoute, outcome_delivery, to_sink_record
-from streams.pipeline import InMessage
+from streams.plan import InMessage
 from streams.route import Route
 from streams.writer import Writer
 

@@ -6,8 +6,8 @@
   timeout catches that case). Restart the process when it fails.
 * ``/readyz`` (readiness): 200 only when the worker has started, the Kafka cluster answered a
   metadata request within the last ``broker_stale_s`` seconds (probed every
-  ``probe_interval_s``), the validation agent is not *stuck*, and the worker is not shutting
-  down. 503 otherwise, with the reasons in the JSON body. Stuck: a validation batch has been in
+  ``probe_interval_s``), the validation batch loop is not *stuck*, and the worker is not
+  shutting down. 503 otherwise, with the reasons in the JSON body. Stuck: a validation batch has been in
   flight for ``stuck_after_s``, or a partition of the subscribed ingest topics has had records
   beyond its position (the group's committed offset, or the next offset this worker will
   process) for ``stuck_after_s`` without that position moving. Every partition is watched, not
@@ -16,9 +16,10 @@
   app, all of them report a partition the group does not progress on. Positions and end offsets
   come from the broker (:class:`KafkaProbe`), not from the consumer's cached high watermarks.
 * Graceful shutdown (:class:`GracefulWorker`, SIGTERM/SIGINT): before Faust stops anything,
-  the worker stops taking new batches, lets the batches in flight finish (outputs acknowledged,
-  input acked) for at most ``SHUTDOWN_GRACE_S`` seconds, and commits the acked offsets; then
-  the usual Faust shutdown runs, and exits 0. Whatever was not finished is re-read by the next
+  the worker stops taking new batches (the ingest loop's and the delivery agents'), lets the
+  batches in flight finish (outputs acknowledged, input offsets committed) for at most
+  ``SHUTDOWN_GRACE_S`` seconds, and leaves the ingest group; then the usual Faust shutdown of
+  the hosting app (``streams.app``) runs, and exits 0. Whatever was not finished is re-read by the next
   owner of the partition (at-least-once), never lost. If the whole stop takes longer than
   ``SHUTDOWN_BOUND_S`` (e.g. the broker is gone and Faust waits for it forever), the process
   exits with ``EXIT_STOP_TIMEOUT`` (70).
@@ -27,8 +28,9 @@
   ``beat_interval_s``), so it is current at scrape time, and each ``/readyz`` request's. It is 0
   from import until the heartbeat first finds the worker ready. Alert ``GigbridgeWorkerNotReady``.
 
-Pure state plus two small async loops; no Faust import at module level besides the worker
-subclass, so the logic is unit-testable with a fake clock.
+:class:`WorkerHealth` is pure state with an injected clock (unit-testable with a fake one);
+:class:`KafkaProbe` and the heartbeat are two small async loops; only :class:`GracefulWorker`
+needs Faust.
 """
 
 from __future__ import annotations

@@ -49,12 +49,12 @@ import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Mapping
 
 import yaml
 
-Kind = Literal["office", "insurer", "monitoring", "webhook"]
-KINDS: tuple[str, ...] = get_args(Kind)
+from streams.route import DESTINATION_KINDS, DestinationKind
+
 
 REF_FIELDS = ("worker_ref", "order_ref")
 TIMESTAMP_FIELDS = ("occurred_at", "reported_at", "period_start", "period_end")
@@ -94,7 +94,7 @@ class DestinationPolicy:
     applies: ``rekey_refs`` > ``keep_platform_refs`` > removed (both False)."""
 
     name: str
-    kind: Kind
+    kind: DestinationKind
     rekey_refs: bool
     keep_platform_refs: bool
     coordinate_decimals: int | None
@@ -104,8 +104,8 @@ class DestinationPolicy:
 
     def __post_init__(self) -> None:
         where = f"privacy policy of {self.kind} destination {self.name!r}"
-        if self.kind not in KINDS:
-            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if self.kind not in DESTINATION_KINDS:
+            raise ValueError(f"{where}: kind must be one of {', '.join(DESTINATION_KINDS)}")
         if not self.name:
             raise ValueError(f"{where}: a destination needs a name")
         if self.rekey_refs and self.keep_platform_refs:
@@ -165,10 +165,10 @@ def rekey(ref: str, secret: bytes) -> str:
     return hmac.digest(secret, ref.encode("utf-8"), "sha256").hex()
 
 
-def policy_for(kind: Kind, name: str, secrets: SecretSource) -> DestinationPolicy:
+def policy_for(kind: DestinationKind, name: str, secrets: SecretSource) -> DestinationPolicy:
     """The built-in default policy of a destination kind, with the destination's own secret."""
     if kind not in DEFAULTS:
-        raise ValueError(f"unknown destination kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown destination kind {kind!r}; expected one of {', '.join(DESTINATION_KINDS)}")
     return DestinationPolicy(name=name, kind=kind, secret=secrets.for_destination(name), **DEFAULTS[kind])
 
 
@@ -239,9 +239,9 @@ class PolicyBook:
     def with_secrets(self, secrets: SecretSource) -> "PolicyBook":
         return PolicyBook(self.defaults, self.destinations, secrets)
 
-    def for_destination(self, kind: Kind, name: str) -> DestinationPolicy:
+    def for_destination(self, kind: DestinationKind, name: str) -> DestinationPolicy:
         if kind not in self.defaults:
-            raise ValueError(f"unknown destination kind {kind!r}; expected one of {', '.join(KINDS)}")
+            raise ValueError(f"unknown destination kind {kind!r}; expected one of {', '.join(DESTINATION_KINDS)}")
         declared = self.destinations.get(name, {"kind": kind})
         if declared["kind"] != kind:
             raise ValueError(f"destination {name!r} is declared as {declared['kind']}, not {kind}")
@@ -279,12 +279,12 @@ def load_policies(path: str | Path = DEFAULT_POLICY_PATH, secrets: SecretSource 
     yaml_defaults = doc.get("defaults") or {}
     if not isinstance(yaml_defaults, dict):
         raise ValueError(f"{path}: defaults must be a mapping of kind -> settings")
-    bad_kinds = sorted(set(yaml_defaults) - set(KINDS))
+    bad_kinds = sorted(set(yaml_defaults) - set(DESTINATION_KINDS))
     if bad_kinds:
         raise ValueError(f"{path}: unknown destination kind(s) {', '.join(map(str, bad_kinds))}")
     defaults = {
         kind: MappingProxyType({**DEFAULTS[kind], **_settings(f"{path}: defaults.{kind}", yaml_defaults.get(kind), SETTINGS)})
-        for kind in KINDS
+        for kind in DESTINATION_KINDS
     }
     raw_destinations = doc.get("destinations") or {}
     if not isinstance(raw_destinations, dict):
@@ -292,20 +292,17 @@ def load_policies(path: str | Path = DEFAULT_POLICY_PATH, secrets: SecretSource 
     destinations = {}
     for name, raw in raw_destinations.items():
         entry = _settings(f"{path}: destinations.{name}", raw, ("kind", *SETTINGS))
-        if entry.get("kind") not in KINDS:
-            raise ValueError(f"{path}: destinations.{name}: kind must be one of {', '.join(KINDS)}")
+        if entry.get("kind") not in DESTINATION_KINDS:
+            raise ValueError(f"{path}: destinations.{name}: kind must be one of {', '.join(DESTINATION_KINDS)}")
         destinations[str(name)] = MappingProxyType(entry)
     book = PolicyBook(MappingProxyType(defaults), MappingProxyType(destinations), secrets)
     # Build every policy once so a bad value fails at load time, not at the first event.
     probe = book.with_secrets(SecretSource(b"\0" * 32))
-    for kind in KINDS:
+    for kind in DESTINATION_KINDS:
         probe.for_destination(kind, f"<default {kind}>")
     for name, entry in destinations.items():
         probe.for_destination(entry["kind"], name)
     return book
-
-
-ROUTE_KIND_TO_POLICY_KIND = {"office": "office", "insurance": "insurer", "webhook": "webhook"}
 
 
 class Protector:
@@ -316,10 +313,10 @@ class Protector:
         self._book = book
         self._policies: dict[str, DestinationPolicy] = {}
 
-    def policy(self, kind: str, destination: str) -> DestinationPolicy:
+    def policy(self, kind: DestinationKind, destination: str) -> DestinationPolicy:
         policy = self._policies.get(destination)
         if policy is None:
-            policy = self._book.for_destination(ROUTE_KIND_TO_POLICY_KIND[kind], destination)
+            policy = self._book.for_destination(kind, destination)
             self._policies[destination] = policy
         return policy
 

@@ -1,12 +1,12 @@
 """Where a validated event goes: pure routing by division code.
 
-* every event -> the local office topic ``gov.office.<code>.<type>``, where ``<code>`` is the
+* every event -> the local office topic ``gov.office.<code>.<type>`` (kind ``office``), where ``<code>`` is the
   event's division code cut at the configured office level (county = 6 digits by default,
   township = 9 digits allowed, with per-region overrides; longest matching prefix wins). An
   event whose own division is coarser than that level goes to its own level's office. Because
   division codes are hierarchical, a PREFIXED ACL on ``gov.office.3101`` lets a city office
   read all its counties' topics.
-* insured incidents additionally -> ``gov.insurance.<province>.incidents``.
+* insured incidents additionally -> ``gov.insurance.<province>.incidents`` (kind ``insurer``).
 
 Keys are kept by the caller (the platform's site key), so one site's events stay in order in
 every destination topic.
@@ -17,17 +17,23 @@ from __future__ import annotations
 import functools
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 from gigbridge.divisions import Level, truncate
 
-RouteKind = Literal["office", "insurance"]
+# The one vocabulary of destination kinds, used by routes, the HTTP sinks (``streams.delivery``),
+# the privacy policies (``streams.policy``, ``deploy/privacy.yaml``) and the ``destination``
+# label of ``gigbridge_routed_total``: government offices (``gov.office.*`` topics), insurers
+# (``gov.insurance.*`` topics and their claim endpoints), webhooks (offices' HTTP endpoints)
+# and monitoring (dashboards, metrics sinks).
+DestinationKind = Literal["office", "insurer", "monitoring", "webhook"]
+DESTINATION_KINDS: tuple[str, ...] = get_args(DestinationKind)
 LEVELS_BY_NAME = {"county": Level.COUNTY, "township": Level.TOWNSHIP}
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: RouteKind
+    kind: DestinationKind  # office or insurer: the kinds a topic route leads to
     destination: str  # policy/secret name: "office-310101", "insurer-44"
     topic: str
 
@@ -86,5 +92,5 @@ def _routes(event_type: str, code: str, insured: bool, config: RoutingConfig,
     routes = [Route("office", f"office-{office_code}", office_topic(office_code, event_type))]
     if event_type == "incidents" and insured:
         province = code[:2]
-        routes.append(Route("insurance", f"insurer-{province}", insurance_topic(province)))
+        routes.append(Route("insurer", f"insurer-{province}", insurance_topic(province)))
     return tuple(routes)

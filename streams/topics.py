@@ -1,8 +1,11 @@
-"""Topic names of the hub, in one place.
+"""Topic names of the hub's ingest side and own outputs, in one place (pure).
 
 Ingest: ``platform.<platform_id>.<type>`` (type: sites, headcounts, incidents), written by the
 platform; ``platform.<platform_id>.rejected`` carries the hub's rejection records back to it.
-Hub outputs: ``hub.validated.<type>`` (until routing lands), ``hub.dlq`` for undecodable bytes.
+Hub outputs: ``hub.validated.<type>`` (every accepted event, unless
+``GIGBRIDGE_EMIT_VALIDATED=false``), ``hub.dlq`` for undecodable bytes. The routed copies go to
+``gov.office.*`` and ``gov.insurance.*`` topics, named by ``streams.route``; the dedupe logs are
+named by ``streams.dedupe_log``.
 """
 
 from __future__ import annotations

@@ -19,14 +19,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from gigbridge.divisions import default_table
 from gigbridge.heap import fix_mmap_threshold, heap_trimmer
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
-from schemas.catalog import default_catalog
 from streams import metrics
 from streams.app import create_app
+from streams.classify import Accepted, Rejected
+from streams.context import build_context
 from streams.dedupe_flush import DedupeLogFlusher
 from streams.dedupe_log import log_topic, log_topic_configs, replay
 from streams.dedupe_store import DedupeStore
@@ -34,12 +34,9 @@ from streams.delivery import sink_routes
 from streams.delivery_agent import DeliveryAgent
 from streams.health import SHUTDOWN_GRACE_S, KafkaProbe, WorkerHealth
 from streams.ingest_loop import IngestLoop
-from streams.pipeline import BatchPlan, InMessage, plan_batch
-from streams.policy import Protector, SecretSource, load_policies
-from streams.process import Accepted, Context, Rejected
-from streams.route import RoutingConfig, new_topic_partitions
+from streams.plan import BatchPlan, InMessage, plan_batch
+from streams.route import new_topic_partitions
 from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
-from streams.validate import DAY_MS, Rules
 from streams.writer import Writer, create_producer
 
 log = get_logger("gigbridge.worker")
@@ -72,30 +69,6 @@ class Counts:
                 self.rejected += 1
             else:
                 self.dlq += 1
-
-
-DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
-
-
-def build_context(settings: Settings) -> Context:
-    """Validation rules, routing and privacy policy from settings (shared by worker and tools)."""
-    divisions = default_table()
-    master = settings.privacy_master_secret
-    if master is None:
-        log.warning("GIGBRIDGE_PRIVACY_MASTER_SECRET is not set: using the development secret; "
-                    "re-keyed refs are NOT private with it")
-        master = DEV_MASTER_SECRET
-    book = load_policies(settings.privacy_policy_file, secrets=SecretSource(master))
-    return Context(
-        catalog=default_catalog(),
-        division_exists=divisions.exists,
-        rules=Rules(max_future_skew_ms=int(settings.max_future_skew_s * 1000),
-                    max_age_ms=int(settings.max_event_age_days * DAY_MS)),
-        level_of=divisions.level_of,
-        routing=RoutingConfig.from_names(settings.office_level, settings.office_level_overrides),
-        protect=Protector(book),
-        emit_validated=settings.emit_validated,
-    )
 
 
 def tune_gc(gen0_threshold: int) -> None:

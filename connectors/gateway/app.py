@@ -35,7 +35,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from gigbridge.logs import get_logger
 from schemas.catalog import Catalog, default_catalog
 from schemas.wire import EncodeError, encode
-from streams.process import Accepted, Context, classify_json
+from streams.classify import Accepted, classify_json
+from streams.context import Context, build_context
 from streams.topics import ingest_topic
 from streams.validate import EVENT_TYPES, PLATFORM_ID_RE
 
@@ -64,8 +65,10 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig, producer: EventProducer, tokens: TokenStore,
                  clock: Callable[[], float], catalog: Catalog, metrics: GatewayMetrics,
-                 division_exists: Callable[[str], bool] | None = None, registry_prefix: str | None = None) -> None:
+                 division_exists: Callable[[str], bool] | None = None, registry_prefix: str | None = None,
+                 settings: Any = None) -> None:
         self.config = config
+        self.settings = settings
         self.producer = producer
         self.tokens = tokens
         self.clock = clock
@@ -82,12 +85,12 @@ class Gateway:
     @property
     def ctx(self) -> Context:
         if self._ctx is None:
-            exists = self._division_exists
-            if exists is None:
-                from gigbridge.divisions import default_table
+            # The worker's rules (streams.context): no settings given means the environment's.
+            from gigbridge.settings import Settings
 
-                exists = default_table().exists
-            self._ctx = Context(self.catalog, exists)
+            settings = self.settings if self.settings is not None else Settings()
+            self._ctx = build_context(settings, validate_only=True, catalog=self.catalog,
+                                      division_exists=self._division_exists)
         return self._ctx
 
     @functools.cached_property
@@ -284,7 +287,9 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
                        mount_registry: bool = True) -> web.Application:
     """The gateway app. Nothing connects until the app starts (``on_startup``).
 
-    ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields);
+    ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields,
+    and the validation rules, through ``streams.context.build_context`` like the worker's; None:
+    the environment's);
     ``producer``: default an idempotent acks=all :class:`KafkaEventProducer` from ``settings``
     (the app starts and stops whatever producer it is given); ``clock``: unix seconds, for the
     time rules and the rate limiter (default ``time.time``); ``tokens``: a :class:`TokenStore` or
@@ -306,7 +311,8 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
         producer = KafkaEventProducer.from_settings(settings)
     catalog = catalog or default_catalog()
     gateway = Gateway(config, producer, store, clock or time.time, catalog, metrics_for(registry),
-                      division_exists=division_exists, registry_prefix=REGISTRY_PREFIX if mount_registry else None)
+                      division_exists=division_exists, registry_prefix=REGISTRY_PREFIX if mount_registry else None,
+                      settings=settings)
     app = web.Application(middlewares=[_middleware(gateway)], client_max_size=config.max_body_bytes)
     app[GATEWAY] = gateway
     app.router.add_post("/v1/events/{type}", gateway.ingest)

@@ -1,5 +1,5 @@
 """Standalone registry: ``gigbridge registry [--host H] [--port P]`` (register with
-:func:`add_cli`) or ``python -m connectors.registry``. Address: ``--host``/``--port``,
+:func:`add_cli`) or ``python -m connectors.registry``; Prometheus metrics at ``/metrics``. Address: ``--host``/``--port``,
 else the ``registry_host``/``registry_port`` settings (``GIGBRIDGE_REGISTRY_PORT``, default 8081)."""
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ async def serve_registry(settings: Any, host: str | None = None, port: int | Non
     """Serve the registry at the root path until cancelled. Lists existing topics through
     ``settings``' Kafka connection (if ``settings`` is given)."""
     from .api import KafkaTopicLister, create_registry_app
+    from .metrics import instrument
 
     host = host or _setting(settings, "registry_host", "127.0.0.1")
     port = int(port if port is not None else _setting(settings, "registry_port", DEFAULT_PORT))
     lister = KafkaTopicLister.from_settings(settings) if settings is not None else None
-    runner = web.AppRunner(create_registry_app(topic_lister=lister), keepalive_timeout=15.0, lingering_time=2.0,
-                           handle_signals=False)
+    app = create_registry_app(topic_lister=lister)
+    instrument(app)  # GET /metrics
+    runner = web.AppRunner(app, keepalive_timeout=15.0, lingering_time=2.0, handle_signals=False)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

@@ -4,7 +4,7 @@ from connectors.sinks.base import (
     BufferedSink,
     DeadLetter,
     Delivered,
-    Outcome,
+    DeliveryOutcome,
     PermanentError,
     RetryableError,
     RetryInfo,
@@ -15,6 +15,6 @@ from connectors.sinks.base import (
 )
 
 __all__ = [
-    "BufferedSink", "DeadLetter", "Delivered", "Outcome", "PermanentError", "RetryableError",
+    "BufferedSink", "DeadLetter", "Delivered", "DeliveryOutcome", "PermanentError", "RetryableError",
     "RetryInfo", "Sink", "SinkError", "SinkRecord", "SinkStopped",
 ]

@@ -85,7 +85,9 @@ class DeadLetter:
     response_body: str = ""
 
 
-Outcome = Delivered | DeadLetter
+# What became of one record handed to a sink (``streams.classify.Outcome`` is what became of an
+# ingest message).
+DeliveryOutcome = Delivered | DeadLetter
 
 
 class SinkError(Exception):
@@ -177,7 +179,7 @@ class Sink(abc.ABC):
         """Buffer one record (no I/O)."""
 
     @abc.abstractmethod
-    async def flush(self) -> list[Outcome]:
+    async def flush(self) -> list[DeliveryOutcome]:
         """Deliver everything buffered; one outcome per record, in the order added."""
 
     @property
@@ -201,7 +203,7 @@ class Sink(abc.ABC):
 @dataclass
 class _Entry:
     record: SinkRecord
-    outcome: Outcome | None = None
+    outcome: DeliveryOutcome | None = None
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -281,7 +283,7 @@ class BufferedSink(Sink):
                 self._started = False
                 await self._close()
 
-    async def flush(self) -> list[Outcome]:
+    async def flush(self) -> list[DeliveryOutcome]:
         async with self._flush_lock:
             if self._stopped:
                 raise SinkStopped(f"sink {self.name} is stopped")
@@ -340,7 +342,7 @@ class BufferedSink(Sink):
             if everything.done() and not everything.cancelled():
                 everything.exception()  # mark retrieved
 
-    async def _deliver(self, record: SinkRecord) -> Outcome:
+    async def _deliver(self, record: SinkRecord) -> DeliveryOutcome:
         attempt = 0
         while True:
             attempt += 1

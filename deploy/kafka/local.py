@@ -1,5 +1,9 @@
 """Run a real Apache Kafka 4.1 (KRaft) cluster on 127.0.0.1 without Docker.
 
+Development and test tooling, not product code: ``make kafka-up``, the test suite's broker
+(tests/conftest.py) and the benchmarks use it; the hub never imports it, and a production
+deployment brings its own cluster (docs/operations.md).
+
 The Kafka jars come from Maven Central via ``deploy/kafka/pom.xml`` (``mvn`` and a Java 17+
 ``java`` must be on PATH).  Every node runs ``kafka.Kafka`` with ``process.roles=broker,controller``
 in its own JVM; a cluster directory (``.local/kafka`` for ``make kafka-up``) holds everything::

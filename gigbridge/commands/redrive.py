@@ -16,6 +16,7 @@ from collections import Counter
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from gigbridge.broker_errors import client_config
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from schemas.wire import WireFormatError, decode
@@ -48,7 +49,7 @@ def _fetch(consumer: KafkaConsumer, topic: str, partition: int, offset: int):
 
 def run(settings: Settings, topic: str, reasons: list[str], dry_run: bool) -> int:
     catalog = default_catalog()
-    cfg = settings.kafka_python_config
+    cfg = client_config(settings)
     reader = KafkaConsumer(enable_auto_commit=False, client_id="gigbridge-redrive-scan", **cfg)
     fetcher = KafkaConsumer(enable_auto_commit=False, client_id="gigbridge-redrive-fetch", **cfg)
     producer = None if dry_run else KafkaProducer(acks="all", client_id="gigbridge-redrive", **cfg)

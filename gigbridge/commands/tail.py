@@ -14,6 +14,7 @@ from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
 
+from gigbridge.broker_errors import client_config
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from schemas.wire import WireFormatError, decode
@@ -42,7 +43,7 @@ def run(settings: Settings, topic: str, start: str, division: str | None, limit:
     catalog = default_catalog()
     consumer = KafkaConsumer(enable_auto_commit=False, client_id="gigbridge-tail",
                              consumer_timeout_ms=int(idle_timeout_s * 1000) if idle_timeout_s else float("inf"),
-                             **settings.kafka_python_config)
+                             **client_config(settings))
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:

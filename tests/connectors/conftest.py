@@ -20,7 +20,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from connectors.sim_endpoint import SimEndpoint
+from gigbridge.devtools.sim_endpoint import SimEndpoint
 from connectors.sinks.base import Sink
 from connectors.sinks.http import HttpSink
 from connectors.sinks.memory import InMemorySink

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from connectors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, canonical_json, verify_signature
-from connectors.sim_endpoint import SimEndpoint
+from gigbridge.devtools.sim_endpoint import SimEndpoint
 from connectors.sinks.base import DeadLetter, Delivered, RetryInfo, SinkRecord, SinkStopped
 from connectors.sinks.http import HttpSink
 

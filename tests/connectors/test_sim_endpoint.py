@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from connectors.signing import canonical_json, signature_headers
-from connectors.sim_endpoint import SimEndpoint, add_cli_arguments
+from gigbridge.devtools.sim_endpoint import SimEndpoint, add_cli_arguments
 
 SECRET = b"whsec-sim"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +143,7 @@ async def test_cli_serves_until_sigterm(tmp_path):
     log_file = tmp_path / "claims.jsonl"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "connectors.sim_endpoint", "--port", "0", "--secret", "cli-secret",
+        sys.executable, "-m", "gigbridge.devtools.sim_endpoint", "--port", "0", "--secret", "cli-secret",
         "--log", str(log_file), cwd=str(REPO_ROOT), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:

@@ -43,7 +43,7 @@ def _office_record(topic: str, kafka) -> bytes:
 def test_kcat_consumes_a_hub_topic_with_sasl_scram(kafka, tmp_path):
     kcat = shutil.which("kcat")
     if kcat is None:
-        pytest.fail("kcat is not installed (.ci/run installs the Debian package kcat)")
+        pytest.fail("kcat is not installed (make test installs the Debian package kcat: scripts/ensure-tools.sh)")
     topic = f"gov.office.{uuid.uuid4().int % 10**6:06d}.incidents"
     value = _office_record(topic, kafka)
     out = subprocess.run(

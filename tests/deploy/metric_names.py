@@ -37,6 +37,13 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
     "gigbridge_worker_ready": (),  # gauge, defined in streams/health.py
+    # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
+    "gigbridge_gateway_requests_total": ("platform", "status"),
+    "gigbridge_gateway_events_total": ("platform", "type", "outcome"),
+    "gigbridge_gateway_request_seconds": (),  # histogram
+    "gigbridge_gateway_connections": (),
+    "gigbridge_gateway_connections_closed_total": ("reason",),
+    "gigbridge_registry_requests_total": ("status",),
 }
 
 PROMETHEUS_METRICS = frozenset({"up"})
@@ -62,6 +69,20 @@ class MetricNames(frozenset):
         return any(name.endswith(s) and name[: -len(s)] in self for s in DERIVED_SUFFIXES)
 
 
+def connector_metric_names() -> set[str]:
+    """The gateway's and the standalone registry's metrics (their own processes and scrape jobs),
+    collected from fresh registries, named as in PromQL."""
+    from prometheus_client import CollectorRegistry
+
+    from connectors.gateway.metrics import GatewayMetrics
+    from connectors.registry.metrics import requests_counter
+
+    registry = CollectorRegistry()
+    GatewayMetrics(registry)
+    requests_counter(registry)
+    return {family.name + "_total" if family.type == "counter" else family.name for family in registry.collect()}
+
+
 def exported_metric_names() -> MetricNames:
     try:
         # streams.health registers gigbridge_worker_ready; the worker imports it (streams.app),
@@ -71,4 +92,6 @@ def exported_metric_names() -> MetricNames:
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "
                                      f"(streams.metrics.exported_metric_names not importable: {exc})")
-    return MetricNames(from_registry(), "streams.metrics.exported_metric_names() (the hub's registry)")
+    return MetricNames(from_registry() | connector_metric_names(),
+                       "streams.metrics.exported_metric_names() (the hub's registry) + the gateway's and "
+                       "registry's (connector_metric_names)")

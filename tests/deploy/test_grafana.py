@@ -172,3 +172,13 @@ def test_provisioning_matches_compose():
     volumes = compose["services"]["grafana"]["volumes"]
     assert any(v.startswith("./deploy/grafana/dashboards:/var/lib/grafana/dashboards") for v in volumes), volumes
     assert any(v.startswith("./deploy/grafana/provisioning:/etc/grafana/provisioning") for v in volumes), volumes
+
+
+def test_pipeline_health_shows_the_gateway_refusals_the_alert_watches():
+    panels = {p.get("title"): p for p in _load(GRAFANA / "dashboards" / "pipeline-health.json")["panels"]}
+    exprs = " ".join(t["expr"] for t in panels["Gateway refusals"]["targets"])
+    rules = yaml.safe_load(RULES.read_text())["groups"]
+    alert = next(r for g in rules for r in g["rules"] if r.get("alert") == "GigbridgeGatewayRefusing")
+    for ratio in ("gigbridge:gateway_rejected_events:ratio_rate10m", "gigbridge:gateway_429_requests:ratio_rate10m",
+                  "gigbridge:gateway_503_requests:ratio_rate10m"):
+        assert ratio in exprs and ratio in alert["expr"], ratio

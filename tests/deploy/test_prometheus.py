@@ -1,7 +1,7 @@
 """deploy/prometheus: configs and rules pass promtool, the rule unit tests pass, every alert is
 documented and tested, and rules use only metrics the hub exports.
 
-promtool comes from Debian's ``prometheus`` package (``.ci/run`` installs it). Without it the
+promtool comes from Debian's ``prometheus`` package (``make test`` installs it: scripts/ensure-tools.sh). Without it the
 promtool tests are skipped on a developer machine, but fail in CI (``CI`` set).
 """
 
@@ -35,6 +35,7 @@ REQUIRED_ALERTS = {
     "GigbridgeNoTraffic",
     "GigbridgeHubLatencyHigh",
     "GigbridgeWorkerNotReady",
+    "GigbridgeGatewayRefusing",
 }
 SEVERITIES = {"critical", "warning", "info"}
 
@@ -47,7 +48,7 @@ def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
         if "CI" in os.environ:
-            pytest.fail("promtool is missing but CI is set: install Debian's 'prometheus' package (.ci/run does)")
+            pytest.fail("promtool is missing but CI is set: install Debian's 'prometheus' package (make test does)")
         pytest.skip("promtool not installed (apt-get install prometheus); CI runs these")
     return path
 
@@ -108,6 +109,21 @@ def test_scrape_job_and_rule_files(config, target):
     job = jobs["gigbridge-worker"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     assert [t for sc in job["static_configs"] for t in sc["targets"]] == [target]
+
+
+@pytest.mark.parametrize(("config", "gateway", "registry"), [
+    ("prometheus.yml", "gateway:8080", "registry:8081"),
+    ("prometheus.local.yml", "127.0.0.1:8080", "127.0.0.1:8081")])
+def test_gateway_and_registry_are_scraped_where_they_serve_metrics(config, gateway, registry):
+    from gigbridge.settings import Settings
+
+    jobs = {job["job_name"]: job for job in yaml.safe_load((PROM_DIR / config).read_text())["scrape_configs"]}
+    for name, target in (("gigbridge-gateway", gateway), ("gigbridge-registry", registry)):
+        assert jobs[name].get("metrics_path", "/metrics") == "/metrics"
+        assert [t for sc in jobs[name]["static_configs"] for t in sc["targets"]] == [target]
+    defaults = Settings.model_fields
+    assert gateway.endswith(f':{defaults["gateway_port"].default}')
+    assert registry.endswith(f':{defaults["registry_port"].default}')
 
 
 # --- rules ---------------------------------------------------------------------------------------

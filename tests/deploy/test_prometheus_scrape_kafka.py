@@ -34,8 +34,8 @@ def test_prometheus_scrapes_a_running_worker(kafka, tmp_path):
     binary = shutil.which("prometheus")
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail("prometheus is not installed (.ci/run installs the Debian package)")
-        pytest.skip("prometheus not installed; .ci/run installs it")
+            pytest.fail("prometheus is not installed (make test installs the Debian package: scripts/ensure-tools.sh)")
+        pytest.skip("prometheus not installed; make test installs it")
     hub = HubProcess(kafka, ["worker"], tmp_path, {"GIGBRIDGE_APP_ID": f"hub-prom-{uuid.uuid4().hex[:8]}",
                                                    "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2"})
     settings = Settings(kafka_bootstrap=kafka.bootstrap, kafka_username=kafka.username, kafka_password=kafka.password)

@@ -727,7 +727,7 @@ def _prometheus_api(port: int, path: str) -> dict:
 @runs(PROMETHEUS)
 def test_prometheus_with_the_local_config(hub):
     if shutil.which("prometheus") is None:
-        skip_block(PROMETHEUS, "prometheus is not installed (.ci/run installs it)")
+        skip_block(PROMETHEUS, "prometheus is not installed (make test installs it)")
     port = free_port()
     local = {"127.0.0.1:9090": f"127.0.0.1:{port}"}
     prometheus = hub.start(PROMETHEUS, fill(PROMETHEUS.text, local), "prometheus")
@@ -764,6 +764,6 @@ def test_grafana_provisioning_copy(workdir):
 def test_asset_checks(asset_checks):
     """Run by the ``asset_checks`` fixture from the start of the module; checked here."""
     if asset_checks is None:
-        skip_block(ASSET_CHECKS, "promtool is not installed (.ci/run installs it)")
+        skip_block(ASSET_CHECKS, "promtool is not installed (make test installs it)")
     out = ok(asset_checks.result(timeout=180))
     assert out.count("SUCCESS") >= 4 and re.search(r"\d+ passed", out), out

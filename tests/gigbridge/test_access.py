@@ -81,6 +81,8 @@ def test_repo_access_file_is_valid_and_declares_every_kind() -> None:
     assert [o.user for o in access.operators] == ["ops"]
     assert access.super_users == ("admin",)
     assert len(desired_acls(access)) > 0
+    # the monitoring-safe rule is declared in the file itself
+    assert set(access.operator_never_reads) >= {"hub.", "platform.", "gov.insurance."}
 
 
 def test_hub_app_id_default_matches_settings_default() -> None:
@@ -97,8 +99,9 @@ def test_topic_names_match_streams_and_catalog() -> None:
     for t in ("sites", "headcounts", "incidents"):
         assert can(acls, "platform-swiftmeal", "WRITE", ingest_topic("swiftmeal", t))
     assert can(acls, "platform-swiftmeal", "READ", rejected_topic("swiftmeal"))
-    for topic in [*validated_topics(), DLQ_TOPIC]:
-        assert can(acls, "ops", "READ", topic) and can(acls, "gigbridge-hub", "WRITE", topic)
+    for topic in [*validated_topics(), DLQ_TOPIC]:  # worker refs, full coordinates, original bytes
+        assert not can(acls, "ops", "READ", topic) and can(acls, "ops", "DESCRIBE", topic)
+        assert can(acls, "gigbridge-hub", "WRITE", topic)
     catalog = (Path(__file__).resolve().parents[2] / "schemas" / "catalog.yaml").read_text()
     assert "gov.office.{division}.sites" in catalog
     assert "gov.insurance.{province}.incidents" in catalog
@@ -127,6 +130,13 @@ def test_topic_names_match_streams_and_catalog() -> None:
     ({"operators": [{"user": "Ops"}]}, "operators.0.user"),
     ({"operators": [{"user": "ops", "read_prefixes": ["secret."]}]}, "must start with hub., gov. or platform."),
     ({"operators": [{"user": "ops", "write": ["hub."]}]}, "Extra inputs are not permitted"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["hub.dlq"]}]}, "may not read 'hub.dlq': it overlaps 'hub.'"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["hub.validated."]}]}, "overlaps 'hub.'"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["gov."]}]}, "overlaps 'gov.insurance.'"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["gov.insurance.44"]}]}, "overlaps 'gov.insurance.'"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["platform.swiftmeal.rejected"]}]}, "overlaps 'platform.'"),
+    ({"operators": [{"user": "ops", "read_prefixes": ["gov.office.3101"]}],
+      "operator_never_reads": ["gov.office.31"]}, "overlaps 'gov.office.31'"),
     ({"hub": None}, "hub"),
     ({"version": 2}, "version"),
 ])
@@ -283,7 +293,12 @@ def test_operator_acls(acls: set[AclSpec]) -> None:
     for topic in ("platform.swiftmeal.sites", "gov.office.310101.sites", "hub.dlq", "anything"):
         assert can(acls, "ops", "DESCRIBE", topic) and can(acls, "ops", "DESCRIBE_CONFIGS", topic)
         assert not can(acls, "ops", "WRITE", topic) and not can(acls, "ops", "CREATE", topic)
-    assert can(acls, "ops", "READ", "hub.dlq") and can(acls, "ops", "READ", "hub.validated.sites")
+    # monitoring-safe only: hub.validated.* holds the platforms' worker refs and full-precision
+    # coordinates, hub.dlq the original bytes; operators read no topic by default
+    for topic in ("hub.dlq", "hub.validated.sites", "hub.validated.incidents", "gov.insurance.44.incidents",
+                  "platform.swiftmeal.rejected", "anything"):
+        assert not can(acls, "ops", "READ", topic)
+    assert not any(a.operation == "READ" and a.resource_type == "TOPIC" for a in acls if a.principal == "User:ops")
     assert not can(acls, "ops", "READ", "gov.office.310101.sites")
     assert not can(acls, "ops", "READ", "platform.swiftmeal.sites")
     assert can(acls, "ops", "DESCRIBE", "office.shanghai.sink", "GROUP")       # lag monitoring
@@ -430,7 +445,7 @@ def test_effective_matrix(access: AccessFile, acls: set[AclSpec]) -> None:
     assert matrix.cell("office-3101", "gov.office.310101002.*") == "RD"
     assert matrix.cell("office-310101002", "gov.office.310101.*") == "-"
     assert matrix.cell("insurer-44", "gov.insurance.44.*") == "RD"
-    assert matrix.cell("ops", "hub.*") == "RD"
+    assert matrix.cell("ops", "hub.*") == "D"
     assert matrix.cell("ops", "gov.office.3101.*") == "D"
     # the hub's cluster-level CREATE lets it create any topic (shown honestly)
     assert matrix.cell("gigbridge-hub", "platform.swiftmeal.{sites,headcounts,incidents}") == "RWCD"

@@ -44,7 +44,7 @@ BACKGROUND = {"GigbridgeSevereIncidentSpike"}
 def _promtool():
     if shutil.which("promtool") is None:
         if os.environ.get("CI"):
-            pytest.fail("promtool is not installed (.ci/run installs the Debian package prometheus)")
+            pytest.fail("promtool is not installed (make test installs the Debian package prometheus: scripts/ensure-tools.sh)")
         pytest.skip("promtool not installed")
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
-from streams.pipeline import InMessage, plan_batch
-from streams.process import Accepted, Context, DeadLettered, Rejected
+from streams.classify import Accepted, DeadLettered, Rejected
+from streams.context import Context
+from streams.plan import InMessage, plan_batch
 from streams.route import RoutingConfig
 from streams.topics import ingest_topic
 from streams.validate import EVENT_TYPES
@@ -27,7 +28,7 @@ CATALOG = default_catalog()
 DIVISIONS = default_table()
 CTX = Context(CATALOG, DIVISIONS.exists, level_of=DIVISIONS.level_of, routing=RoutingConfig())
 NOW_MS = 1_700_000_000_000
-ACCEPTED_KINDS = {"validated", "office", "insurance"}
+ACCEPTED_KINDS = {"validated", "office", "insurer"}
 
 
 def _random_values(n: int, rng: random.Random):

@@ -11,11 +11,12 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from streams.cases_data import load_units
+from streams.classify import Accepted, Rejected, classify_json
+from streams.context import Context
 from streams.core.cases.records import check_case_event, check_concern_case, check_incident_ack
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
 from streams.cover_data import load_rates
-from streams.process import Accepted, Context, Rejected, classify_json
 from streams.validate import check_schema
 
 EVENT_TYPE = {"site_event": "sites", "headcount_report": "headcounts", "incident_report": "incidents"}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from streams.policy import (
-    DEFAULT_POLICY_PATH, DEFAULTS, KINDS, POLICY_LEAVES, DestinationPolicy, SecretSource, apply_policy, load_policies,
+    DEFAULT_POLICY_PATH, DEFAULTS, DESTINATION_KINDS, POLICY_LEAVES, DestinationPolicy, SecretSource, apply_policy, load_policies,
     policy_for, rekey, suppress_cells, suppress_small,
 )
 
@@ -280,7 +280,7 @@ def test_caps_cannot_be_exceeded(changes):
 def test_deploy_yaml_defaults_match_the_built_in_defaults():
     book = load_policies(DEFAULT_POLICY_PATH, SECRETS)
     assert {k: dict(v) for k, v in book.defaults.items()} == {k: dict(v) for k, v in DEFAULTS.items()}
-    for kind in KINDS:
+    for kind in DESTINATION_KINDS:
         assert book.for_destination(kind, "not-declared") == policy_for(kind, "not-declared", SECRETS)
 
 

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from streams.pipeline import Delivery
+from streams.plan import Delivery
 from streams.writer import Writer
 
 

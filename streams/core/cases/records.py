@@ -4,7 +4,7 @@ Each check returns the first broken rule as a :class:`streams.validate.Rejection
 code, field path, value-free message) or None. The record must already fit its Avro schema
 (``streams.validate.check_schema``). Whether a step is legal for the case's current state is
 :mod:`.lifecycle`'s business. Free text (``summary``, ``note``) is limited to 500 characters and
-must carry no direct identifier (the project's detector, ``streams.privacy``).
+must carry no direct identifier (the project's detector, ``streams.pii``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from streams.core.cases.units import UnitBook
-from streams.privacy import contains_identifier
+from streams.pii import contains_identifier
 from streams.validate import (
     DEFAULT_RULES, PLATFORM_ID_RE, PSEUDONYM_RE, UUID_RE, Rejection, Rules, division_check, event_id_check,
     time_window_check,

@@ -16,6 +16,7 @@ from connectors.gateway import GatewayConfig, GatewayConfigError, TokenStore, ad
 from connectors.gateway.avro_jsonschema import AvroConversionError, avro_to_json_schema
 from connectors.gateway.openapi import REASON_CODES, build_openapi
 from connectors.gateway.ratelimit import PlatformLimiter, TokenBucket
+from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from schemas.examples import load_examples
 from tests.connectors.gateway.helpers import TOKENS, Clock, TYPE_OF, running_gateway
@@ -223,7 +224,7 @@ def test_ingest_without_tokens_is_a_usage_error(monkeypatch, capsys):
 
 async def test_serve_answers_until_cancelled():
     port = free_port()
-    settings = SimpleNamespace(aiokafka_config={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    settings = Settings(_env_file=None, kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_security_protocol="PLAINTEXT")
     config = GatewayConfig(tokens={p: hash_token(t) for p, t in TOKENS.items()})
     started = asyncio.Event()
     task = asyncio.create_task(serve(settings, "127.0.0.1", port, config=config, started=started))

@@ -1,6 +1,7 @@
 """validate / schemas commands: no broker needed."""
 
 import copy
+import io
 import json
 import time
 
@@ -54,3 +55,47 @@ def test_schemas_list_show_check(tmp_path, capsys):
     (tmp_path / "bad.avsc").write_text(json.dumps(breaking))
     assert main(["schemas", "check", "site_event", str(tmp_path / "bad.avsc")]) == 1
     assert "shift_id" in capsys.readouterr().out
+
+
+def _two_events(tmp_path):
+    good = _now_shifted(next(e.payload for e in load_examples(contract="site_event", kind="valid")))
+    path = tmp_path / "two.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(dict(good, division_code="999999000000")) + "\n")
+    return path
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_shows_rate_done_and_rejected(tmp_path, capsys):
+    from gigbridge.commands import publish
+    from gigbridge.settings import Settings
+
+    terminal = _Terminal()
+    assert publish.run(Settings(), str(_two_events(tmp_path)), "sites", None, produce=False,
+                       progress=publish.Progress(terminal)) == 1
+    shown = terminal.getvalue()
+    assert "\r" in shown                                            # redrawn in place
+    assert "2/?" in shown or "2 events" in shown, shown               # done
+    assert "events/s" in shown, shown                                 # rate
+    assert "accepted=1" in shown and "rejected=1" in shown, shown
+    summary = json.loads(shown.rstrip("\n").splitlines()[-1])["summary"]
+    assert (summary["accepted"], summary["rejected"]) == (1, 1)
+    assert len(capsys.readouterr().out.splitlines()) == 2            # the verdicts stay on stdout
+
+
+def test_progress_elsewhere_is_one_summary_line(tmp_path):
+    from gigbridge.commands import publish
+    from gigbridge.settings import Settings
+
+    log = io.StringIO()                                               # not a terminal
+    ticks = iter([100.0, 102.0])
+    progress = publish.Progress(log, clock=lambda: next(ticks))
+    assert not progress.interactive
+    assert publish.run(Settings(), str(_two_events(tmp_path)), "sites", None, produce=False, progress=progress) == 1
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert json.loads(lines[0]) == {"summary": {"accepted": 1, "rejected": 1, "reasons": {"unknown_division_code": 1},
+                                                "seconds": 2.0, "events_per_s": 1.0}}

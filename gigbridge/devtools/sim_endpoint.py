@@ -20,7 +20,7 @@ Routes:
 
 Control routes are unauthenticated: bind the simulator to loopback only.
 
-CLI: ``python -m connectors.sim_endpoint --port 8701 --secret s3cret [--log claims.jsonl]``.
+CLI: ``python -m gigbridge.devtools.sim_endpoint --port 8701 --secret s3cret [--log claims.jsonl]``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from aiohttp import web
 from connectors.signing import DEFAULT_TOLERANCE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from gigbridge.logs import configure_logging, get_logger
 
-log = get_logger("connectors.sim_endpoint")
+log = get_logger("gigbridge.devtools.sim_endpoint")
 
 MODES = ("ok", "down", "slow", "429", "500", "503", "400")
 SECRET_ENV = "GIGBRIDGE_SIM_SECRET"
@@ -308,7 +308,7 @@ class SimEndpoint:
 
 # --- command line -------------------------------------------------------------------------
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m connectors.sim_endpoint`` (reusable as ``gigbridge sim-endpoint``)."""
+    """Options of ``python -m gigbridge.devtools.sim_endpoint`` (reusable as ``gigbridge sim-endpoint``)."""
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8701, help="port (0 = any free port)")
     parser.add_argument("--secret", default=None,

@@ -8,9 +8,10 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
+from streams.classify import Accepted, DeadLettered, Rejected, classify
+from streams.context import Context
 from streams.dedupe_store import DedupeStore
-from streams.pipeline import InMessage, plan_batch
-from streams.process import Accepted, Context, DeadLettered, Rejected, classify
+from streams.plan import InMessage, plan_batch
 from streams.topics import IngestTopic
 
 CATALOG = default_catalog()
@@ -111,7 +112,7 @@ def test_routes_carry_each_destinations_privacy_policy():
     plan = plan_batch([msg(wire("incident_report", incident), topic=f"platform.{PLATFORM}.incidents")],
                       ctx, lambda m, eid: False, NOW)
     by_kind = {d.kind: decode(CATALOG, d.value).record for d in plan.deliveries}
-    office, insurer = by_kind["office"], by_kind["insurance"]
+    office, insurer = by_kind["office"], by_kind["insurer"]
     assert office["worker_ref"] != incident["worker_ref"] and len(office["worker_ref"]) == 64
     assert insurer["worker_ref"] == incident["worker_ref"]  # the insurer matches cover on the platform's ref
     assert office["location"]["lat"] == round(incident["location"]["lat"], 2)
@@ -121,7 +122,7 @@ def test_routes_carry_each_destinations_privacy_policy():
 
 
 def test_a_huge_undecodable_value_is_dead_lettered_without_its_bytes():
-    from streams.process import DLQ_MAX_ORIGINAL_BYTES
+    from streams.classify import DLQ_MAX_ORIGINAL_BYTES
 
     huge = b"\x01" * (DLQ_MAX_ORIGINAL_BYTES + 1)
     plan = plan_batch([msg(huge, offset=7)], CTX, lambda m, eid: False, NOW)

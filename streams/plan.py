@@ -1,10 +1,16 @@
-"""Turn a batch of ingest messages into the records to write (pure apart from dedupe state).
+"""Batch planning: a batch of ingest messages in, the records to write out (pure).
 
-The Faust agent calls :func:`plan_batch`, writes every :class:`Delivery`, waits until the
-broker has acknowledged all of them (acks=all), and only then remembers the accepted event
-ids and acks the input offsets. So an input offset is committed only after its outcome is
-durable, and a crash in between re-processes the batch (at-least-once; the dedupe table makes
-the repeat invisible downstream except inside that crash window).
+:func:`plan_batch` classifies each message (``streams.classify``), marks repeats of an accepted
+``event_id`` as duplicates (within the batch, and by the caller's ``seen_before``, the worker's
+dedupe store), routes each accepted event (``streams.route``), applies each destination's
+privacy policy and encodes every output as a :class:`Delivery`. It does no I/O.
+
+What the worker's batch loop (``streams.worker``, ``streams.ingest_loop``) does with a plan:
+write every delivery, wait until the broker has acknowledged all of them (acks=all), write the
+accepted ids to the dedupe log and store, and only then commit the input offsets. So an input
+offset is committed only after its outcome is durable, and a crash in between re-processes the
+batch (at-least-once; the dedupe store makes the repeat invisible downstream except inside that
+crash window).
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from schemas.splice import splice
 from schemas.wire import encode
-from streams.process import (
-    Accepted, Context, DeadLettered, Outcome, Rejected, Source, classify,
+from streams.classify import (
+    Accepted, DeadLettered, Outcome, Rejected, Source, classify,
     dead_letter_headers, dead_letter_record, rejection_record,
 )
+from streams.context import Context
 from streams.policy import POLICY_LEAVES
-from streams.route import routes_for
+from streams.route import DestinationKind, routes_for
 from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-DeliveryKind = Literal["validated", "office", "insurance", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
+# What an output record is: a copy for a destination (``streams.route.DestinationKind``) or one of
+# the hub's own records. Also the ``destination`` label of ``gigbridge_routed_total``.
+DeliveryKind = Literal[DestinationKind, "validated", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 
 
 # The per-record types are NamedTuples: immutable like frozen dataclasses, but built ~3x

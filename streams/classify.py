@@ -1,23 +1,26 @@
-"""One ingest message in, one outcome out: the pure heart of the validation stream.
+"""One ingest message in, one outcome out: decoding and validation, pure.
 
-``classify`` decodes the Confluent wire format, checks the business rules and says what the
-message became. It does no I/O and keeps no state (dedupe is a separate step, see
-``streams.dedupe``), so the Faust agent, the HTTP gateway, the CLI and the tests share it.
+:func:`classify` decodes the Confluent wire format, checks the business rules and says what the
+message became; :func:`classify_json` does the same for a JSON-shaped event (HTTP gateway,
+``gigbridge validate``). Neither does I/O or keeps state (duplicates are found afterwards, by
+the batch planner with the worker's dedupe store: ``streams.plan``), so the worker, the
+gateway, the CLI and the tests all judge an event the same way, with the same
+:class:`streams.context.Context`.
 
-Outcomes are data (bytewax style): ``Accepted`` (goes on to routing), ``Rejected`` (a
-rejection record for the platform), ``DeadLettered`` (bytes that could not be decoded at all).
+An ``Outcome`` is data: ``Accepted`` (goes on to routing), ``Rejected`` (a rejection record
+for the platform), ``DeadLettered`` (bytes that could not be decoded at all). The functions at
+the end make the records the hub writes for the last two.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-from schemas.catalog import Catalog, SchemaVersion
+from schemas.catalog import SchemaVersion
 from schemas.wire import WireFormatError, decode
-from streams.route import Route, RoutingConfig
+from streams.context import Context
 from streams.topics import IngestTopic
-from streams.validate import CONTRACT_BY_EVENT_TYPE, DEFAULT_RULES, Rejection, Rules, check_rules, check_schema
+from streams.validate import CONTRACT_BY_EVENT_TYPE, Rejection, check_rules, check_schema
 
 
 class Source(NamedTuple):
@@ -53,29 +56,6 @@ class DeadLettered(NamedTuple):
 
 
 Outcome = Accepted | Rejected | DeadLettered
-
-
-def _unchanged(route, record: dict) -> dict:
-    return record
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Everything a decision depends on besides the message itself.
-
-    ``level_of`` (division code -> level) and ``routing`` decide the destinations; ``protect``
-    returns the copy of a record a destination may see (the privacy policy; identity until
-    one is configured); ``emit_validated`` also writes every valid event to
-    ``hub.validated.<type>`` (the audit stream of everything accepted).
-    """
-
-    catalog: Catalog
-    division_exists: Callable[[str], bool]
-    rules: Rules = DEFAULT_RULES
-    level_of: Callable[[str], object] = lambda code: None
-    routing: RoutingConfig = RoutingConfig()
-    protect: Callable[[Route, dict], dict] = _unchanged
-    emit_validated: bool = True
 
 
 _WIRE_MESSAGES = {

@@ -1,0 +1,95 @@
+"""What a validation decision depends on besides the message, and the one place it is built.
+
+:class:`Context` holds the contract catalog, the division table's lookups, the time rules, the
+routing configuration and the privacy policy. :func:`build_context` makes it from
+:class:`gigbridge.settings.Settings`, and every path that judges events uses it: the worker's
+batch planning (``streams.worker``), the HTTP gateway (``connectors.gateway``) and the CLI
+(``gigbridge validate`` / ``publish``). So ``GIGBRIDGE_MAX_FUTURE_SKEW_S`` and
+``GIGBRIDGE_MAX_EVENT_AGE_DAYS`` give the same verdict on the same event wherever it is judged
+(tests/streams/test_context.py checks all three).
+
+No network I/O: building reads the packaged division table and contract schemas and, unless
+``validate_only``, the privacy policy file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from gigbridge.logs import get_logger
+from gigbridge.settings import Settings
+from schemas.catalog import Catalog
+from streams.route import Route, RoutingConfig
+from streams.validate import DAY_MS, DEFAULT_RULES, Rules
+
+log = get_logger("gigbridge.context")
+
+DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
+
+
+def _unchanged(route, record: dict) -> dict:
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a decision depends on besides the message itself.
+
+    ``level_of`` (division code -> level) and ``routing`` decide the destinations; ``protect``
+    returns the copy of a record a destination may see (the privacy policy; identity until
+    one is configured); ``emit_validated`` also writes every valid event to
+    ``hub.validated.<type>`` (the audit stream of everything accepted).
+    """
+
+    catalog: Catalog
+    division_exists: Callable[[str], bool]
+    rules: Rules = DEFAULT_RULES
+    level_of: Callable[[str], object] = lambda code: None
+    routing: RoutingConfig = RoutingConfig()
+    protect: Callable[[Route, dict], dict] = _unchanged
+    emit_validated: bool = True
+
+
+def rules_from(settings: Settings) -> Rules:
+    """The business rules' time limits from ``GIGBRIDGE_MAX_FUTURE_SKEW_S`` and
+    ``GIGBRIDGE_MAX_EVENT_AGE_DAYS``."""
+    return Rules(max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+                 max_age_ms=int(settings.max_event_age_days * DAY_MS))
+
+
+def build_context(settings: Settings, *, validate_only: bool = False, catalog: Catalog | None = None,
+                  division_exists: Callable[[str], bool] | None = None) -> Context:
+    """The context every path judges events with.
+
+    ``validate_only`` (gateway, CLI): the rules and lookups only; routing and the privacy
+    policy stay at their identity defaults, so no policy file is read and no master secret is
+    needed (those paths never route). ``catalog`` and ``division_exists`` replace the packaged
+    ones (tests inject them). Without ``GIGBRIDGE_PRIVACY_MASTER_SECRET`` the worker re-keys
+    with a development secret and says so in the log.
+    """
+    from gigbridge.divisions import default_table
+    from schemas.catalog import default_catalog
+
+    catalog = catalog or default_catalog()
+    rules = rules_from(settings)
+    if validate_only:
+        return Context(catalog=catalog, division_exists=division_exists or default_table().exists, rules=rules)
+    from streams.policy import Protector, SecretSource, load_policies
+
+    master = settings.privacy_master_secret
+    if master is None:
+        log.warning("GIGBRIDGE_PRIVACY_MASTER_SECRET is not set: using the development secret; "
+                    "re-keyed refs are NOT private with it")
+        master = DEV_MASTER_SECRET
+    book = load_policies(settings.privacy_policy_file, secrets=SecretSource(master))
+    divisions = default_table()
+    return Context(
+        catalog=catalog,
+        division_exists=division_exists or divisions.exists,
+        rules=rules,
+        level_of=divisions.level_of,
+        routing=RoutingConfig.from_names(settings.office_level, settings.office_level_overrides),
+        protect=Protector(book),
+        emit_validated=settings.emit_validated,
+    )
