@@ -11,9 +11,10 @@ import pytest
 from gigbridge.divisions import default_table
 from gigbridge.simulator.cases import BEHAVIOURS, CaseSimulator
 from schemas.catalog import default_catalog
+from schemas.wire import decode, encode
 from streams.cases_data import load_units
 from streams.core.cases.deadlines import overdue
-from streams.core.cases.lifecycle import Transition, apply, open_case
+from streams.core.cases.lifecycle import CaseState, Transition, apply, open_case, rejection_reply
 from streams.core.cases.measures import overdue_by_urgency, unit_measures
 from streams.core.cases.records import check_case_event, check_concern_case
 from streams.core.cases.units import CATEGORIES, URGENCIES
@@ -92,3 +93,17 @@ def test_measures_over_the_simulated_cases():
     for (county, urgency), n in cells.items():
         by_urgency[urgency] += n
     assert by_urgency == silent
+
+
+def test_every_fanned_out_state_and_rejection_fits_its_contract():
+    state_v, rejection_v = CATALOG.contract("case_state").latest, CATALOG.contract("case_rejection").latest
+    for _, _, last in FINAL:
+        decoded = decode(CATALOG, encode(state_v, last.as_record()), expect_contract="case_state")
+        assert CaseState.from_record(decoded.record) == last
+    c, _, last = FINAL[0]
+    replayed_elsewhere = dict(c.events[0], event_id="00000000-0000-4000-8000-000000000000", actor_id="110105-transport",
+                              actor_kind="UNIT")
+    refused = apply(last, replayed_elsewhere, UNITS)
+    assert refused.reason in ("illegal_transition", "actor_not_permitted")
+    reply = rejection_reply(replayed_elsewhere, refused, START)
+    assert decode(CATALOG, encode(rejection_v, reply.value)).record == reply.value
