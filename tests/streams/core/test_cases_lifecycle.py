@@ -233,7 +233,7 @@ def test_no_sequence_reaches_an_illegal_state_or_loses_the_case(steps, urgency):
         check_invariants(result.state, state)
         state = result.state
         applied.append(ev)
-    STATUSES_SEEN.add(state.status)
+        STATUSES_SEEN.add(state.status)
     for ev in applied:  # replaying any applied step is a no-op
         again = apply(state, ev, UNITS)
         assert isinstance(again, Transition) and again.state is state and again.outputs == ()
