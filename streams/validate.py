@@ -217,5 +217,6 @@ _CHECKS: dict[str, Iterable] = {
 COMMON_CHECKS = _COMMON
 event_id_check = _event_id
 platform_check = _platform
+division_check = _division
 time_window_check = _time_window
 identifier_check = _identifiers

@@ -81,6 +81,12 @@ class FakeAdminClient:
     def wait_for_topics(self, topics, timeout_ms):
         pass
 
+    def describe_topics(self, topics):
+        return [{"name": name, "partitions": [{"partition": 0}]} for name in topics if name in self.created]
+
+    def list_partition_offsets(self, specs, timeout_ms):  # TopicAdmin waits for new leaders with it
+        return {tp: 0 for tp in specs}
+
 
 def test_topic_admin_creates_each_topic_with_its_family_configs():
     admin = TopicAdmin(Settings(dedupe_window_s=600))

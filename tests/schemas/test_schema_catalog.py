@@ -30,6 +30,11 @@ PINNED_SCHEMA_IDS = {
     ("protection_measure", 1): 31,
     ("algorithm_rule_change", 1): 32,
     ("notice_status", 1): 33,
+    ("concern_case", 1): 20,
+    ("case_event", 1): 21,
+    ("case_state", 1): 22,
+    ("case_rejection", 1): 23,
+    ("incident_ack", 1): 24,
 }
 
 
@@ -40,7 +45,8 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
         "delivery_receipt", "sink_dead_letter", "dedupe_batch", "order_cover", "worker_day_cover",
         "premium_statement", "cover_gap", "claim_status", "weather_notice", "protection_measure",
-        "algorithm_rule_change", "notice_status",
+        "algorithm_rule_change", "notice_status", "concern_case", "case_event", "case_state",
+        "case_rejection", "incident_ack",
     ]
 
 
@@ -81,6 +87,9 @@ def test_lookups(catalog):
     assert catalog.by_event_type("claim-status").name == "claim_status"
     assert catalog.by_event_type("measures").name == "protection_measure"
     assert catalog.by_event_type("algorithm-changes").name == "algorithm_rule_change"
+    assert catalog.by_event_type("cases").name == "concern_case"
+    assert catalog.by_event_type("case-events").name == "case_event"
+    assert catalog.by_event_type("incident-acks").name == "incident_ack"
     assert catalog.contract("rejection_record").event_type is None
     assert catalog.contract("dead_letter").event_type is None
     assert catalog.by_full_name("io.gigbridge.hub.DeadLetter").name == "dead_letter"
@@ -137,6 +146,16 @@ def test_schema_versions_are_parsed_once(catalog):
         ("platform.cityride.algorithm-changes", "algorithm_rule_change", {"platform": "cityride"}),
         ("gov.regulator.algorithm-changes", "algorithm_rule_change", {}),
         ("public.algorithm-register", "algorithm_rule_change", {}),
+        ("platform.swiftdash.cases", "concern_case", {"platform": "swiftdash"}),
+        ("gov.office.110105.cases", "concern_case", {"division": "110105"}),
+        ("gov.units.110105-hrss.case-events", "case_event", {"unit": "110105-hrss"}),
+        ("platform.swiftdash.case-events", "case_event", {"platform": "swiftdash"}),
+        ("hub.cases.state", "case_state", {}),
+        ("platform.swiftdash.case-updates", "case_state", {"platform": "swiftdash"}),
+        ("gov.units.110105-amr.case-updates", "case_state", {"unit": "110105-amr"}),
+        ("gov.units.110105-amr.case-rejections", "case_rejection", {"unit": "110105-amr"}),
+        ("gov.units.440305001-gov.incident-acks", "incident_ack", {"unit": "440305001-gov"}),
+        ("platform.parcelgo.incident-acks", "incident_ack", {"platform": "parcelgo"}),
     ],
 )
 def test_subject_for_topic(catalog, topic, contract, params):

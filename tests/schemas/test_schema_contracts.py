@@ -13,6 +13,8 @@ from schemas.catalog import default_catalog
 EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status",
                    "protection_measure", "algorithm_rule_change")
 HUB_CONTRACTS = ("rejection_record", "dead_letter")
+# Concern cases (issue #16): inbound like events, but keyed by case_id (no platform-event header).
+CASE_CONTRACTS = ("concern_case", "case_event", "incident_ack")
 VERSIONS = [pytest.param(v, id=f"{v.contract}-v{v.version}") for v in default_catalog().versions()]
 
 
@@ -58,7 +60,7 @@ def test_every_field_record_and_enum_has_a_doc(version):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_namespace_and_full_name(version, catalog):
-    expected_ns = "io.gigbridge.events" if version.contract in EVENT_CONTRACTS else "io.gigbridge.hub"
+    expected_ns = "io.gigbridge.events" if version.contract in EVENT_CONTRACTS + CASE_CONTRACTS else "io.gigbridge.hub"
     assert version.schema["namespace"] == expected_ns
     assert version.full_name == catalog.contract(version.contract).full_name
 
@@ -106,6 +108,15 @@ def test_geopoint_is_the_same_type_everywhere(catalog):
     assert len(set(definitions.values())) == 1, definitions
 
 
+def test_case_enums_are_the_same_type_in_case_and_state(catalog):
+    for name in ("CaseSourceKind", "CaseCategory", "CaseUrgency"):
+        forms = set()
+        for contract in ("concern_case", "case_state"):
+            definition = _enum(catalog.contract(contract).latest.schema, f"io.gigbridge.events.{name}")
+            forms.add(to_parsing_canonical_form({**definition, "namespace": "io.gigbridge.events"}))
+        assert len(forms) == 1, name
+
+
 def _enum(schema: dict, name: str) -> dict:
     named: dict[str, list[dict]] = {}
     _walk_named(schema, named)
@@ -121,6 +132,8 @@ def _enum(schema: dict, name: str) -> dict:
         ("cover_gap", "io.gigbridge.hub.CoverGapKind", "OTHER"),
         ("weather_notice", "io.gigbridge.hub.WarningType", "OTHER"),
         ("protection_measure", "io.gigbridge.events.MeasureKind", "OTHER"),
+        ("concern_case", "io.gigbridge.events.CaseCategory", "OTHER"),
+        ("case_state", "io.gigbridge.events.CaseCategory", "OTHER"),
     ],
 )
 def test_catch_all_enum_defaults(catalog, contract, enum, default):

@@ -15,6 +15,7 @@ from schemas.examples import ExampleLayoutError, load_examples
 EXAMPLES = load_examples()
 EVENT_CONTRACTS = ("site_event", "headcount_report", "incident_report", "order_cover", "claim_status",
                    "protection_measure", "algorithm_rule_change")
+CASE_CONTRACTS = ("concern_case", "case_event", "incident_ack")  # validated by streams/core/cases
 
 REASONS = {
     "schema_violation", "invalid_event_id", "invalid_platform_id", "invalid_division_code",
@@ -26,13 +27,16 @@ REASONS = {
     # weather notices, measures, algorithm-rule changes (streams/core/notices)
     "pii_detected", "unknown_notice", "division_outside_notice", "invalid_change_ref", "invalid_industries",
     "notice_period_too_short", "consultation_missing", "invalid_consultation",
+    # concern cases (streams/core/cases)
+    "invalid_case_id", "unknown_unit", "source_mismatch", "text_too_long", "empty_summary", "pii_detected",
+    "invalid_target_unit", "invalid_satisfaction",
 }
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES if e.kind == "invalid"])
 def test_invalid_example_metadata(example):
     assert example.reason in REASONS
     assert example.reason != "platform_mismatch"
     assert example.field and example.description
-    assert example.contract in EVENT_CONTRACTS
+    assert example.contract in EVENT_CONTRACTS + CASE_CONTRACTS
 
 
 REQUIRED = {
@@ -88,10 +92,27 @@ REQUIRED = {
         ("invalid_consultation", "consultation.parties"), ("description_too_long", "summary"),
         ("pii_detected", "summary"), ("pii_detected", "consultation.response"),
     },
+    "concern_case": {
+        ("schema_violation", None), ("invalid_case_id", "case_id"), ("invalid_platform_id", "source_id"),
+        ("unknown_unit", "source_id"), ("source_mismatch", "platform_id"), ("invalid_division_code", "division_code"),
+        ("unknown_division_code", "division_code"), ("timestamp_in_future", "submitted_at"),
+        ("timestamp_too_old", "submitted_at"), ("invalid_pseudonym", "worker_ref"), ("text_too_long", "summary"),
+        ("empty_summary", "summary"), ("pii_detected", "summary"),
+    },
+    "case_event": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_case_id", "case_id"),
+        ("unknown_unit", "actor_id"), ("unknown_unit", "target_unit"), ("invalid_target_unit", "target_unit"),
+        ("invalid_reason_code", "reason_code"), ("invalid_satisfaction", "satisfaction"),
+        ("timestamp_in_future", "at"), ("text_too_long", "note"), ("pii_detected", "note"),
+    },
+    "incident_ack": {
+        ("schema_violation", None), ("invalid_event_id", "event_id"), ("invalid_platform_id", "platform_id"),
+        ("unknown_unit", "unit_id"), ("invalid_target_unit", "target_unit"), ("pii_detected", "note"),
+    },
 }
 
 
-@pytest.mark.parametrize("contract", EVENT_CONTRACTS)
+@pytest.mark.parametrize("contract", EVENT_CONTRACTS + CASE_CONTRACTS)
 def test_invalid_examples_cover_every_applicable_reason(catalog, contract):
     for v in catalog.contract(contract).versions:
         have = {(e.reason, e.field) for e in EXAMPLES if e.contract == contract and e.version == v.version and e.kind == "invalid"}

@@ -11,8 +11,10 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
+from streams.cases_data import load_units
 from streams.classify import Accepted, Rejected, classify_json
 from streams.context import Context
+from streams.core.cases.records import check_case_event, check_concern_case, check_incident_ack
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
 from streams.core.notices.rule_changes import check_rule_change
@@ -31,6 +33,9 @@ NOTICE_EXAMPLES = [e for e in load_examples() if e.contract in NOTICE_CONTRACTS]
 # Measures answer the notices of the valid WeatherNotice examples.
 NOTICE_AREAS = {e.payload["notice_id"]: e.payload["division_codes"]
                 for e in load_examples(contract="weather_notice", kind="valid")}
+UNITS = load_units()
+CASE_CONTRACTS = ("concern_case", "case_event", "incident_ack")
+CASE_EXAMPLES = [e for e in load_examples() if e.contract in CASE_CONTRACTS]
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
@@ -45,7 +50,7 @@ def test_example_gets_its_verdict(example):
         assert (outcome.rejection.reason, outcome.rejection.field) == (example.reason, example.field)
 
 
-# Contracts validated by the pure cores (streams.core.cover, streams.core.notices), after the schema.
+# Contracts validated by the pure cores (streams.core.cover, .notices, .cases), after the schema.
 CORE_RULES = {
     "order_cover": lambda p: check_order_cover(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
                                                rates=RATES, topic_platform=p["platform_id"]),
@@ -55,10 +60,14 @@ CORE_RULES = {
     "algorithm_rule_change": lambda p: check_rule_change(p, now_ms=REFERENCE_NOW_MS,
                                                          division_exists=CTX.division_exists,
                                                          topic_platform=p["platform_id"]),
+    "concern_case": lambda p: check_concern_case(p, now_ms=REFERENCE_NOW_MS, division_exists=CTX.division_exists,
+                                                 units=UNITS, topic_platform=None),
+    "case_event": lambda p: check_case_event(p, now_ms=REFERENCE_NOW_MS, units=UNITS),
+    "incident_ack": lambda p: check_incident_ack(p, now_ms=REFERENCE_NOW_MS, units=UNITS),
 }
 
 
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES + NOTICE_EXAMPLES])
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in COVER_EXAMPLES + NOTICE_EXAMPLES + CASE_EXAMPLES])
 def test_core_example_gets_its_verdict(example):
     payload = copy.deepcopy(example.payload)
     rejection = check_schema(CTX.catalog.contract(example.contract).latest, payload)
@@ -74,3 +83,4 @@ def test_every_contract_has_examples():
     assert {e.contract for e in EXAMPLES} == set(EVENT_TYPE)
     assert {e.contract for e in COVER_EXAMPLES} == set(COVER_CONTRACTS)
     assert {e.contract for e in NOTICE_EXAMPLES} == set(NOTICE_CONTRACTS)
+    assert {e.contract for e in CASE_EXAMPLES} == set(CASE_CONTRACTS)
