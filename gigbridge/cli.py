@@ -20,16 +20,9 @@ log = get_logger("gigbridge.cli")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.health import GracefulWorker
-    from streams.worker import HubWorker
+    from streams.worker import HubWorker, serve
 
-    hub = HubWorker(settings)
-    hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
-    # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)
-    worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=settings.log_level, override_logging=False,
-                            redirect_stdouts=False, quiet=True)
-    worker.execute_from_commandline()
-    return EXIT_OK
+    return serve(HubWorker(settings))
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:

@@ -56,15 +56,19 @@ class LoopConfig:
 
 class BatchLoop:
     """``batch_scope()`` wraps the processing of each batch and the wait for its outputs
-    (health: the drain waits for them); ``sleep`` is injected so tests do not wait out backoffs."""
+    (health: the drain waits for them); ``interrupt(revoked)`` runs before a rebalance waits
+    for the batches in flight (a step that may wait without bound, like an HTTP endpoint that
+    is down, gives its batch up: it fails and is read again); ``sleep`` is injected so tests do
+    not wait out backoffs."""
 
     def __init__(self, config: LoopConfig, consumer: Consumer, step: Step, state: State | None = None, *,
                  assigned: PartitionsCallback = _nothing, revoked: PartitionsCallback = _nothing,
+                 interrupt: PartitionsCallback = _nothing,
                  batch_scope: Callable[[], ContextManager] = contextlib.nullcontext,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.config, self.consumer, self.step = config, consumer, step
         self.checkpoint = Checkpoint(consumer, state, config.name, config.backoff_s)
-        self.on_assigned, self.on_revoked = assigned, revoked
+        self.on_assigned, self.on_revoked, self.interrupt = assigned, revoked, interrupt
         self.batch_scope, self.sleep = batch_scope, sleep
         self.stopping = False
         self.ready: set = set()  # partitions whose ``assigned`` callback finished
@@ -80,6 +84,7 @@ class BatchLoop:
     # --- rebalance listener ------------------------------------------------------------
 
     async def on_partitions_revoked(self, revoked: set) -> None:
+        await self.interrupt(set(revoked))  # a step waiting without bound gives its batch up first
         async with self._lock:  # the batches in flight finish and commit first
             await self.checkpoint.drain()
             self.ready -= set(revoked)

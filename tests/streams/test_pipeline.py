@@ -8,7 +8,7 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.dedupe_store import DedupeStore
+from streams.dedupe.store import DedupeStore
 from streams.pipeline import InMessage, plan_batch
 from streams.process import Accepted, Context, DeadLettered, Rejected, classify
 from streams.topics import IngestTopic
