@@ -51,7 +51,7 @@ INCLUSIVE = (
      (("log_record", "streams/dedupe/log.py"), ("write", "streams/writer.py"))),
     ("  DedupeStore.apply (RocksDB WriteBatch)", (("apply", "streams/dedupe/store.py"),)),
     ("  metrics.record_batch (Prometheus + domain)", (("record_batch", "streams/metrics.py"),)),
-    ("  Counts.add (counts line)", (("add", "streams/worker.py"),)),
+    ("  Counts.add (counts line)", (("add", "streams/counts.py"),)),
     ("Checkpoint._commit_offsets (offset commit per batch)", (("_commit_offsets", "streams/runtime/checkpoint.py"),)),
     ("aiokafka Fetcher (fetch requests, record parsing)", ((None, "aiokafka/consumer/fetcher.py"),)),
     ("aiokafka Sender (produce requests, responses, per-record futures)", ((None, "aiokafka/producer/sender.py"),)),
@@ -104,7 +104,7 @@ GROUPS = (
      lambda f: _any(f, names=("BatchLoop.", "Checkpoint.", "KafkaConsumer."),
                     paths=("streams/runtime/", "aiokafka/consumer/"))),
     ("Faust host, health probe and timers (mode services, web, lag, counts line)",
-     lambda f: _any(f, names=("_log_counts", "_measure_lag", "KafkaProbe", "WorkerHealth"),
+     lambda f: _any(f, names=("_log_counts", "measure_lag", "KafkaProbe", "WorkerHealth"),
                     paths=("faust/", "mode/", "aiohttp/", "streams/health.py", "kafka/"))),
     ("Kafka response decoding in aiokafka's connection (all response types: produce, fetch, metadata, commit)",
      lambda f: _any(f, names=("_handle_frame",), paths=("aiokafka/protocol/",))),
@@ -158,7 +158,7 @@ def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None 
         frames = stack.split(";")
         thread = frames[0].split(": ", 1)[-1]
         parsed = [_parse_frame(f) for f in frames[1:] if " (" in f]
-        if any(name.endswith(("HubWorker._run", "HubWorker._watch_health")) for name, _ in parsed):
+        if any(name.endswith(("HubWorker._run", "IngestMonitor.watch")) for name, _ in parsed):
             # a hub task the Faust host runs: its mode/faust wrapper frames are not Faust's work
             parsed = [(n, p) for n, p in parsed if not _in(p, "mode/") and not _in(p, "faust/")]
         total += count

@@ -1,13 +1,15 @@
-"""The validation worker: ingest loop + dedupe store + a once-a-second counts line, hosted by
-a Faust app (web pages, timers, the HTTP delivery agents).
+"""The hub's stream worker, hosted by a Faust app (runtime, web pages, timers): the
+validation stream and one HTTP delivery stream per endpoint, each on the batch loop
+(``streams.runtime``), plus health and a once-a-second counts line.
 
-Per batch (``streams.ingest_loop``): plan outcomes (pure), send every output, wait for the
-broker's acknowledgement of all of them; then the accepted event ids go to the dedupe log,
-written for all batches of a ``dedupe_log_interval_ms`` together (``streams.dedupe_flush``),
-and stored locally; only then are the input offsets committed. Nothing is committed
-before its outcome is durable, so a crash or a broker outage re-delivers instead of losing; a
-message that cannot be decoded becomes a DLQ record, never an exception, so one bad message
-cannot stop the worker.
+Per validation batch (``streams.ingest_loop``, ``streams.validation_step``): plan outcomes
+(pure), send every output, wait for the broker's acknowledgement of all of them; then the
+accepted event ids go to the dedupe log, written for all batches of a
+``dedupe_log_interval_ms`` together (``streams.dedupe``), and stored locally; only then are the
+input offsets committed (``streams.runtime.checkpoint``). Nothing is committed before its
+outcome is durable, so a crash or a broker outage re-delivers instead of losing; a message that
+cannot be decoded becomes a DLQ record, never an exception, so one bad message cannot stop the
+worker.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from gigbridge.divisions import default_table
@@ -26,15 +27,16 @@ from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
 from streams import metrics
 from streams.app import create_app
+from streams.counts import Counts
 from streams.dedupe import Dedupe
 from streams.dedupe.log import log_topic
 from streams.delivery import sink_routes
 from streams.delivery_step import delivery_loop
-from streams.health import SHUTDOWN_GRACE_S, KafkaProbe, WorkerHealth
+from streams.health import SHUTDOWN_GRACE_S, WorkerHealth
+from streams.ingest_monitor import IngestMonitor
 from streams.ingest_loop import ingest_loop
-from streams.pipeline import BatchPlan
 from streams.policy import Protector, SecretSource, load_policies
-from streams.process import Accepted, Context, Rejected
+from streams.process import Context
 from streams.route import RoutingConfig, new_topic_partitions
 from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
 from streams.validate import DAY_MS, Rules
@@ -42,35 +44,6 @@ from streams.validation_step import ValidationStep
 from streams.writer import Writer, create_producer
 
 log = get_logger("gigbridge.worker")
-
-
-@dataclass
-class Counts:
-    """Running totals for the periodic log line (the Prometheus counters hold the same)."""
-
-    received: int = 0
-    valid: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    dlq: int = 0
-    delivered: int = 0  # HTTP deliveries to insurers / webhooks
-    refused: int = 0  # permanent refusals (sink DLQ)
-
-    def add_sink_outcomes(self, delivered: int, refused: int) -> None:
-        self.delivered += delivered
-        self.refused += refused
-
-    def add(self, plan: BatchPlan) -> None:
-        for d in plan.decisions:
-            self.received += 1
-            if d.duplicate:
-                self.duplicates += 1
-            elif isinstance(d.outcome, Accepted):
-                self.valid += 1
-            elif isinstance(d.outcome, Rejected):
-                self.rejected += 1
-            else:
-                self.dlq += 1
 
 
 DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
@@ -111,15 +84,14 @@ def tune_gc(gen0_threshold: int) -> None:
 
 
 class HubWorker:
-    """Owns the Faust app, the ingest loop and the dedupe state; ``clock`` returns epoch ms
-    (injected for tests)."""
+    """Wiring only: the Faust app (runtime, web pages, timers), the ingest loop with its
+    validation step and dedupe state, one delivery loop per HTTP endpoint, health. ``clock``
+    returns epoch ms (injected for tests)."""
 
     def __init__(self, settings: Settings, clock: Callable[[], int] | None = None) -> None:
         self.settings = settings
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.health = WorkerHealth()  # /healthz, /readyz and the drain on SIGTERM (streams.health)
-        self.health.partitions = self._partition_positions
-        self.probe = KafkaProbe(settings.aiokafka_config)  # replaced once the app runs (_watch_health)
         self.app = create_app(settings, health=self.health)
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
@@ -128,19 +100,18 @@ class HubWorker:
         self.dedupe = Dedupe(settings, self.ctx.catalog, self.writer.write, self.admin)
         self.validation = ValidationStep(self.ctx, self.writer, self.dedupe, self.clock, on_batch=self.counts.add)
         self.ingest = ingest_loop(settings, self.validation, self.dedupe, self._on_assigned, self.health.batch)
-        self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
-        self.app.timer(5.0, on_leader=False)(self._measure_lag)
-        self._trim_heap = heap_trimmer() if settings.heap_trim_interval_s else None
-        if self._trim_heap is not None:
-            self.app.timer(settings.heap_trim_interval_s, on_leader=False)(self._give_back_heap)
-        self.app.task(self._run)
-        self.app.task(self._watch_health)
         self.deliveries = [
             delivery_loop(settings, route, endpoint, self.ctx.catalog, self.writer, self.ctx.protect, self.clock,
                           self.counts.add_sink_outcomes, lambda: self.health.batch(validation=False))
             for route, endpoint in sink_routes(settings)]
-
-    # --- ingest ------------------------------------------------------------------------
+        self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
+        self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
+        self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
+        self._trim_heap = heap_trimmer() if settings.heap_trim_interval_s else None
+        if self._trim_heap is not None:
+            self.app.timer(settings.heap_trim_interval_s, on_leader=False)(self._give_back_heap)
+        self.app.task(self._run)
+        self.app.task(self.monitor.watch)
 
     async def _run(self) -> None:
         await asyncio.to_thread(self.admin.ensure, self.static_topics())
@@ -167,11 +138,18 @@ class HubWorker:
     def _partitions_of_new_topic(self, topic: str) -> int:
         return new_topic_partitions(topic, self.settings.topic_partitions, self.settings.office_topic_partitions)
 
+    def static_topics(self) -> list[str]:
+        """Topics that must exist before the worker starts (outputs every batch may need)."""
+        topics = [*validated_topics(), DLQ_TOPIC]
+        for route, _ in sink_routes(self.settings):
+            topics += [*route.sources, route.receipts_topic, route.dlq_topic]
+        return topics
+
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
-        """Graceful stop (SIGTERM, see ``streams.health.GracefulWorker``): take no new batches,
-        let the ones in flight finish (outputs acknowledged, offsets committed), leave the
-        ingest group. A delivery flush backing off on a failing endpoint is interrupted at once
-        (its batch is re-read later); anything still running after ``grace_s`` is left to
+        """Graceful stop (SIGTERM, see ``streams.health.GracefulWorker``): every loop takes no
+        new batch, lets the ones in flight finish (outputs acknowledged, offsets committed) and
+        leaves its group. A delivery flush backing off on a failing endpoint is interrupted at
+        once (its batch is re-read later); anything still running after ``grace_s`` is left to
         Faust's cancellation."""
         self.health.draining = True
         started = time.monotonic()
@@ -193,57 +171,13 @@ class HubWorker:
             log.warning("commit before shutdown failed", error=f"{type(exc).__name__}: {exc}")
         log.info("drained", seconds=round(time.monotonic() - started, 3))
 
-    def _partition_positions(self) -> dict:
-        """(position, end offset) of every subscribed ingest partition as the health probe last
-        saw them: the position is the group's committed offset, the next offset this worker
-        will process or the earliest offset still in the log, whichever is furthest."""
-        probe = self.probe
-        return {key: (max(self.validation.next_offsets.get(key, 0), probe.committed.get(key, 0), probe.begin_offsets.get(key, 0)),
-                      end) for key, end in probe.end_offsets.items()}
-
-    async def _watch_health(self) -> None:
-        self.health.started = True  # app tasks start once Faust is up
-        self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self.ingest.group_id,
-                                        self.ingest.subscribed_topics)
-        try:
-            await asyncio.gather(self.health.heartbeat(), self.health.probe_kafka(probe))
-        finally:
-            await probe.close()
-
-    # --- topics ------------------------------------------------------------------------
-
-    def static_topics(self) -> list[str]:
-        """Topics that must exist before the worker starts (outputs every batch may need)."""
-        topics = [*validated_topics(), DLQ_TOPIC]
-        for route, _ in sink_routes(self.settings):
-            topics += [*route.sources, route.receipts_topic, route.dlq_topic]
-        return topics
-
-    async def _measure_lag(self) -> None:
-        """Lag per ingest topic: the partition's high watermark minus the next offset this worker
-        will process, summed over the partitions it owns and has read from."""
-        consumer = self.ingest.consumer
-        lag: dict[str, int] = {}
-        for tp in consumer.assignment():
-            next_offset = self.validation.next_offsets.get((tp.topic, tp.partition))
-            if next_offset is None:
-                continue
-            end = consumer.highwater(tp)
-            if end is not None:
-                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - next_offset)
-        for topic, value in lag.items():
-            metrics.CONSUMER_LAG.labels(topic).set(value)
-
     async def _give_back_heap(self) -> None:
         """gigbridge.heap: RSS follows the memory in use, not RocksDB's churn (in a thread: the
         call takes the allocator's locks, not the GIL)."""
         await asyncio.to_thread(self._trim_heap)
 
     async def _log_counts(self) -> None:
-        c = self.counts
-        log.info("counts", received=c.received, valid=c.valid, rejected=c.rejected,
-                 duplicates=c.duplicates, dlq=c.dlq, delivered=c.delivered, refused=c.refused,
-                 topics=len(self.ingest.subscribed_topics()))
+        self.counts.log_line(topics=len(self.ingest.subscribed_topics()))
 
 
 def serve(hub: HubWorker) -> int:
