@@ -88,11 +88,13 @@ class DeliveryStep:
 def delivery_loop(settings: Settings, route: SinkRoute, endpoint: Endpoint, catalog: Catalog, producer: Producer,
                   protect: Callable[[Route, dict], dict], clock: Callable[[], int],
                   on_outcomes: Callable[[int, int], None], batch_scope: Callable[[], ContextManager],
-                  consumer=None) -> BatchLoop:
-    """The loop of one endpoint (not started): one batch at a time, committed after its outcomes."""
-    sink = HttpSink(endpoint.url, endpoint.secret.get_secret_value(), route.destination,
-                    on_retry=sink_metrics.on_retry, base_backoff_s=settings.sink_base_backoff_s,
-                    max_backoff_s=settings.sink_max_backoff_s, total_timeout_s=settings.sink_timeout_s)
+                  consumer=None, sink=None) -> BatchLoop:
+    """The loop of one endpoint (not started): one batch at a time, committed after its
+    outcomes. ``consumer`` and ``sink`` default to Kafka and the endpoint's HTTP sink."""
+    if sink is None:
+        sink = HttpSink(endpoint.url, endpoint.secret.get_secret_value(), route.destination,
+                        on_retry=sink_metrics.on_retry, base_backoff_s=settings.sink_base_backoff_s,
+                        max_backoff_s=settings.sink_max_backoff_s, total_timeout_s=settings.sink_timeout_s)
     sink_metrics.track(sink)
     step = DeliveryStep(route, sink, catalog, producer, protect, clock, on_outcomes)
     config = LoopConfig(f"deliver-{route.destination}", topics=route.sources, batch_size=settings.stream_batch_size,

@@ -4,11 +4,12 @@ revoke/assign callbacks when a member joins or leaves or a topic matching a patt
 and a producer whose acknowledgements can be held back or failed on demand.
 
 It behaves like Kafka for what the hub relies on (``tests/streams/test_broker_contract.py``
-runs the same suite against both), with two simplifications that keep tests deterministic:
-a rebalance happens inside the members' ``getmany`` calls (Kafka runs it in the background,
-with the same order: every member gives up its partitions, then each gets its new ones), and
-a new topic is seen at once (Kafka: at the next metadata refresh). The producer does not
-retry: a failed send fails ``acknowledged`` (the hub's ``Writer`` retries on Kafka).
+runs the same suite against both): a rebalance runs in the background as aiokafka's
+coordinator does (every member gives up its partitions, then each gets its new ones; a member
+busy with a batch is called meanwhile), a commit from a member that no longer owns the
+partition fails. Simplifications: a new topic is seen at once (Kafka: at the next metadata
+refresh), membership changes take effect at once (no session timeout), and the producer does
+not retry: a failed send fails ``acknowledged`` (the hub's ``Writer`` retries on Kafka).
 """
 
 from __future__ import annotations
@@ -102,27 +103,35 @@ class MemoryBroker:
 
 
 class _Group:
-    """Members in join order; a rebalance first has every member revoke, then assigns."""
+    """Members in join order. A rebalance (a member joins or leaves, a matching topic appears)
+    starts a new generation: every member gives its partitions up (revoke callback), and once
+    all have, each takes its share (assign callback). As in aiokafka, the callbacks run in the
+    background (a member's coordinator), not inside ``getmany``, which returns nothing while its
+    member is rebalancing."""
 
     def __init__(self, broker: MemoryBroker) -> None:
         self.broker = broker
         self.members: list[MemoryConsumer] = []
         self.committed: dict[TopicPartition, int] = {}
+        self.generation = 0
         self.rebalancing = False
-        self.revoked: set[int] = set()         # ids of members that gave their partitions up
-        self.to_assign: dict[int, set] = {}    # member id -> new assignment, not yet taken
+        self.revoked: set[int] = set()  # ids of members that gave their partitions up this generation
 
     def start_rebalance(self) -> None:
-        self.rebalancing, self.revoked, self.to_assign = True, set(), {}
+        self.generation += 1
+        self.rebalancing, self.revoked = True, set()
+        for member in self.members:
+            member.coordinate(member.rejoin(self.generation))
+        self._assign_if_all_revoked()
         self.broker.notify()
 
-    def member_revoked(self, member: "MemoryConsumer") -> None:
-        self.revoked.add(member.member_id)
-        self._assign_if_all_revoked()
+    def member_revoked(self, member: "MemoryConsumer", generation: int) -> None:
+        if generation == self.generation:
+            self.revoked.add(member.member_id)
+            self._assign_if_all_revoked()
 
     def leave(self, member: "MemoryConsumer") -> None:
         self.members = [m for m in self.members if m is not member]
-        self.to_assign.pop(member.member_id, None)
         self.start_rebalance()
 
     def _assign_if_all_revoked(self) -> None:
@@ -133,7 +142,9 @@ class _Group:
             wanting = [m for m in self.members if m.wants(tp.topic)]
             if wanting:
                 shares[wanting[i % len(wanting)].member_id].add(tp)
-        self.rebalancing, self.to_assign = False, shares
+        self.rebalancing = False
+        for member in self.members:
+            member.coordinate(member.take(shares[member.member_id], self.generation))
         self.broker.notify()
 
 
@@ -153,6 +164,9 @@ class MemoryConsumer:
         self._positions: dict[TopicPartition, int] = {}
         self._highwater: dict[TopicPartition, int] = {}
         self._group: _Group | None = None
+        self._generation = 0  # the generation whose assignment this member holds
+        self._coordinator: asyncio.Lock | None = None  # one rebalance callback at a time
+        self._tasks: set[asyncio.Task] = set()
 
     def wants(self, topic: str) -> bool:
         return topic in self.topics or (self.pattern is not None and self.pattern.match(topic) is not None)
@@ -163,6 +177,7 @@ class MemoryConsumer:
         self.pattern = re.compile(pattern) if pattern else None
 
     async def start(self) -> None:
+        self._coordinator = asyncio.Lock()
         self._group = group = self.broker.groups.setdefault(self.group_id, _Group(self.broker))
         group.members.append(self)
         group.start_rebalance()
@@ -172,7 +187,44 @@ class MemoryConsumer:
             group, self._group = self._group, None
             group.leave(self)
             self._assignment, self._positions = set(), {}
+            for task in self._tasks:
+                task.cancel()
             self.broker.notify()
+
+    # --- the member's coordinator ------------------------------------------------------
+
+    def coordinate(self, step) -> None:
+        task = asyncio.ensure_future(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def rejoin(self, generation: int) -> None:
+        async with self._coordinator:
+            group = self._group
+            if group is None or generation != group.generation:
+                return
+            if self.listener is not None:
+                await self.listener.on_partitions_revoked(set(self._assignment))
+            self._assignment, self._positions = set(), {}
+            group.member_revoked(self, generation)
+
+    async def take(self, assigned: set, generation: int) -> None:
+        async with self._coordinator:
+            group = self._group
+            if group is None or generation != group.generation:
+                return
+            self._assignment = set(assigned)
+            for tp in assigned:
+                start = group.committed.get(tp)
+                if start is None:
+                    start = 0 if self.auto_offset_reset == "earliest" else self.broker.end_offset(*tp)
+                self._positions[tp] = start
+            if self.listener is not None:
+                await self.listener.on_partitions_assigned(set(assigned))
+            self._generation = generation
+            self.broker.notify()
+
+    # --- the consumer ------------------------------------------------------------------
 
     def assignment(self) -> set:
         return set(self._assignment)
@@ -206,13 +258,7 @@ class MemoryConsumer:
             group = self._group
             if group is None:
                 raise ConsumerStopped()
-            if group.rebalancing and self.member_id not in group.revoked:
-                await self._revoke(group)
-                continue
-            if self.member_id in group.to_assign:
-                await self._assign(group, group.to_assign.pop(self.member_id))
-                continue
-            if not group.rebalancing:
+            if not group.rebalancing and self._generation == group.generation:
                 fetched = self._fetch(max_records)
                 if fetched:
                     return fetched
@@ -220,22 +266,6 @@ class MemoryConsumer:
             if remaining <= 0:
                 return {}
             await self.broker.changed(remaining)
-
-    async def _revoke(self, group: _Group) -> None:
-        if self.listener is not None:
-            await self.listener.on_partitions_revoked(set(self._assignment))
-        self._assignment, self._positions = set(), {}
-        group.member_revoked(self)
-
-    async def _assign(self, group: _Group, assigned: set) -> None:
-        self._assignment = set(assigned)
-        for tp in assigned:
-            start = group.committed.get(tp)
-            if start is None:
-                start = 0 if self.auto_offset_reset == "earliest" else self.broker.end_offset(*tp)
-            self._positions[tp] = start
-        if self.listener is not None:
-            await self.listener.on_partitions_assigned(set(assigned))
 
     def _fetch(self, max_records: int | None) -> dict[TopicPartition, list[Record]]:
         out: dict[TopicPartition, list[Record]] = {}
