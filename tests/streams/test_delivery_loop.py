@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 
 from connectors.sinks.memory import InMemorySink
@@ -18,6 +17,7 @@ from streams.broker.memory import MemoryBroker
 from streams.broker.protocols import TopicPartition
 from streams.delivery import sink_routes
 from streams.delivery_step import delivery_loop
+from tests.support.aio import no_wait, until
 
 CATALOG = default_catalog()
 INCIDENT = next(e.payload for e in load_examples(contract="incident_report", kind="valid"))
@@ -26,18 +26,6 @@ SETTINGS = Settings(insurer_endpoints={"44": Endpoint(url="http://127.0.0.1:1/cl
 ROUTE, ENDPOINT = sink_routes(SETTINGS)[0]
 SOURCE = ROUTE.sources[0]
 GROUP, RECORDS = "hub-deliver-insurer-44", 20
-
-
-async def no_wait(_: float) -> None:
-    await asyncio.sleep(0)
-
-
-async def until(condition, what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.001)  # a yield to the loops under test
 
 
 def world() -> MemoryBroker:

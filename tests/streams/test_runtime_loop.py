@@ -8,27 +8,15 @@ are not waited out, and conditions are polled with a deadline."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from streams.broker.memory import MemoryBroker
 from streams.broker.protocols import TopicPartition
 from streams.pipeline import Delivery
 from streams.runtime.loop import BatchLoop, LoopConfig
+from tests.support.aio import no_wait, until
 
 IN, OUT, GROUP = "in", "out", "copy"
 PARTITIONS, RECORDS = 3, 60
-
-
-async def no_wait(_: float) -> None:
-    await asyncio.sleep(0)
-
-
-async def until(condition, what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.001)  # a yield to the loops under test, not a wait for time to pass
 
 
 class Copy:
@@ -138,8 +126,8 @@ async def crash(loop, task) -> None:
     await loop.consumer.stop()
 
 
-def crash_scenario(prepare):
-    """Run until a batch is stuck at the step ``prepare`` holds back, crash, restart."""
+def crash_scenario(prepare, reached):
+    """Run until a batch is stuck at the step ``prepare`` holds back (``reached(state)``), crash, restart."""
     async def scenario():
         broker = world()
         producer, state = broker.producer(), Log()
@@ -148,7 +136,7 @@ def crash_scenario(prepare):
         loop, step = make_loop(broker, consumer=hold(consumer) if hold else consumer, producer=producer, state=state)
         task = asyncio.ensure_future(loop.run())
         await until(lambda: step.seen, "a batch started")
-        await until(lambda: loop.checkpoint.in_flight or state.calls, "the batch in flight")
+        await until(lambda: reached(state), "the batch stuck at the held step")
         before = set(outputs(broker))
         committed_before = broker.committed(GROUP)
         await crash(loop, task)
@@ -160,7 +148,7 @@ def crash_scenario(prepare):
 def test_crash_before_the_outputs_are_acknowledged():
     def prepare(producer, state):
         producer.hold()
-    broker, before, reread, committed = crash_scenario(prepare)
+    broker, before, reread, committed = crash_scenario(prepare, lambda state: True)
     assert before == set() and committed == {}
     check_ledger(broker, before, reread)
 
@@ -168,7 +156,7 @@ def test_crash_before_the_outputs_are_acknowledged():
 def test_crash_after_the_outputs_before_the_state_is_durable():
     def prepare(producer, state):
         state.gate = asyncio.Event()
-    broker, before, reread, committed = crash_scenario(prepare)
+    broker, before, reread, committed = crash_scenario(prepare, lambda state: state.calls)
     assert before and committed == {}  # outputs written, nothing committed
     check_ledger(broker, before, reread)
     assert before & reread  # acknowledged but not durable: read again (at-least-once)
@@ -177,7 +165,7 @@ def test_crash_after_the_outputs_before_the_state_is_durable():
 def test_crash_after_the_state_is_durable_before_the_commit():
     def prepare(producer, state):
         return HeldCommits
-    broker, before, reread, committed = crash_scenario(prepare)
+    broker, before, reread, committed = crash_scenario(prepare, lambda state: state.durable)
     assert before and committed == {}
     check_ledger(broker, before, reread)
 
