@@ -73,7 +73,6 @@ class Checkpoint:
         self.consumer, self.state, self.name = consumer, state or NoState(), name
         self.backoff_range = backoff_s
         self.backoff_s = backoff_s[0]
-        self.commits = 0
         self._inflight: collections.deque[_InFlight] = collections.deque()
         self._commit: asyncio.Future | None = None  # the last link of the commit chain
         # Set by a link whose batch's state failed: first offsets of it and every later batch
@@ -166,7 +165,6 @@ class Checkpoint:
         next commit, a rebalance and a stop wait for it)."""
         try:
             await self.consumer.commit(offsets)
-            self.commits += 1
         except Exception as exc:  # noqa: BLE001
             log.warning("offset commit failed; the batch may be read again", stream=self.name,
                         error=f"{type(exc).__name__}: {exc}")
