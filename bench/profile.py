@@ -22,18 +22,19 @@ from bench.common import REPO_ROOT
 # that package). A sample counts for a label if any frame of its stack matches any of the
 # label's specs (inclusive time). Order = nesting, for the report.
 INCLUSIVE = (
-    ("IngestLoop.run (consume loop: getmany, start_batch, bookkeeping)", (("run", "streams/ingest_loop.py"),)),
+    ("BatchLoop.run (consume loop: getmany, step.start, bookkeeping)", (("run", "streams/runtime/loop.py"),)),
     ("  AIOKafkaConsumer.getmany", (("getmany", "aiokafka/consumer/consumer.py"),)),
-    ("batch work: HubWorker.start_batch + _finish_batch", (("start_batch", "streams/worker.py"),
-                                                           ("_finish_batch", "streams/worker.py"))),
-    ("  list comprehensions in worker.py (an InMessage per record)", (("<listcomp>", "streams/worker.py"),)),
+    ("batch work: ValidationStep.start + _acknowledged", (("start", "streams/validation_step.py"),
+                                                          ("_acknowledged", "streams/validation_step.py"))),
+    ("  list comprehensions in validation_step.py (an InMessage per record)",
+     (("<listcomp>", "streams/validation_step.py"),)),
     ("  plan_batch (pure per-event work)", (("plan_batch", "streams/plan.py"),)),
     ("    classify (decode + rules)", (("classify", "streams/classify.py"),)),
     ("      wire.decode (header + fastavro reader)", (("decode", "schemas/wire.py"),)),
     ("      check_rules", (("check_rules", "streams/validate.py"),)),
     ("        find_identifier (identifier scan)", (("find_identifier", "streams/pii.py"),)),
     ("    dedupe lookup (seen_before -> DedupeStore.seen_before, RocksDB get)",
-     (("seen_before", "streams/worker.py"), ("seen_before", "streams/dedupe_store.py"))),
+     (("seen_before", "streams/validation_step.py"), ("seen_before", "streams/dedupe/"))),
     ("    _deliveries (route + protect + encode)", (("_deliveries", "streams/plan.py"),)),
     ("      routes_for", (("routes_for", "streams/route.py"),)),
     ("      Protector (privacy policy)", (("__call__", "streams/policy.py"),)),
@@ -47,11 +48,11 @@ INCLUSIVE = (
     ("      AIOKafkaProducer._partition (murmur2 of the key)", (("_partition", "aiokafka/producer/producer.py"),)),
     ("  Writer.acknowledged (await each partition batch's future)", (("acknowledged", "streams/writer.py"),)),
     ("  dedupe log: log_record (encode) + Writer.write (send, ack)",
-     (("log_record", "streams/dedupe_log.py"), ("write", "streams/writer.py"))),
-    ("  DedupeStore.apply (RocksDB WriteBatch)", (("apply", "streams/dedupe_store.py"),)),
+     (("log_record", "streams/dedupe/log.py"), ("write", "streams/writer.py"))),
+    ("  DedupeStore.apply (RocksDB WriteBatch)", (("apply", "streams/dedupe/store.py"),)),
     ("  metrics.record_batch (Prometheus + domain)", (("record_batch", "streams/metrics.py"),)),
-    ("  Counts.add (counts line)", (("add", "streams/worker.py"),)),
-    ("IngestLoop._commit_offsets (offset commit per batch)", (("_commit_offsets", "streams/ingest_loop.py"),)),
+    ("  Counts.add (counts line)", (("add", "streams/counts.py"),)),
+    ("Checkpoint._commit_offsets (offset commit per batch)", (("_commit_offsets", "streams/runtime/checkpoint.py"),)),
     ("aiokafka Fetcher (fetch requests, record parsing)", ((None, "aiokafka/consumer/fetcher.py"),)),
     ("aiokafka Sender (produce requests, responses, per-record futures)", ((None, "aiokafka/producer/sender.py"),)),
     ("  MessageBatch.done (a RecordMetadata and a future result per record)",
@@ -86,7 +87,7 @@ def _in(path: str, spec: str) -> bool:
 GROUPS = (
     ("dedupe store and log: DedupeStore lookups and writes (RocksDB), dedupe_batch records, their send",
      lambda f: _any(f, names=("seen_before", "Writer.write"),
-                    paths=("streams/dedupe_store.py", "streams/dedupe_log.py", "streams/dedupe.py", "rocksdict/"))),
+                    paths=("streams/dedupe/", "rocksdict/"))),
     ("Prometheus and domain metrics, counts line (metrics.record_batch, Counts.add)",
      lambda f: _any(f, names=("record_batch", "Counts.add"), paths=("prometheus_client/",))),
     ("per-event codec work in plan_batch: decode, rules, identifier scan, routing, privacy, encode",
@@ -97,12 +98,13 @@ GROUPS = (
     ("output producer: Writer.send / acknowledged, partitioner, aiokafka producer (partition batches, "
      "accumulator), Sender and batch futures",
      lambda f: _any(f, names=("Writer.",), paths=("aiokafka/producer/",))),
-    ("worker batch glue: start_batch / _finish_batch own lines (messages, accepted ids, pending set, offsets)",
-     lambda f: _any(f, names=("start_batch", "_finish_batch", "_start_tracked", "tracked"))),
+    ("worker batch glue: ValidationStep own lines (messages, accepted ids, held ids, offsets)",
+     lambda f: _any(f, names=("ValidationStep.", "BatchLoop._scoped"))),
     ("ingest loop and aiokafka consumer: getmany, fetcher, record parsing, offset commits",
-     lambda f: _any(f, names=("IngestLoop.",), paths=("streams/ingest_loop.py", "aiokafka/consumer/"))),
+     lambda f: _any(f, names=("BatchLoop.", "Checkpoint.", "KafkaConsumer."),
+                    paths=("streams/runtime/", "aiokafka/consumer/"))),
     ("Faust host, health probe and timers (mode services, web, lag, counts line)",
-     lambda f: _any(f, names=("_log_counts", "_measure_lag", "KafkaProbe", "WorkerHealth"),
+     lambda f: _any(f, names=("_log_counts", "measure_lag", "KafkaProbe", "WorkerHealth"),
                     paths=("faust/", "mode/", "aiohttp/", "streams/health.py", "kafka/"))),
     ("Kafka response decoding in aiokafka's connection (all response types: produce, fetch, metadata, commit)",
      lambda f: _any(f, names=("_handle_frame",), paths=("aiokafka/protocol/",))),
@@ -156,7 +158,7 @@ def summarise(raw: Path, rate: int, events: int, cpu_us_per_event: float | None 
         frames = stack.split(";")
         thread = frames[0].split(": ", 1)[-1]
         parsed = [_parse_frame(f) for f in frames[1:] if " (" in f]
-        if any(name.endswith(("HubWorker._run", "HubWorker._watch_health")) for name, _ in parsed):
+        if any(name.endswith(("HubWorker._run", "IngestMonitor.watch")) for name, _ in parsed):
             # a hub task the Faust host runs: its mode/faust wrapper frames are not Faust's work
             parsed = [(n, p) for n, p in parsed if not _in(p, "mode/") and not _in(p, "faust/")]
         total += count

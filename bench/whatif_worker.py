@@ -1,8 +1,10 @@
 """``gigbridge worker`` with experimental patches, for ``python -m bench whatif`` / ``soak --whatif`` only.
 
-Each patch approximates a change (or its ceiling) without touching ``streams/``: it replaces a
-function by name and fails loudly (:class:`PatchError`, the worker does not start) if that name
-has gone or no longer does what the patch assumes. ``BENCH_WHATIF=patch,patch`` selects them.
+Each patch approximates a change (or its ceiling) without touching ``streams/``: through the
+worker's seams (the ingest loop's ``step``, the validation step's ``record_batch``, the
+``HubWorker`` object handed to it before it runs), or, where there is no seam, by replacing a
+function by name and failing loudly (:class:`PatchError`, the worker does not start) if that
+name has gone or no longer does what the patch assumes. ``BENCH_WHATIF=patch,patch`` selects them.
 Never use this to run a real hub: ``no_dedupe_log`` gives up the durability of the dedupe state.
 """
 
@@ -34,64 +36,61 @@ def _require_source(func, needles: tuple[str, ...], patch: str) -> None:
                          "the hot path changed, update bench/whatif_worker.py")
 
 
-def _no_metrics() -> None:
+def _no_metrics():
     """``metrics.record_batch`` does nothing (ceiling of any metrics optimisation; the batch
     histogram and the counts line stay)."""
-    import streams.metrics as metrics
-    import streams.worker as worker
-
-    _require(metrics, "record_batch", "no_metrics")
-    _require_source(worker.HubWorker._finish_batch, ("metrics.record_batch(",), "no_metrics")
-    metrics.record_batch = lambda plan, acked_ms: None
+    def customize(hub) -> None:
+        _require(hub.validation, "record_batch", "no_metrics")
+        hub.validation.record_batch = lambda plan, acked_ms: None
+    return customize
 
 
-def _no_dedupe_log() -> None:
+def _no_dedupe_log():
     """No dedupe-log record: no ``dedupe_batch`` encode, no send, no wait for its
     acknowledgement. The ids still go into the local store (decisions unchanged), with no log
     offset. Ceiling of any cheaper durable copy of the dedupe state, for measurement only: a
     partition that moves to another worker would forget its ids."""
     from types import SimpleNamespace
 
-    import streams.dedupe_flush as dedupe_flush
-    import streams.writer as writer
+    import streams.dedupe.flush as dedupe_flush
     from streams.plan import Delivery
 
     _require(dedupe_flush, "log_record", "no_dedupe_log")
-    real_write = _require(writer.Writer, "write", "no_dedupe_log")
     _require_source(dedupe_flush.DedupeLogFlusher._flush, ("log_record(", "self._write(", "ack.offset"),
                     "no_dedupe_log")
 
     def log_record(catalog, app_id, ingest_topic, partition, event_ids, first_seen_ms):
         return Delivery("dedupe", ingest_topic, None, b"", partition=partition)
 
-    async def write(self, deliveries):
-        if deliveries and all(d.kind == "dedupe" for d in deliveries):
-            return [SimpleNamespace(offset=None) for _ in deliveries]
-        return await real_write(self, deliveries)
+    async def write(deliveries):
+        return [SimpleNamespace(offset=None) for _ in deliveries]
 
     dedupe_flush.log_record = log_record
-    writer.Writer.write = write
+
+    def customize(hub) -> None:
+        _require(hub.dedupe.log, "_write", "no_dedupe_log")
+        hub.dedupe.log._write = write  # the flusher's injected writer: its records go nowhere
+    return customize
 
 
-def _gc_off() -> None:
+def _gc_off():
     """No cyclic garbage collection in the worker (``gc.disable()`` after a last collection, once
     the ingest loop starts): the ceiling of GC tuning such as ``gc.freeze()`` after start-up or a
     higher gen-0 threshold. Measurement only: reference cycles are never freed."""
     import gc
 
-    import streams.ingest_loop as ingest_loop
+    def customize(hub) -> None:
+        real_run = _require(hub.ingest, "run", "gc_off")
 
-    real_run = _require(ingest_loop.IngestLoop, "run", "gc_off")
-
-    async def run(self):
-        gc.collect()
-        gc.disable()
-        return await real_run(self)
-
-    ingest_loop.IngestLoop.run = run
+        async def run():
+            gc.collect()
+            gc.disable()
+            return await real_run()
+        hub.ingest.run = run
+    return customize
 
 
-def _memwatch() -> None:
+def _memwatch():
     """Every 30 s log (JSON lines to $BENCH_MEMWATCH) Python object counts, tracemalloc's top
     growth since the first snapshot, RocksDB's own memory figures of the dedupe store, the
     ingest consumer's fetch buffer, glibc's heap (``mallinfo2``: in use vs free inside the
@@ -106,11 +105,9 @@ def _memwatch() -> None:
     import tracemalloc
 
     import streams.metrics as metrics
-    import streams.worker as worker
     from gigbridge.heap import heap_usage_mb
 
     metric_objects = [m for m in vars(metrics).values() if hasattr(m, "_metrics")]
-    real_init = _require(worker.HubWorker, "__init__", "memwatch")
     traced = os.environ.get("BENCH_MEMWATCH_TRACEMALLOC", "1") != "0"
     if traced:
         tracemalloc.start(1)
@@ -118,10 +115,7 @@ def _memwatch() -> None:
     rocksdb_props = ("rocksdb.cur-size-all-mem-tables", "rocksdb.block-cache-usage",
                      "rocksdb.estimate-table-readers-mem", "rocksdb.estimate-num-keys")
 
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        hub = self
-
+    def customize(hub) -> None:
         async def watch() -> None:
             first = None
             while True:
@@ -129,20 +123,19 @@ def _memwatch() -> None:
                 snap = tracemalloc.take_snapshot() if traced else None
                 doc = {"t": round(time.time()), "objects": len(gc.get_objects()),
                        "traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
-                       "threads": threading.active_count(), "pending_ids": len(hub._pending_ids),
+                       "threads": threading.active_count(), "pending_ids": len(hub.dedupe.pending),
                        "python_blocks": sys.getallocatedblocks(), **heap_usage_mb(),
                        "domain_sites": len(metrics.DOMAIN.sites), "domain_headcounts": len(metrics.DOMAIN.headcounts),
                        "domain_incident_cells": len(metrics.DOMAIN.incidents),
                        "metric_children": sum(len(getattr(m, "_metrics", {})) for m in metric_objects)}
-                db = getattr(hub.store, "_db", None)
+                db = getattr(hub.dedupe.store, "_db", None)
                 if db is not None:
                     for prop in rocksdb_props:
                         try:
                             doc[prop] = db.property_int_value(prop)
                         except Exception as exc:  # noqa: BLE001 - diagnostics only
                             doc[prop] = f"{type(exc).__name__}"
-                consumer = hub.ingest.consumer
-                fetcher = getattr(consumer, "_fetcher", None)
+                fetcher = getattr(hub.ingest.consumer.client, "_fetcher", None)
                 if fetcher is not None:
                     doc["fetch_buffer_partitions"] = len(getattr(fetcher, "_records", {}) or {})
                 if snap is not None and first is None:
@@ -152,53 +145,58 @@ def _memwatch() -> None:
                                          for s in snap.compare_to(first, "lineno")[:8]]
                 out.write(json.dumps(doc) + "\n")
 
-        self.app.task(watch)
+        hub.app.task(watch)
+    return customize
 
-    worker.HubWorker.__init__ = init
 
+class _TracedStep:
+    """The validation step, timed: per batch its size, the age of its oldest input when it
+    starts, time to plan and send (``start``) and to the acknowledgement of its outputs."""
 
-def _trace() -> None:
-    """Log per batch (JSON lines to $BENCH_TRACE): size, age of its oldest input when the batch
-    starts, time to plan and send (``start_batch``) and to finish it (``_finish_batch``: outputs
-    acknowledged, metrics; the dedupe log trails behind), i.e. where a batch's latency goes."""
-    import json
-    import time
+    def __init__(self, step, out) -> None:
+        self.step, self.out = step, out
 
-    import streams.worker as worker
+    async def start(self, records):
+        import json
+        import time
 
-    out = open(os.environ.get("BENCH_TRACE", "/dev/null"), "a", buffering=1)
-    real_start = _require(worker.HubWorker, "start_batch", "trace")
-    _require_source(worker.HubWorker.start_batch, ("self._finish_batch(",), "trace")
-
-    async def start_batch(self, records):
         started, wall_ms = time.perf_counter(), time.time() * 1000
         oldest = min((r.timestamp for r in records), default=wall_ms)
-        finish = await real_start(self, records)
+        acknowledged = await self.step.start(records)
         doc = {"at_ms": round(wall_ms), "size": len(records), "oldest_age_ms": round(wall_ms - oldest, 1),
                "plan_send_ms": round((time.perf_counter() - started) * 1000, 1)}
 
         async def traced():
             t0 = time.perf_counter()
-            durable = await finish
+            held = await acknowledged
             doc["finish_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             doc["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            out.write(json.dumps(doc) + "\n")
-            return durable  # the dedupe-log entry the loop waits for before it commits
+            self.out.write(json.dumps(doc) + "\n")
+            return held  # for the dedupe state step, which the checkpoint waits for before it commits
         return traced()
 
-    worker.HubWorker.start_batch = start_batch
+
+def _trace():
+    """Log per batch (JSON lines to $BENCH_TRACE): size, age of its oldest input when the batch
+    starts, time to plan and send and to the acknowledgement of its outputs (the dedupe log
+    trails behind), i.e. where a batch's latency goes."""
+    out = open(os.environ.get("BENCH_TRACE", "/dev/null"), "a", buffering=1)
+
+    def customize(hub) -> None:
+        hub.ingest.step = _TracedStep(_require(hub.ingest, "step", "trace"), out)
+    return customize
 
 
 PATCHES = {"no_metrics": _no_metrics, "no_dedupe_log": _no_dedupe_log, "gc_off": _gc_off, "memwatch": _memwatch,
            "trace": _trace}
 
 
-def apply(names: list[str]) -> None:
+def apply(names: list[str]) -> list:
+    """Prepare the patches; returns what each does to the ``HubWorker`` before it runs."""
     unknown = [n for n in names if n not in PATCHES]
     if unknown:
         raise PatchError(f"unknown what-if patch(es) {unknown}; known: {sorted(PATCHES)}")
-    for name in names:
-        PATCHES[name]()
+    return [PATCHES[name]() for name in names]
 
 
 def check_settings_env(env: dict[str, str]) -> None:
@@ -214,11 +212,18 @@ def check_settings_env(env: dict[str, str]) -> None:
 
 
 def main() -> int:
-    apply([n for n in os.environ.get("BENCH_WHATIF", "").split(",") if n])
-    from gigbridge.cli import main as cli
+    customizers = apply([n for n in os.environ.get("BENCH_WHATIF", "").split(",") if n])
+    from gigbridge.logs import configure_logging
+    from gigbridge.settings import Settings
+    from streams.worker import HubWorker, serve
 
     sys.argv = ["gigbridge", "worker"]
-    return cli(["worker"])
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    hub = HubWorker(settings)
+    for customize in customizers:
+        customize(hub)
+    return serve(hub)
 
 
 if __name__ == "__main__":

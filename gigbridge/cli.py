@@ -23,8 +23,7 @@ log = get_logger("gigbridge.cli")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.health import GracefulWorker
-    from streams.worker import HubWorker
+    from streams.worker import HubWorker, serve
 
     # A broker certificate this worker does not trust is a configuration error (exit 2), not
     # something for the clients to retry until they time out.
@@ -32,13 +31,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     # Faust creates only the last level of its datadir; an installed hub's default (.local/worker
     # under the working directory, gigbridge.paths) may have neither level yet.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    hub = HubWorker(settings)
-    hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
-    # SIGTERM/SIGINT: finish and commit the batches in flight first (HubWorker.drain)
-    worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=settings.log_level, override_logging=False,
-                            redirect_stdouts=False, quiet=True)
-    worker.execute_from_commandline()
-    return EXIT_OK
+    return serve(HubWorker(settings))
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:

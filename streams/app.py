@@ -1,13 +1,8 @@
-"""The Faust application that hosts a worker's runtime around the validation batch loop.
+"""The Faust application: the worker's runtime (lifecycle, signals, web pages, timers, tasks).
 
-It serves the web pages (``/metrics``, and ``/healthz`` / ``/readyz`` from ``streams.health``),
-runs the worker's timers and tasks, and runs the HTTP delivery agents (``streams.delivery_agent``),
-which ack their input only after every receipt or dead letter of the batch is acknowledged
-(acks=all). It is not the validation path: that is the batch loop of ``streams.ingest_loop``
-(plain aiokafka) planned by ``streams.plan``, and it keeps no Faust tables (``store="memory://"``:
-the dedupe state is ``streams.dedupe_store`` with its log ``streams.dedupe_log``).
-
-Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README).
+Delivery guarantee: at-least-once (Faust's ``exactly_once`` is not used, see README). The
+high-volume streams (validation, HTTP delivery) run on the batch loop (``streams.runtime``),
+not on Faust agents; Faust agents and tables are for the low-volume stateful workflow streams.
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
 from streams.health import WorkerHealth
+
 
 def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.App:
     """Build (but do not start) the Faust app for the hub's stream workers; with ``health``
@@ -28,7 +24,7 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        store="memory://",  # no Faust tables: the dedupe store is streams.dedupe_store
+        store="memory://",  # no Faust tables yet: the dedupe state is streams.dedupe
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
@@ -49,10 +45,6 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         stream_wait_empty=False,
         autodiscover=False,
     )
-    # Faust coalesces subscription changes for 45 s; newly onboarded platforms must be picked
-    # up within a minute of their topic appearing, discovery interval included.
-    app.topics._resubscribe_sleep_lock_seconds = 3.0
-
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ARG001 - Faust page signature
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -1,4 +1,4 @@
-from streams.dedupe import is_duplicate
+from streams.dedupe.window import is_duplicate
 
 WINDOW = 1000
 

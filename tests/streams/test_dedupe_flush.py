@@ -9,7 +9,7 @@ import pytest
 
 from schemas.catalog import default_catalog
 from schemas.wire import decode
-from streams.dedupe_flush import DedupeLogFlusher
+from streams.dedupe.flush import DedupeLogFlusher
 from streams.writer import Ack
 
 T = "platform.a.sites"

@@ -8,10 +8,10 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
+from streams.dedupe.store import DedupeStore
+from streams.plan import InMessage, plan_batch
 from streams.classify import Accepted, DeadLettered, Rejected, classify
 from streams.context import Context
-from streams.dedupe_store import DedupeStore
-from streams.plan import InMessage, plan_batch
 from streams.topics import IngestTopic
 
 CATALOG = default_catalog()

@@ -1,7 +1,7 @@
 """Validation of ``AlgorithmRuleChange`` records (platform.<id>.algorithm-changes).
 
 Beyond the usual event rules (event_id, platform_id, divisions, published_at not in the future
-nor too old, no direct identifiers anywhere -- the project's detector, streams.privacy):
+nor too old, no direct identifiers anywhere -- the project's detector, streams.pii):
 
 * ``effective_at`` is at least :attr:`ChangeRules.notice_period_ms` after ``published_at``
   (``notice_period_too_short``), default 7 days;

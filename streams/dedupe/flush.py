@@ -26,8 +26,8 @@ import time
 from typing import Awaitable, Callable
 
 from schemas.catalog import Catalog
-from streams.dedupe_log import log_record
-from streams.dedupe_store import DedupeStore
+from streams.dedupe.log import log_record
+from streams.dedupe.store import DedupeStore
 from streams.plan import Delivery
 
 PartitionIds = dict[tuple[str, int], list[str]]  # (ingest topic, partition) -> accepted event ids
