@@ -53,7 +53,7 @@ def _no_dedupe_log():
     from types import SimpleNamespace
 
     import streams.dedupe.flush as dedupe_flush
-    from streams.plan import Delivery
+    from streams.core.plan import Delivery
 
     _require(dedupe_flush, "log_record", "no_dedupe_log")
     _require_source(dedupe_flush.DedupeLogFlusher._flush, ("log_record(", "self._write(", "ack.offset"),

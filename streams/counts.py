@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gigbridge.logs import get_logger
-from streams.plan import BatchPlan
-from streams.classify import Accepted, Rejected
+from streams.core.plan import BatchPlan
+from streams.core.classify import Accepted, Rejected
 
 log = get_logger("gigbridge.worker")
 

@@ -15,9 +15,9 @@ from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
-from streams.plan import Delivery, InMessage
-from streams.route import DestinationKind, insurance_topic, office_topic
-from streams.validate import EVENT_TYPES
+from streams.core.plan import Delivery, InMessage
+from streams.core.route import DestinationKind, insurance_topic, office_topic
+from streams.core.validate import EVENT_TYPES
 
 
 @dataclass(frozen=True)

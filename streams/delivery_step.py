@@ -23,8 +23,8 @@ from streams import metrics
 from streams.broker.kafka import KafkaConsumer
 from streams.broker.protocols import Producer, Record
 from streams.delivery import SinkRoute, outcome_delivery, to_sink_record
-from streams.plan import InMessage
-from streams.route import Route
+from streams.core.plan import InMessage
+from streams.core.route import Route
 from streams.runtime.loop import BatchLoop, LoopConfig
 
 log = get_logger("gigbridge.delivery")

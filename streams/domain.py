@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from streams.policy import suppress_small
+from streams.core.policy import suppress_small
 
 
 def county_label(division_code: str) -> str:

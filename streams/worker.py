@@ -34,8 +34,8 @@ from streams.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.ingest_monitor import IngestMonitor
 from streams.ingest_loop import ingest_loop
 from streams.context import build_context
-from streams.route import new_topic_partitions
-from streams.topics import DLQ_TOPIC, is_output_topic, validated_topics
+from streams.core.route import new_topic_partitions
+from streams.core.topics import DLQ_TOPIC, is_output_topic, validated_topics
 from streams.validation_step import ValidationStep
 from streams.writer import Writer, create_producer
 

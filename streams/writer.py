@@ -16,7 +16,7 @@ from aiokafka.partitioner import murmur2
 from gigbridge.logs import get_logger
 from gigbridge.topics_admin import TopicAdmin
 from streams import metrics
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 
 log = get_logger("gigbridge.writer")
 

@@ -18,7 +18,7 @@ from gigbridge.access.model import OFFICE_LEVELS, AccessFile
 
 CLUSTER_RESOURCE = "kafka-cluster"
 
-# Topic names (final; tests/gigbridge/test_access.py checks them against streams.topics).
+# Topic names (final; tests/gigbridge/test_access.py checks them against streams.core.topics).
 INGEST_TYPES = ("sites", "headcounts", "incidents")
 OFFICE_TYPES = ("sites", "headcounts", "incidents")
 INSURANCE_TYPES = ("incidents", "receipts", "dlq")

@@ -283,7 +283,7 @@ class MemoryConsumer:
 
 
 class MemoryProducer:
-    """Appends deliveries (``streams.plan.Delivery``: topic, key, value, headers,
+    """Appends deliveries (``streams.core.plan.Delivery``: topic, key, value, headers,
     partition) to the broker when it acknowledges them. Tests steer it:
 
     * :meth:`hold` / :meth:`release`: acknowledgements wait until released (a slow broker);

@@ -28,7 +28,7 @@ from typing import Awaitable, Callable
 from schemas.catalog import Catalog
 from streams.dedupe.log import log_record
 from streams.dedupe.store import DedupeStore
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 
 PartitionIds = dict[tuple[str, int], list[str]]  # (ingest topic, partition) -> accepted event ids
 

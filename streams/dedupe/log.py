@@ -20,7 +20,7 @@ from gigbridge.topic_policy import family
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.dedupe.store import DedupeStore
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 
 log = get_logger("gigbridge.dedupe")
 

@@ -39,7 +39,7 @@ def installed_worker(image_install, kafka, tmp_path_factory):
 
 
 def _installed_paths(image_install) -> dict:
-    code = ("import json, gigbridge, streams.policy, gigbridge.access as a, streams.cover_data as c; "
+    code = ("import json, gigbridge, streams.core.policy, gigbridge.access as a, streams.loaders.cover as c; "
             "from gigbridge.settings import Settings; s = Settings(); c.load_rates(); c.load_calendar(); "
             "print(json.dumps({'package': gigbridge.__file__, 'policy': str(s.privacy_policy_file), "
             "'access': str(a.DEFAULT_ACCESS_FILE), 'cover rates': str(c.DEFAULT_RATES_PATH), "

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from gigbridge.topics_admin import TopicAdmin
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 from streams.writer import Writer, create_producer
 from tests.support.kafka_io import hub_settings
 

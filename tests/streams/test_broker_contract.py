@@ -14,7 +14,7 @@ import pytest
 
 from streams.broker.memory import MemoryBroker
 from streams.broker.protocols import TopicPartition
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 
 DEADLINE_S = 60.0
 

@@ -6,7 +6,7 @@ from schemas.catalog import default_catalog
 from schemas.examples import load_examples
 from schemas.wire import decode, encode
 from streams.delivery import outcome_delivery, sink_routes, to_sink_record
-from streams.plan import InMessage
+from streams.core.plan import InMessage
 
 CATALOG = default_catalog()
 INCIDENT = next(e.payload for e in load_examples(contract="incident_report", kind="valid"))

@@ -17,7 +17,7 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.topics import ingest_topic
+from streams.core.topics import ingest_topic
 from tests.support.kafka_io import HubProcess, free_port, onboard, producer, read_all, wait_for
 
 pytestmark = pytest.mark.kafka

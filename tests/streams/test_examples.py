@@ -11,16 +11,16 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
-from streams.cases_data import load_units
-from streams.classify import Accepted, Rejected, classify_json
-from streams.context import Context
+from streams.loaders.cases import load_units
+from streams.core.classify import Accepted, Rejected, classify_json
+from streams.core.context import Context
 from streams.core.cases.records import check_case_event, check_concern_case, check_incident_ack
 from streams.core.cover.claims import check_claim_status
 from streams.core.cover.orders import check_order_cover
 from streams.core.notices.rule_changes import check_rule_change
 from streams.core.notices.tracking import check_measure
-from streams.cover_data import load_rates
-from streams.validate import check_schema
+from streams.loaders.cover import load_rates
+from streams.core.validate import check_schema
 
 EVENT_TYPE = {"site_event": "sites", "headcount_report": "headcounts", "incident_report": "incidents"}
 COVER_CONTRACTS = ("order_cover", "claim_status")

@@ -7,8 +7,8 @@ from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import encode
 from streams import metrics
-from streams.context import Context
-from streams.plan import InMessage, plan_batch
+from streams.core.context import Context
+from streams.core.plan import InMessage, plan_batch
 
 CATALOG = default_catalog()
 CTX = Context(CATALOG, default_table().exists)

@@ -1,4 +1,4 @@
-"""streams.pii: a generated holdout corpus of identifiers (all must be found, with the right
+"""streams.core.pii: a generated holdout corpus of identifiers (all must be found, with the right
 field path and kind) and a look-alike corpus (none may be flagged).
 
 The generators compute check digits with their own textbook formulas, not the module's code.
@@ -15,7 +15,7 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from streams.pii import IdentifierHit, contains_identifier, find_identifier, normalise
+from streams.core.pii import IdentifierHit, contains_identifier, find_identifier, normalise
 
 # --- base records ---------------------------------------------------------------------------
 

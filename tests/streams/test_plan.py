@@ -9,10 +9,10 @@ from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
 from streams.dedupe.store import DedupeStore
-from streams.plan import InMessage, plan_batch
-from streams.classify import Accepted, DeadLettered, Rejected, classify
-from streams.context import Context
-from streams.topics import IngestTopic
+from streams.core.plan import InMessage, plan_batch
+from streams.core.classify import Accepted, DeadLettered, Rejected, classify
+from streams.core.context import Context
+from streams.core.topics import IngestTopic
 
 CATALOG = default_catalog()
 CTX = Context(CATALOG, default_table().exists)
@@ -103,7 +103,8 @@ def test_rejected_repeat_is_not_a_duplicate():
 
 
 def test_routes_carry_each_destinations_privacy_policy():
-    from streams.policy import Protector, SecretSource, load_policies
+    from streams.core.policy import Protector, SecretSource
+    from streams.loaders.policy import load_policies
 
     book = load_policies(secrets=SecretSource(b"m" * 32))
     ctx = Context(CATALOG, default_table().exists, level_of=default_table().level_of, protect=Protector(book),
@@ -122,7 +123,7 @@ def test_routes_carry_each_destinations_privacy_policy():
 
 
 def test_a_huge_undecodable_value_is_dead_lettered_without_its_bytes():
-    from streams.classify import DLQ_MAX_ORIGINAL_BYTES
+    from streams.core.classify import DLQ_MAX_ORIGINAL_BYTES
 
     huge = b"\x01" * (DLQ_MAX_ORIGINAL_BYTES + 1)
     plan = plan_batch([msg(huge, offset=7)], CTX, lambda m, eid: False, NOW)

@@ -1,4 +1,4 @@
-"""streams.policy: per-destination re-keying, coarsening, rounding, k-suppression and the YAML book."""
+"""streams.core.policy: per-destination re-keying, coarsening, rounding, k-suppression and the YAML book."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from streams.policy import (
-    DEFAULT_POLICY_PATH, DEFAULTS, DESTINATION_KINDS, POLICY_LEAVES, DestinationPolicy, SecretSource, apply_policy, load_policies,
-    policy_for, rekey, suppress_cells, suppress_small,
+from streams.core.policy import (
+    DEFAULTS, DESTINATION_KINDS, POLICY_LEAVES, DestinationPolicy, SecretSource, apply_policy, policy_for, rekey,
+    suppress_cells, suppress_small,
 )
+from streams.loaders.policy import DEFAULT_POLICY_PATH, load_policies
 
 MASTER = b"0123456789abcdef0123456789abcdef"
 SECRETS = SecretSource(MASTER)

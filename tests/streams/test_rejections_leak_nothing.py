@@ -14,8 +14,8 @@ from gigbridge.divisions import default_table
 from gigbridge.log_redaction import redact_event_values
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
-from streams.classify import Rejected, Source, classify_json, rejection_record
-from streams.context import Context
+from streams.core.classify import Rejected, Source, classify_json, rejection_record
+from streams.core.context import Context
 
 EVENT_TYPE = {"site_event": "sites", "headcount_report": "headcounts", "incident_report": "incidents"}
 CTX = Context(default_catalog(), default_table().exists)

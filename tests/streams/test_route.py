@@ -1,5 +1,5 @@
 from gigbridge.divisions import Level, default_table
-from streams.route import Route, RoutingConfig, new_topic_partitions, routes_for
+from streams.core.route import Route, RoutingConfig, new_topic_partitions, routes_for
 
 TABLE = default_table()
 DEFAULT = RoutingConfig()

@@ -11,7 +11,7 @@ import asyncio
 
 from streams.broker.memory import MemoryBroker
 from streams.broker.protocols import TopicPartition
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 from streams.runtime.loop import BatchLoop, LoopConfig
 from tests.support.aio import no_wait, until
 

@@ -34,8 +34,8 @@ from gigbridge.kafka_tls import KafkaSecurity, KafkaTlsError
 from schemas.catalog import default_catalog
 from schemas.wire import decode, encode
 from gigbridge.topics_admin import TopicAdmin
-from streams.route import office_topic
-from streams.topics import ingest_topic
+from streams.core.route import office_topic
+from streams.core.topics import ingest_topic
 from tests.streams.test_delivery_kafka import Endpoint, claims_by_key, incident
 from tests.support.doc_blocks import parse_blocks
 from tests.support.kafka_io import HubProcess, hub_settings, newer_librdkafka_env, onboard, read_all, wait_for

@@ -1,11 +1,11 @@
-"""Business rules of streams.validate, one behaviour per test, on plain dicts."""
+"""Business rules of streams.core.validate, one behaviour per test, on plain dicts."""
 
 import copy
 import math
 
 import pytest
 
-from streams.validate import Rules, check_rules, check_schema
+from streams.core.validate import Rules, check_rules, check_schema
 
 NOW = 1_780_272_000_000  # 2026-06-01T00:00:00Z
 KNOWN = {"310101002000", "440305000000"}

@@ -12,8 +12,8 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
-from streams.validate import EVENT_TYPES
+from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
+from streams.core.validate import EVENT_TYPES
 from tests.support.kafka_io import HubProcess, onboard, producer, read_all, wait_for
 
 pytestmark = pytest.mark.kafka

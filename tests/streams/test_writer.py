@@ -2,7 +2,7 @@
 
 import asyncio
 
-from streams.plan import Delivery
+from streams.core.plan import Delivery
 from streams.writer import Writer
 
 

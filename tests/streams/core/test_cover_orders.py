@@ -9,7 +9,7 @@ from gigbridge.divisions import default_table
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from streams.core.cover.cst import day_start_ms
 from streams.core.cover.orders import check_order_cover, province_of
-from streams.cover_data import load_rates
+from streams.loaders.cover import load_rates
 
 RATES = load_rates()
 EXISTS = default_table().exists

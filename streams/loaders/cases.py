@@ -9,7 +9,7 @@ import yaml
 from gigbridge.divisions import default_table
 from streams.core.cases.units import UnitBook, parse_units
 
-DEFAULT_UNITS_PATH = Path(__file__).resolve().parent.parent / "deploy" / "units.yaml"
+DEFAULT_UNITS_PATH = Path(__file__).resolve().parents[2] / "deploy" / "units.yaml"
 
 
 def load_units(path: Path = DEFAULT_UNITS_PATH) -> UnitBook:

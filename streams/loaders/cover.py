@@ -2,7 +2,7 @@
 
 ``streams.core.cover`` takes text and data; this module is the only place that opens the files.
 
-    python -m streams.cover_data lock-rates   # append digests of new rate versions to the lock
+    python -m streams.loaders.cover lock-rates   # append digests of new rate versions to the lock
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def lock_new_rate_versions(path: Path = DEFAULT_RATES_PATH, lock_path: Path = DE
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args != ["lock-rates"]:
-        print("usage: python -m streams.cover_data lock-rates", file=sys.stderr)
+        print("usage: python -m streams.loaders.cover lock-rates", file=sys.stderr)
         return 2
     for line in lock_new_rate_versions():
         print("locked", line.strip())

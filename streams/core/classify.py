@@ -3,7 +3,7 @@
 :func:`classify` decodes the Confluent wire format, checks the business rules and says what the
 message became; :func:`classify_json` does the same for a JSON-shaped event (HTTP gateway,
 ``gigbridge validate``). Neither does I/O or keeps state (duplicates are found afterwards, by
-the batch planner with the worker's dedupe store: ``streams.plan``), so the worker, the
+the batch planner with the worker's dedupe store: ``streams.core.plan``), so the worker, the
 gateway, the CLI and the tests all judge an event the same way, with the same
 :class:`streams.context.Context`.
 
@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 from schemas.catalog import SchemaVersion
 from schemas.wire import WireFormatError, decode
-from streams.context import Context
-from streams.topics import IngestTopic
-from streams.validate import CONTRACT_BY_EVENT_TYPE, Rejection, check_rules, check_schema
+from streams.core.context import Context
+from streams.core.topics import IngestTopic
+from streams.core.validate import CONTRACT_BY_EVENT_TYPE, Rejection, check_rules, check_schema
 
 
 class Source(NamedTuple):

@@ -47,14 +47,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
 
-from gigbridge.paths import PRIVACY_POLICY_FILE
-from streams.route import DESTINATION_KINDS, DestinationKind
+from streams.core.route import DESTINATION_KINDS, DestinationKind
 
 
 REF_FIELDS = ("worker_ref", "order_ref")
@@ -68,7 +65,6 @@ POLICY_LEAVES: tuple[tuple[str, ...], ...] = (
 MINUTE_MS = 60_000
 DEFAULT_K = 5
 MIN_SECRET_BYTES = 16
-DEFAULT_POLICY_PATH = PRIVACY_POLICY_FILE  # the packaged deploy/privacy.yaml
 
 # The tunable settings of a policy and their defaults per kind (mirrored by deploy/privacy.yaml).
 SETTINGS = ("rekey_refs", "keep_platform_refs", "coordinate_decimals", "timestamp_round_ms", "k")
@@ -262,14 +258,16 @@ def _settings(where: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     return dict(raw)
 
 
-def load_policies(path: str | Path = DEFAULT_POLICY_PATH, secrets: SecretSource | None = None) -> PolicyBook:
-    """Read a policy file (see ``deploy/privacy.yaml``) and check every policy in it.
+def parse_policies(doc: Any, path: str = "<policy>", secrets: SecretSource | None = None) -> PolicyBook:
+    """Check a parsed policy document (the mapping of ``deploy/privacy.yaml``) and every policy
+    in it; ``path`` only names the source in error messages. :mod:`streams.loaders.policy`
+    reads the file.
 
     YAML defaults override the built-in :data:`DEFAULTS` setting by setting; destinations
     override their kind's defaults. Errors (unknown kinds or settings, a cap exceeded) raise
     ``ValueError`` naming the offending entry.
     """
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    doc = doc or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     unknown = sorted(set(doc) - {"version", "defaults", "destinations"})

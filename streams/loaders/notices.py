@@ -11,7 +11,7 @@ from pathlib import Path
 import xmlschema
 
 #: The OASIS CAP 1.2 XML schema, vendored unmodified (gigbridge/data/CAP-ATTRIBUTION.md).
-CAP_XSD = Path(__file__).resolve().parent.parent / "gigbridge" / "data" / "CAP-v1.2.xsd"
+CAP_XSD = Path(__file__).resolve().parents[2] / "gigbridge" / "data" / "CAP-v1.2.xsd"
 
 
 @functools.cache

@@ -1,8 +1,8 @@
 """Batch planning: a batch of ingest messages in, the records to write out (pure).
 
-:func:`plan_batch` classifies each message (``streams.classify``), marks repeats of an accepted
+:func:`plan_batch` classifies each message (``streams.core.classify``), marks repeats of an accepted
 ``event_id`` as duplicates (within the batch, and by the caller's ``seen_before``, the worker's
-dedupe store), routes each accepted event (``streams.route``), applies each destination's
+dedupe store), routes each accepted event (``streams.core.route``), applies each destination's
 privacy policy and encodes every output as a :class:`Delivery`. It does no I/O.
 
 What the worker's batch loop (``streams.worker``, ``streams.ingest_loop``) does with a plan:
@@ -20,16 +20,16 @@ from typing import Any, Callable, Iterable, Literal, NamedTuple
 
 from schemas.splice import splice
 from schemas.wire import encode
-from streams.classify import (
+from streams.core.classify import (
     Accepted, DeadLettered, Outcome, Rejected, Source, classify,
     dead_letter_headers, dead_letter_record, rejection_record,
 )
-from streams.context import Context
-from streams.policy import POLICY_LEAVES
-from streams.route import DestinationKind, routes_for
-from streams.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
+from streams.core.context import Context
+from streams.core.policy import POLICY_LEAVES
+from streams.core.route import DestinationKind, routes_for
+from streams.core.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
-# What an output record is: a copy for a destination (``streams.route.DestinationKind``) or one of
+# What an output record is: a copy for a destination (``streams.core.route.DestinationKind``) or one of
 # the hub's own records. Also the ``destination`` label of ``gigbridge_routed_total``.
 DeliveryKind = Literal[DestinationKind, "validated", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 

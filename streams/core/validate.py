@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 
 from schemas.shape import find_problem
-from streams.pii import find_identifier
+from streams.core.pii import find_identifier
 
 EVENT_TYPES = ("sites", "headcounts", "incidents")
 CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}

@@ -4,7 +4,7 @@ Ingest: ``platform.<platform_id>.<type>`` (type: sites, headcounts, incidents), 
 platform; ``platform.<platform_id>.rejected`` carries the hub's rejection records back to it.
 Hub outputs: ``hub.validated.<type>`` (every accepted event, unless
 ``GIGBRIDGE_EMIT_VALIDATED=false``), ``hub.dlq`` for undecodable bytes. The routed copies go to
-``gov.office.*`` and ``gov.insurance.*`` topics, named by ``streams.route``; the dedupe logs are
+``gov.office.*`` and ``gov.insurance.*`` topics, named by ``streams.core.route``; the dedupe logs are
 named by ``streams.dedupe.log``.
 """
 
@@ -14,7 +14,7 @@ import functools
 import re
 from typing import NamedTuple
 
-from streams.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES
 
 DLQ_TOPIC = "hub.dlq"
 _INGEST_RE = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.(sites|headcounts|incidents)")
