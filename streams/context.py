@@ -26,7 +26,8 @@ from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
 from streams.core.context import Context
-from streams.core.validate import DAY_MS, DEFAULT_RULES, Rules
+from streams.core.route import RoutingConfig
+from streams.core.validate import DAY_MS, Rules
 
 log = get_logger("gigbridge.context")
 
