@@ -37,10 +37,10 @@ def _time(fn: Callable[[], object], repeat: int = 1) -> float:
 def run(events: list[BenchEvent], batch_size: int = 500, repeat: int = 3) -> dict:
     """Rates in events/s and per-stage costs in µs per input event (over all of ``events``), each
     the best of ``repeat`` runs (the machine is shared with the broker and other work), under the
-    worker's garbage-collector settings (``streams.worker.tune_gc``; Python's default threshold
+    worker's garbage-collector settings (``streams.runtime.worker.tune_gc``; Python's default threshold
     would scan the results kept here for the breakdown, which the worker never keeps)."""
     from gigbridge.settings import Settings
-    from streams.worker import tune_gc
+    from streams.runtime.worker import tune_gc
 
     threshold = gc.get_threshold()
     tune_gc(Settings.model_fields["gc_gen0_threshold"].default)
@@ -56,7 +56,7 @@ def _run(events: list[BenchEvent], batch_size: int, repeat: int) -> dict:
     from schemas.splice import splice
     from streams.core.policy import POLICY_LEAVES
     from schemas.wire import WireFormatError, decode, encode
-    from streams import metrics
+    from streams.runtime import metrics
     from streams.core.plan import InMessage, plan_batch
     from streams.core.pii import find_identifier
     from streams.core.classify import Accepted, DeadLettered, classify

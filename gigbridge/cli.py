@@ -23,7 +23,7 @@ log = get_logger("gigbridge.cli")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.worker import HubWorker, serve
+    from streams.runtime.worker import HubWorker, serve
 
     # A broker certificate this worker does not trust is a configuration error (exit 2), not
     # something for the clients to retry until they time out.

@@ -5,7 +5,7 @@
 dedupe store), routes each accepted event (``streams.core.route``), applies each destination's
 privacy policy and encodes every output as a :class:`Delivery`. It does no I/O.
 
-What the worker's batch loop (``streams.worker``, ``streams.ingest_loop``) does with a plan:
+What the worker's batch loop (``streams.runtime.worker``, ``streams.runtime.ingest_loop``) does with a plan:
 write every delivery, wait until the broker has acknowledged all of them (acks=all), write the
 accepted ids to the dedupe log and store, and only then commit the input offsets. So an input
 offset is committed only after its outcome is durable, and a crash in between re-processes the

@@ -21,7 +21,7 @@ from typing import Callable, Literal, get_args
 
 from gigbridge.divisions import Level, truncate
 
-# The one vocabulary of destination kinds, used by routes, the HTTP sinks (``streams.delivery``),
+# The one vocabulary of destination kinds, used by routes, the HTTP sinks (``streams.runtime.delivery``),
 # the privacy policies (``streams.core.policy``, ``deploy/privacy.yaml``) and the ``destination``
 # label of ``gigbridge_routed_total``: government offices (``gov.office.*`` topics), insurers
 # (``gov.insurance.*`` topics and their claim endpoints), webhooks (offices' HTTP endpoints)

@@ -5,7 +5,7 @@ platform; ``platform.<platform_id>.rejected`` carries the hub's rejection record
 Hub outputs: ``hub.validated.<type>`` (every accepted event, unless
 ``GIGBRIDGE_EMIT_VALIDATED=false``), ``hub.dlq`` for undecodable bytes. The routed copies go to
 ``gov.office.*`` and ``gov.insurance.*`` topics, named by ``streams.core.route``; the dedupe logs are
-named by ``streams.dedupe.log``.
+named by ``streams.runtime.dedupe.log``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from streams.batch_histogram import BatchHistogram
+from streams.runtime.batch_histogram import BatchHistogram
 
 BUCKETS = (0.005, 0.05, 0.1, 1, 2.5, 60)
 

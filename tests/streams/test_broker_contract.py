@@ -1,5 +1,5 @@
-"""One suite, two brokers: the in-memory broker (``streams.broker.memory``) must behave like
-Kafka (``streams.broker.kafka`` on the session's real broker) for everything the hub relies
+"""One suite, two brokers: the in-memory broker (``streams.runtime.broker.memory``) must behave like
+Kafka (``streams.runtime.broker.kafka`` on the session's real broker) for everything the hub relies
 on: produce and acknowledge, fetch order per partition, commit / committed, seek, a group's
 assignment with revoke/assign callbacks when a second member joins, and a pattern
 subscription picking up a topic created later."""
@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from streams.broker.memory import MemoryBroker
-from streams.broker.protocols import TopicPartition
+from streams.runtime.broker.memory import MemoryBroker
+from streams.runtime.broker.protocols import TopicPartition
 from streams.core.plan import Delivery
 
 DEADLINE_S = 60.0
@@ -48,14 +48,14 @@ class KafkaWorld:
         self.admin.ensure([topic], partitions)
 
     def consumer(self, group: str):
-        from streams.broker.kafka import KafkaConsumer
+        from streams.runtime.broker.kafka import KafkaConsumer
 
         # quick heartbeats and metadata refreshes: a join or a new topic is noticed in a second
         return KafkaConsumer(group, {"heartbeat_interval_ms": 300, "metadata_max_age_ms": 500,
                                      **self.settings.aiokafka_config})
 
     def producer(self):
-        from streams.writer import Writer, create_producer
+        from streams.runtime.writer import Writer, create_producer
 
         return Writer(lambda: create_producer(self.settings), self.admin)
 

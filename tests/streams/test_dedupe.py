@@ -1,4 +1,4 @@
-from streams.dedupe.window import is_duplicate
+from streams.runtime.dedupe.window import is_duplicate
 
 WINDOW = 1000
 

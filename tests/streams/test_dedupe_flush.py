@@ -9,8 +9,8 @@ import pytest
 
 from schemas.catalog import default_catalog
 from schemas.wire import decode
-from streams.dedupe.flush import DedupeLogFlusher
-from streams.writer import Ack
+from streams.runtime.dedupe.flush import DedupeLogFlusher
+from streams.runtime.writer import Ack
 
 T = "platform.a.sites"
 WINDOW_MS = 60_000

@@ -8,8 +8,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
-from streams.dedupe.log import log_record, log_topic, log_topic_configs, replay
-from streams.dedupe.store import DedupeStore
+from streams.runtime.dedupe.log import log_record, log_topic, log_topic_configs, replay
+from streams.runtime.dedupe.store import DedupeStore
 from tests.support.kafka_io import hub_settings
 
 pytestmark = pytest.mark.kafka

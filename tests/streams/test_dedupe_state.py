@@ -1,4 +1,4 @@
-"""streams.dedupe.Dedupe, the one interface of the dedupe state: ids held by a batch in flight
+"""streams.runtime.dedupe.Dedupe, the one interface of the dedupe state: ids held by a batch in flight
 count as seen; persisted, they are in the store once the future resolves and no longer held;
 released (the batch's outputs failed), they are not seen; a failed log write fails the future
 and leaves nothing held or stored."""
@@ -7,7 +7,7 @@ import asyncio
 
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
-from streams.dedupe import Dedupe
+from streams.runtime.dedupe import Dedupe
 from tests.streams.test_dedupe_flush import RecordingLog
 
 T = "platform.a.sites"

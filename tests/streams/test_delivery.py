@@ -5,7 +5,7 @@ from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import default_catalog
 from schemas.examples import load_examples
 from schemas.wire import decode, encode
-from streams.delivery import outcome_delivery, sink_routes, to_sink_record
+from streams.runtime.delivery import outcome_delivery, sink_routes, to_sink_record
 from streams.core.plan import InMessage
 
 CATALOG = default_catalog()

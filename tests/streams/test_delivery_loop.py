@@ -13,10 +13,10 @@ from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import default_catalog
 from schemas.examples import load_examples
 from schemas.wire import decode, encode
-from streams.broker.memory import MemoryBroker
-from streams.broker.protocols import TopicPartition
-from streams.delivery import sink_routes
-from streams.delivery_step import delivery_loop
+from streams.runtime.broker.memory import MemoryBroker
+from streams.runtime.broker.protocols import TopicPartition
+from streams.runtime.delivery import sink_routes
+from streams.runtime.delivery_step import delivery_loop
 from tests.support.aio import no_wait, until
 
 CATALOG = default_catalog()

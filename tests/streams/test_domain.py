@@ -1,6 +1,6 @@
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.domain import DomainCollector, DomainState
+from streams.runtime.domain import DomainCollector, DomainState
 
 
 def site(n, action="OPENED", code="310101002000", site_type="DELIVERY_STATION"):

@@ -6,7 +6,7 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import encode
-from streams import metrics
+from streams.runtime import metrics
 from streams.core.context import Context
 from streams.core.plan import InMessage, plan_batch
 

@@ -8,7 +8,7 @@ from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.dedupe.store import DedupeStore
+from streams.runtime.dedupe.store import DedupeStore
 from streams.core.plan import InMessage, plan_batch
 from streams.core.classify import Accepted, DeadLettered, Rejected, classify
 from streams.core.context import Context

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.broker.memory import MemoryBroker
-from streams.broker.protocols import TopicPartition
+from streams.runtime.broker.memory import MemoryBroker
+from streams.runtime.broker.protocols import TopicPartition
 from streams.core.plan import Delivery
 from streams.runtime.loop import BatchLoop, LoopConfig
 from tests.support.aio import no_wait, until

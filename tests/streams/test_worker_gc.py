@@ -1,8 +1,8 @@
-"""streams.worker.tune_gc: start-up objects frozen, young collections less frequent."""
+"""streams.runtime.worker.tune_gc: start-up objects frozen, young collections less frequent."""
 
 import gc
 
-from streams.worker import tune_gc
+from streams.runtime.worker import tune_gc
 
 
 def test_tune_gc_freezes_start_up_objects_and_sets_the_young_threshold():

@@ -1,9 +1,9 @@
-"""streams.writer.Writer without a broker: which topics it creates, with how many partitions."""
+"""streams.runtime.writer.Writer without a broker: which topics it creates, with how many partitions."""
 
 import asyncio
 
 from streams.core.plan import Delivery
-from streams.writer import Writer
+from streams.runtime.writer import Writer
 
 
 class RecordingAdmin:

@@ -1,4 +1,4 @@
-"""streams.writer.Writer on the real broker: every delivery lands once, where its Ack says,
+"""streams.runtime.writer.Writer on the real broker: every delivery lands once, where its Ack says,
 keyed records where any Kafka client's default partitioner puts them, in order per partition;
 a failed produce batch is re-sent."""
 
@@ -11,9 +11,9 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from gigbridge.topics_admin import TopicAdmin
-from streams import metrics
+from streams.runtime import metrics
 from streams.core.plan import Delivery
-from streams.writer import Writer, create_producer
+from streams.runtime.writer import Writer, create_producer
 from tests.support.kafka_io import hub_settings, read_all
 
 pytestmark = pytest.mark.kafka

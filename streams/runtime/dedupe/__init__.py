@@ -1,5 +1,5 @@
 """Exact duplicate detection by ``event_id`` for the validation stream, behind one interface,
-:class:`~streams.dedupe.state.Dedupe`: ``seen_before``, ``hold`` (ids of a batch in flight count
+:class:`~streams.runtime.dedupe.state.Dedupe`: ``seen_before``, ``hold`` (ids of a batch in flight count
 as seen), ``persist`` (the consume loop's state step: remember -> durable future) and
 ``replay`` on assignment.
 
@@ -7,6 +7,6 @@ Modules: ``window`` (the decision), ``store`` (local RocksDB), ``log`` (the dura
 Kafka, replayed when a partition moves), ``flush`` (group commit of the log), ``state`` (the
 interface the worker uses)."""
 
-from streams.dedupe.state import Dedupe, Held
+from streams.runtime.dedupe.state import Dedupe, Held
 
 __all__ = ["Dedupe", "Held"]

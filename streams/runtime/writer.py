@@ -15,7 +15,7 @@ from aiokafka.partitioner import murmur2
 
 from gigbridge.logs import get_logger
 from gigbridge.topics_admin import TopicAdmin
-from streams import metrics
+from streams.runtime import metrics
 from streams.core.plan import Delivery
 
 log = get_logger("gigbridge.writer")

@@ -4,8 +4,8 @@ Platforms retry; Kafka redelivers after a crash. The hub drops an event whose ``
 has already accepted within ``window_ms`` and counts it. The decision is exact, never
 probabilistic: a false positive would silently drop a real injury report.
 
-State: ``streams.dedupe.store`` (local RocksDB per ingest partition) with its durable copy in
-``streams.dedupe.log`` (Kafka). An id is remembered only after the event's outputs were
+State: ``streams.runtime.dedupe.store`` (local RocksDB per ingest partition) with its durable copy in
+``streams.runtime.dedupe.log`` (Kafka). An id is remembered only after the event's outputs were
 acknowledged: if the worker dies in between, the redelivered event is processed again
 (at-least-once) instead of being lost.
 """

@@ -1,7 +1,7 @@
 """The validation stream's processing step (``streams.runtime.loop.Step``): plan a batch
 (pure: decode, validate, dedupe, route; ``streams.core.plan``), send every output, and, once
 the broker acknowledged them all, hand the batch's accepted ids to the checkpoint's state step
-(``streams.dedupe.Dedupe.persist``). Ids accepted by a batch still in flight count as seen for
+(``streams.runtime.dedupe.Dedupe.persist``). Ids accepted by a batch still in flight count as seen for
 the batches after it (``Dedupe.hold``); if its outputs fail they are released and the batch is
 read again."""
 
@@ -11,9 +11,9 @@ import time
 from collections import defaultdict
 from typing import Awaitable, Callable
 
-from streams import metrics
-from streams.broker.protocols import Producer, Record
-from streams.dedupe import Dedupe, Held
+from streams.runtime import metrics
+from streams.runtime.broker.protocols import Producer, Record
+from streams.runtime.dedupe import Dedupe, Held
 from streams.core.plan import BatchPlan, InMessage, plan_batch
 from streams.core.classify import Accepted
 from streams.core.context import Context

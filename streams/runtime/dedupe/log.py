@@ -4,7 +4,7 @@ One topic per ingest topic, ``<app_id>-dedupe.<ingest topic>``, with the ingest 
 partition count; partition p holds the ids accepted from ingest partition p, one
 ``dedupe_batch`` record (wire format) per batch. Written only after the batch's outputs were
 acknowledged: a crash in between re-processes the batch (duplicates inside the crash window,
-never a loss); replayed into the local :class:`~streams.dedupe.store.DedupeStore` when a
+never a loss); replayed into the local :class:`~streams.runtime.dedupe.store.DedupeStore` when a
 worker takes a partition over. Retention (time, not compaction: ids never repeat) is twice
 the dedupe window.
 """
@@ -19,7 +19,7 @@ from gigbridge.logs import get_logger
 from gigbridge.topic_policy import family
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
-from streams.dedupe.store import DedupeStore
+from streams.runtime.dedupe.store import DedupeStore
 from streams.core.plan import Delivery
 
 log = get_logger("gigbridge.dedupe")

@@ -12,9 +12,9 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 import connectors.metrics  # noqa: F401 - registers the gigbridge_sink_* metrics of the sinks
 
-from streams.batch_histogram import BatchHistogram
+from streams.runtime.batch_histogram import BatchHistogram
 from streams.core.classify import Accepted, DeadLettered, Rejected
-from streams.domain import DomainCollector, DomainState
+from streams.runtime.domain import DomainCollector, DomainState
 from streams.core.plan import BatchPlan
 
 # Domain view (open sites, workers, incidents), k-suppressed at scrape time.

@@ -26,8 +26,8 @@ import time
 from typing import Awaitable, Callable
 
 from schemas.catalog import Catalog
-from streams.dedupe.log import log_record
-from streams.dedupe.store import DedupeStore
+from streams.runtime.dedupe.log import log_record
+from streams.runtime.dedupe.store import DedupeStore
 from streams.core.plan import Delivery
 
 PartitionIds = dict[tuple[str, int], list[str]]  # (ingest topic, partition) -> accepted event ids
@@ -35,7 +35,7 @@ PartitionIds = dict[tuple[str, int], list[str]]  # (ingest topic, partition) -> 
 
 class DedupeLogFlusher:
     """``write(deliveries)`` appends records and returns their acknowledgements in order (the
-    worker's :meth:`streams.writer.Writer.write`). Nothing happens in the constructor."""
+    worker's :meth:`streams.runtime.writer.Writer.write`). Nothing happens in the constructor."""
 
     def __init__(self, write: Callable[[list[Delivery]], Awaitable[list]], store: DedupeStore,
                  catalog: Catalog, app_id: str, interval_s: float) -> None:

@@ -19,7 +19,7 @@
   the worker stops taking new batches (the ingest loop's and the delivery agents'), lets the
   batches in flight finish (outputs acknowledged, input offsets committed) for at most
   ``SHUTDOWN_GRACE_S`` seconds, and leaves the ingest group; then the usual Faust shutdown of
-  the hosting app (``streams.app``) runs, and exits 0. Whatever was not finished is re-read by the next
+  the hosting app (``streams.runtime.app``) runs, and exits 0. Whatever was not finished is re-read by the next
   owner of the partition (at-least-once), never lost. If the whole stop takes longer than
   ``SHUTDOWN_BOUND_S`` (e.g. the broker is gone and Faust waits for it forever), the process
   exits with ``EXIT_STOP_TIMEOUT`` (70).

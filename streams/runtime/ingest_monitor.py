@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 
 from gigbridge.settings import Settings
-from streams import metrics
-from streams.health import KafkaProbe, WorkerHealth
+from streams.runtime import metrics
+from streams.runtime.health import KafkaProbe, WorkerHealth
 from streams.runtime.loop import BatchLoop
 
 

@@ -6,7 +6,7 @@
   moment its outputs are sent; released if they fail, remembered once they are acknowledged;
 * :meth:`Dedupe.persist` (the checkpoint's state step, ``streams.runtime.checkpoint``):
   remember a held batch; the future resolves once its ids are in the dedupe log (group
-  commit, ``streams.dedupe.flush``) and the store. The loop commits the batch only after that;
+  commit, ``streams.runtime.dedupe.flush``) and the store. The loop commits the batch only after that;
 * :meth:`Dedupe.replay` (on assignment): the dedupe logs of newly assigned partitions exist
   and the store holds everything in them, retried until it succeeds.
 
@@ -22,10 +22,10 @@ from typing import Any, Awaitable, Callable
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
-from streams.broker.protocols import Admin
-from streams.dedupe.flush import DedupeLogFlusher, PartitionIds
-from streams.dedupe.log import log_topic, log_topic_configs, replay
-from streams.dedupe.store import DedupeStore
+from streams.runtime.broker.protocols import Admin
+from streams.runtime.dedupe.flush import DedupeLogFlusher, PartitionIds
+from streams.runtime.dedupe.log import log_topic, log_topic_configs, replay
+from streams.runtime.dedupe.store import DedupeStore
 
 log = get_logger("gigbridge.dedupe")
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from aiokafka.partitioner import murmur2
 
-from streams.broker.protocols import (Ack, CommitFailed, ConsumerStopped, RebalanceListener, Record,
+from streams.runtime.broker.protocols import (Ack, CommitFailed, ConsumerStopped, RebalanceListener, Record,
                                       TopicPartition)
 
 
@@ -152,7 +152,7 @@ _member_ids = itertools.count()
 
 
 class MemoryConsumer:
-    """A group member (see :class:`streams.broker.protocols.Consumer`)."""
+    """A group member (see :class:`streams.runtime.broker.protocols.Consumer`)."""
 
     def __init__(self, broker: MemoryBroker, group_id: str, auto_offset_reset: str = "earliest") -> None:
         self.broker, self.group_id, self.auto_offset_reset = broker, group_id, auto_offset_reset

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, ContextManager
 
 from gigbridge.settings import Settings
-from streams.broker.kafka import KafkaConsumer
+from streams.runtime.broker.kafka import KafkaConsumer
 from streams.runtime.checkpoint import State
 from streams.runtime.loop import BatchLoop, LoopConfig, PartitionsCallback, Step
 

@@ -1,7 +1,7 @@
 """The validation worker's dedupe state on local disk: event_id -> first-seen ms per ingest
 partition, in one RocksDB (rocksdict, raw bytes, TTL twice the window).
 
-The durable copy is the *dedupe log* (``streams.dedupe.log``): one Kafka topic per ingest
+The durable copy is the *dedupe log* (``streams.runtime.dedupe.log``): one Kafka topic per ingest
 topic, same partition count, to which the worker appends the ids a batch accepted after the
 batch's outputs were acknowledged. The local store is a cache of that log: for every ingest
 partition it keeps ``next_log_offset``, the log offset up to which it holds everything, and a
@@ -20,7 +20,7 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
-from streams.dedupe.window import is_duplicate
+from streams.runtime.dedupe.window import is_duplicate
 
 _MS = struct.Struct(">q")
 _IDS = b"i"       # b"i" topic \0 partition \0 event_id -> first-seen ms

@@ -1,5 +1,5 @@
 """The broker protocols on Kafka: :class:`KafkaConsumer` (aiokafka), the producer is
-:class:`streams.writer.Writer` and the admin :class:`gigbridge.topics_admin.TopicAdmin`."""
+:class:`streams.runtime.writer.Writer` and the admin :class:`gigbridge.topics_admin.TopicAdmin`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any, Sequence
 
 from aiokafka.abc import ConsumerRebalanceListener
 
-from streams.broker.protocols import CommitFailed, ConsumerStopped, RebalanceListener, Record
+from streams.runtime.broker.protocols import CommitFailed, ConsumerStopped, RebalanceListener, Record
 
 
 class KafkaConsumer:
-    """A consumer-group member with manual commits (:class:`streams.broker.protocols.Consumer`).
+    """A consumer-group member with manual commits (:class:`streams.runtime.broker.protocols.Consumer`).
     ``config`` is passed to ``AIOKafkaConsumer`` (connection settings and fetch tuning); the
     client is made in :meth:`start`, inside the event loop."""
 

@@ -11,12 +11,12 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
-from streams.health import WorkerHealth
+from streams.runtime.health import WorkerHealth
 
 
 def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.App:
     """Build (but do not start) the Faust app for the hub's stream workers; with ``health``
-    it also serves ``/healthz`` (liveness) and ``/readyz`` (readiness), see ``streams.health``."""
+    it also serves ``/healthz`` (liveness) and ``/readyz`` (readiness), see ``streams.runtime.health``."""
     # SASL and/or TLS through Faust's public credential classes, with the TLS context every
     # other client of these settings uses (gigbridge.kafka_tls).
     credentials = settings.kafka_security.faust_credentials(settings.kafka_ssl_context)
@@ -24,7 +24,7 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        store="memory://",  # no Faust tables yet: the dedupe state is streams.dedupe
+        store="memory://",  # no Faust tables yet: the dedupe state is streams.runtime.dedupe
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,

@@ -1,7 +1,7 @@
 """HTTP delivery of routed records to one insurer or office webhook, as a step of the batch
 loop (``streams.runtime``): its own consumer group per endpoint, ``<app_id>-deliver-<destination>``.
 
-See ``streams.delivery`` for the guarantees: the step posts each record through the endpoint's
+See ``streams.runtime.delivery`` for the guarantees: the step posts each record through the endpoint's
 sink (signed, idempotency key, retried with backoff while the endpoint is down), writes one
 receipt or dead letter per record, and its batch is acknowledged only when Kafka acknowledged
 those; the checkpoint commits the input offsets after that. A rebalance or shutdown stops the
@@ -19,10 +19,10 @@ from connectors.sinks.http import HttpSink
 from gigbridge.logs import get_logger
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
-from streams import metrics
-from streams.broker.kafka import KafkaConsumer
-from streams.broker.protocols import Producer, Record
-from streams.delivery import SinkRoute, outcome_delivery, to_sink_record
+from streams.runtime import metrics
+from streams.runtime.broker.kafka import KafkaConsumer
+from streams.runtime.broker.protocols import Producer, Record
+from streams.runtime.delivery import SinkRoute, outcome_delivery, to_sink_record
 from streams.core.plan import InMessage
 from streams.core.route import Route
 from streams.runtime.loop import BatchLoop, LoopConfig

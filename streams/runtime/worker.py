@@ -2,10 +2,10 @@
 validation stream and one HTTP delivery stream per endpoint, each on the batch loop
 (``streams.runtime``), plus health and a once-a-second counts line.
 
-Per validation batch (``streams.ingest_loop``, ``streams.validation_step``): plan outcomes
+Per validation batch (``streams.runtime.ingest_loop``, ``streams.runtime.validation_step``): plan outcomes
 (pure), send every output, wait for the broker's acknowledgement of all of them; then the
 accepted event ids go to the dedupe log, written for all batches of a
-``dedupe_log_interval_ms`` together (``streams.dedupe``), and stored locally; only then are the
+``dedupe_log_interval_ms`` together (``streams.runtime.dedupe``), and stored locally; only then are the
 input offsets committed (``streams.runtime.checkpoint``). Nothing is committed before its
 outcome is durable, so a crash or a broker outage re-delivers instead of losing; a message that
 cannot be decoded becomes a DLQ record, never an exception, so one bad message cannot stop the
@@ -23,21 +23,21 @@ from gigbridge.heap import fix_mmap_threshold, heap_trimmer
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
-from streams import metrics
-from streams.app import create_app
-from streams.counts import Counts
-from streams.dedupe import Dedupe
-from streams.dedupe.log import log_topic
-from streams.delivery import sink_routes
-from streams.delivery_step import delivery_loop
-from streams.health import SHUTDOWN_GRACE_S, WorkerHealth
-from streams.ingest_monitor import IngestMonitor
-from streams.ingest_loop import ingest_loop
+from streams.runtime import metrics
+from streams.runtime.app import create_app
+from streams.runtime.counts import Counts
+from streams.runtime.dedupe import Dedupe
+from streams.runtime.dedupe.log import log_topic
+from streams.runtime.delivery import sink_routes
+from streams.runtime.delivery_step import delivery_loop
+from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
+from streams.runtime.ingest_monitor import IngestMonitor
+from streams.runtime.ingest_loop import ingest_loop
 from streams.context import build_context
 from streams.core.route import new_topic_partitions
 from streams.core.topics import DLQ_TOPIC, is_output_topic, validated_topics
-from streams.validation_step import ValidationStep
-from streams.writer import Writer, create_producer
+from streams.runtime.validation_step import ValidationStep
+from streams.runtime.writer import Writer, create_producer
 
 log = get_logger("gigbridge.worker")
 
@@ -63,7 +63,7 @@ class HubWorker:
     def __init__(self, settings: Settings, clock: Callable[[], int] | None = None) -> None:
         self.settings = settings
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
-        self.health = WorkerHealth()  # /healthz, /readyz and the drain on SIGTERM (streams.health)
+        self.health = WorkerHealth()  # /healthz, /readyz and the drain on SIGTERM (streams.runtime.health)
         self.app = create_app(settings, health=self.health)
         self.ctx = build_context(settings)
         self.admin = TopicAdmin(settings)
@@ -118,7 +118,7 @@ class HubWorker:
         return topics
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
-        """Graceful stop (SIGTERM, see ``streams.health.GracefulWorker``): every loop takes no
+        """Graceful stop (SIGTERM, see ``streams.runtime.health.GracefulWorker``): every loop takes no
         new batch, lets the ones in flight finish (outputs acknowledged, offsets committed) and
         leaves its group. A delivery flush backing off on a failing endpoint is interrupted at
         once (its batch is re-read later); anything still running after ``grace_s`` is left to
@@ -155,7 +155,7 @@ class HubWorker:
 def serve(hub: HubWorker) -> int:
     """Run ``hub`` until SIGTERM/SIGINT, which first finishes and commits the batches in flight
     (:meth:`HubWorker.drain`); returns the exit code (0)."""
-    from streams.health import GracefulWorker
+    from streams.runtime.health import GracefulWorker
 
     hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
     worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=hub.settings.log_level, override_logging=False,
