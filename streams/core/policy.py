@@ -58,7 +58,7 @@ REF_FIELDS = ("worker_ref", "order_ref")
 TIMESTAMP_FIELDS = ("occurred_at", "reported_at", "period_start", "period_end")
 #: Every leaf :func:`apply_policy` may change; the rest of a copy is the record's own values, so
 #: the stream splices these into the record's encoding instead of encoding each copy
-#: (``schemas.splice``; tests/streams/test_policy.py holds apply_policy to it).
+#: (``schemas.splice``; tests/streams/core/test_policy.py holds apply_policy to it).
 POLICY_LEAVES: tuple[tuple[str, ...], ...] = (
     *((name,) for name in REF_FIELDS), ("location",), ("location", "lat"), ("location", "lon"),
     *((name,) for name in TIMESTAMP_FIELDS))

@@ -3,7 +3,7 @@ partitions and offsets, consumer groups with committed offsets and round-robin a
 revoke/assign callbacks when a member joins or leaves or a topic matching a pattern appears,
 and a producer whose acknowledgements can be held back or failed on demand.
 
-It behaves like Kafka for what the hub relies on (``tests/streams/test_broker_contract.py``
+It behaves like Kafka for what the hub relies on (``tests/streams/runtime/test_broker_contract.py``
 runs the same suite against both): a rebalance runs in the background as aiokafka's
 coordinator does (every member gives up its partitions, then each gets its new ones; a member
 busy with a batch is called meanwhile), a commit from a member that no longer owns the

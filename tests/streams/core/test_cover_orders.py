@@ -1,4 +1,4 @@
-"""OrderCover rules beyond the examples (which tests/streams/test_examples.py runs): the premium
+"""OrderCover rules beyond the examples (which tests/streams/core/test_examples.py runs): the premium
 follows the rate in force at accepted_at, the topic owner is enforced, messages quote no value."""
 
 from __future__ import annotations

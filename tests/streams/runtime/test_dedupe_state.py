@@ -8,7 +8,7 @@ import asyncio
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from streams.runtime.dedupe import Dedupe
-from tests.streams.test_dedupe_flush import RecordingLog
+from tests.streams.runtime.test_dedupe_flush import RecordingLog
 
 T = "platform.a.sites"
 NOW = 1_000_000

@@ -36,7 +36,7 @@ from schemas.wire import decode, encode
 from gigbridge.topics_admin import TopicAdmin
 from streams.core.route import office_topic
 from streams.core.topics import ingest_topic
-from tests.streams.test_delivery_kafka import Endpoint, claims_by_key, incident
+from tests.streams.runtime.test_delivery_kafka import Endpoint, claims_by_key, incident
 from tests.support.doc_blocks import parse_blocks
 from tests.support.kafka_io import HubProcess, hub_settings, newer_librdkafka_env, onboard, read_all, wait_for
 
@@ -46,7 +46,7 @@ CATALOG = default_catalog()
 PLATFORM = "swiftmeal"  # declared in deploy/access.yaml: the hub's ACLs cover its topics
 HUB_USER = "gigbridge-hub"
 SECRET = "insurer-44-test-secret"
-REPO = Path(__file__).resolve().parents[2]  # what tests.streams.test_delivery_kafka.Endpoint verifies
+REPO = Path(__file__).resolve().parents[3]  # what tests.streams.runtime.test_delivery_kafka.Endpoint verifies
 
 
 class TlsBroker:
