@@ -44,7 +44,8 @@ def test_the_walk_finds_the_core_modules():
     # guards against an empty walk passing vacuously
     assert {"streams.core.validate", "streams.core.pii", "streams.core.plan", "streams.core.policy",
             "streams.core.route", "streams.core.classify", "streams.core.topics",
-            "streams.core.cover.orders", "streams.core.cases.lifecycle", "streams.core.notices.cap"} <= set(CORE_MODULES)
+            "streams.core.cover.orders", "streams.core.cases.lifecycle",
+            "streams.core.notices.cap"} <= set(CORE_MODULES)
 
 
 @pytest.mark.parametrize("name", CORE_MODULES)
@@ -55,7 +56,8 @@ def test_a_core_module_imports_no_io_runtime_or_connector(name):
 
 
 def test_the_check_catches_a_forbidden_import():
-    source = "import socket\nfrom streams.runtime.writer import Writer\nfrom connectors import metrics\nimport kafka.admin\n"
+    source = ("import socket\nfrom streams.runtime.writer import Writer\n"
+              "from connectors import metrics\nimport kafka.admin\n")
     assert sorted(n for n in imported_names(source) if is_forbidden(n)) == [
         "connectors", "connectors.metrics", "kafka.admin", "socket", "streams.runtime.writer",
         "streams.runtime.writer.Writer"]
