@@ -322,7 +322,8 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     app.router.add_get("/metrics", gateway.metrics_endpoint)
     app.router.add_get("/openapi.json", gateway.openapi)
     if mount_registry:
-        from connectors.registry.api import KafkaTopicLister, create_registry_app
+        from connectors.registry.api import create_registry_app
+        from connectors.registry.topic_lister import KafkaTopicLister
 
         if topic_lister is _DEFAULT:
             topic_lister = KafkaTopicLister.from_settings(settings) if settings is not None else None
