@@ -115,7 +115,8 @@ def _loads(text: str, max_depth: int) -> Any:
         if bracket_depth(text) > max_depth:
             raise _TooDeep from None
         raise  # a RecursionError within the limit would need a stack ~900 frames deep
-    if _nests_deeper(value, max_depth):
+    # fewer brackets than levels (almost every JSON line) cannot be too deep: no walk needed
+    if text.count("[") + text.count("{") > max_depth and _nests_deeper(value, max_depth):
         raise _TooDeep
     return value
 
