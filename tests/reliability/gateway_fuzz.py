@@ -4,14 +4,14 @@
 Categories (each with the statuses it may get): random bytes, random JSON and event-shaped
 JSON with random fields (200 207 400 413), deeply nested JSON as the whole body (400 413) or
 inside an event field (200 207 within the gateway's depth limit, 400 past it), huge strings in
-an event (200 207 413), wrong content types (415), 10 MB
-bodies with a declared length, chunked, or as a gzip bomb (413), bad tokens (401), another
-platform's events or token (403), unknown paths and methods (404 405), too many events (413), invalid
-UTF-8 (400), malformed HTTP (400), and batches of real events of the platform, some fields
-broken (200 207; 400 if a field is NaN/Infinity or nests past the depth limit: the gateway's
-documented JSON rules, checked here on the events themselves by :func:`keeps_json_rules`). Most cases are seeded variations of the drawn ones (:func:`generate`); every
-real event gets a fresh event id each time it is sent, so an accepted event is one input of the
-ledger.
+an event (200 207 413), wrong content types (415), 10 MB bodies with a declared length,
+chunked, or as a gzip bomb (413), bad tokens (401), another platform's events or token (403),
+unknown paths and methods (404 405), too many events (413), invalid UTF-8 (400), malformed HTTP
+(400), and batches of real events of the platform, some fields broken (200 207; 400 if a field
+is NaN/Infinity or nests past the depth limit: the gateway's documented JSON rules, checked
+here on the events themselves by :func:`keeps_json_rules`). Most cases are seeded variations
+of the drawn ones (:func:`generate`); every real event gets a fresh event id each time it is
+sent, so an accepted event is one input of the ledger.
 
 :func:`check_answer` holds every answer to the documented contract: a 4xx is an RFC 9457
 problem (``application/problem+json``, a known ``type`` with that status); a 200/207 has one
