@@ -313,6 +313,30 @@ def test_cover_case_and_notice_families_are_least_privilege(acls: set[AclSpec]) 
     assert not can(acls, "public-register", "READ", "public.other.x", "GROUP")
 
 
+def test_every_catalog_topic_has_exactly_its_writers(acls: set[AclSpec]) -> None:
+    """Each topic of schemas/catalog.yaml: who may write it, by the rules of docs/access.md."""
+    from schemas.catalog import default_catalog
+
+    values = {"platform": "swiftmeal", "division": "310101", "province": "44", "unit": "110105-hrss"}
+    users = parse_access(BASE).user_names()
+    topics = {t.format(**values) for c in default_catalog().contracts for t in c.topics if "{app}" not in t}
+    assert len(topics) > 40
+    for topic in sorted(topics):
+        if topic == "gov.insurance.44.claim-status":
+            expected = {"insurer-44"}                               # written ONLY by the insurer
+        elif topic.startswith("gov.units.110105-hrss.case-events") or topic.endswith(".incident-acks") \
+                and topic.startswith("gov.units."):
+            expected = {"unit-x"}
+        elif topic.startswith("platform.swiftmeal.") and topic.split(".")[2] in (
+                "sites", "headcounts", "incidents", "orders", "cases", "case-events", "measures", "algorithm-changes"):
+            expected = {"platform-swiftmeal", "gigbridge-hub"}      # the hub's platform. prefix (docs/access.md)
+        else:
+            expected = {"gigbridge-hub"}
+        assert {u for u in users if can(acls, u, "WRITE", topic)} == expected, topic
+        assert can(acls, "gigbridge-hub", "READ", topic), topic
+        assert not can(acls, "ops", "READ", topic), topic
+
+
 def test_insurer_writes_only_its_claim_status(acls: set[AclSpec]) -> None:
     assert can(acls, "insurer-44", "WRITE", "gov.insurance.44.claim-status")
     assert not can(acls, "insurer-44", "WRITE", "gov.insurance.31.claim-status")
