@@ -6,8 +6,8 @@
 * ``kafka/kafka-users.yaml``: ``KafkaUser``s from ``deploy/access.yaml`` (gigbridge.access_strimzi,
   the same as ``gigbridge access export --format strimzi``).
 * ``kafka/kafka-topics.yaml``: ``KafkaTopic``s for the topics the hub needs before traffic (hub
-  outputs, every declared platform's and insurer's topics, the dedupe logs), each with its
-  family's configs from gigbridge.topic_policy; partitions and replicas are the base ConfigMap's
+  outputs, every declared platform's, insurer's and unit's topics, the notices, the algorithm-change
+  feeds, the dedupe logs), each with its family's configs from gigbridge.topic_policy; partitions and replicas are the base ConfigMap's
   ``GIGBRIDGE_TOPIC_PARTITIONS`` / ``GIGBRIDGE_TOPIC_REPLICATION_FACTOR``.
 * ``monitoring/prometheus-rule.yaml``: ``deploy/prometheus/rules/gigbridge.yml`` as a ``PrometheusRule``.
 * ``monitoring/grafana-dashboards.yaml``: ``deploy/grafana/dashboards/*.json`` as a ConfigMap for
@@ -24,7 +24,20 @@ from pathlib import Path
 
 import yaml
 
-from gigbridge.access import AccessFile, load_access
+from gigbridge.access import (
+    CLAIM_STATUS,
+    INSURANCE_TYPES,
+    PLATFORM_READS,
+    PLATFORM_WRITES,
+    PROVINCE_CODES,
+    PUBLIC_PREFIX,
+    REGULATOR_PREFIX,
+    UNIT_READS,
+    UNIT_WRITES,
+    AccessFile,
+    load_access,
+    notice_topic,
+)
 from gigbridge.access_strimzi import CLUSTER_LABEL, DEFAULT_CLUSTER, export_yaml
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import topic_configs
@@ -65,15 +78,28 @@ def settings_of(config: dict[str, str]) -> Settings:
     return Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields})
 
 
+#: Hub topics of the injury-cover and concern-case flows (contracts in schemas/catalog.yaml).
+HUB_FLOW_TOPICS = ("hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
+                   "hub.validated.case-events", "hub.cases.state")
+#: The algorithm-rule change feeds: the regulator's and the public register.
+FEED_TOPICS = (f"{REGULATOR_PREFIX}algorithm-changes", f"{PUBLIC_PREFIX}algorithm-register")
+
+
 def provisioned_topics(access: AccessFile) -> list[str]:
-    """Topics created ahead of traffic, in a fixed order."""
-    topics = [*validated_topics(), DLQ_TOPIC]
+    """Topics created ahead of traffic, in a fixed order: every topic a declared partner writes or
+    reads (so its clients never wait for the hub's first record), and the hub's own outputs."""
+    topics = [*validated_topics(), DLQ_TOPIC, *HUB_FLOW_TOPICS]
     for platform in access.platforms:
         ingest = [ingest_topic(platform.id, t) for t in EVENT_TYPES]
         topics += [*ingest, rejected_topic(platform.id), *(log_topic(access.hub.app_id, t) for t in ingest)]
+        topics += [f"platform.{platform.id}.{t}" for t in (*PLATFORM_WRITES, *PLATFORM_READS)]
     for province in dict.fromkeys(i.province for i in access.insurers):
-        topics += [insurance_topic(province, s) for s in ("incidents", "receipts", "dlq")]
-    return topics
+        topics += [insurance_topic(province, s) for s in (*INSURANCE_TYPES, CLAIM_STATUS)]
+    for unit in access.units:
+        topics += [f"gov.units.{unit.id}.{t}" for t in (*UNIT_WRITES, *UNIT_READS)]
+    if access.platforms:
+        topics += [notice_topic(province) for province in PROVINCE_CODES]
+    return topics + list(FEED_TOPICS)
 
 
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
