@@ -7,8 +7,9 @@
   the same as ``gigbridge access export --format strimzi``).
 * ``kafka/kafka-topics.yaml``: ``KafkaTopic``s for the topics the hub needs before traffic (hub
   outputs, every declared platform's, insurer's and unit's topics, the notices, the algorithm-change
-  feeds, the dedupe logs), each with its family's configs from gigbridge.topic_policy; partitions and replicas are the base ConfigMap's
-  ``GIGBRIDGE_TOPIC_PARTITIONS`` / ``GIGBRIDGE_TOPIC_REPLICATION_FACTOR``.
+  feeds, the dedupe logs), each with its family's configs from gigbridge.topic_policy;
+  partitions and replicas are the base ConfigMap's ``GIGBRIDGE_TOPIC_PARTITIONS`` /
+  ``GIGBRIDGE_TOPIC_REPLICATION_FACTOR``.
 * ``monitoring/prometheus-rule.yaml``: ``deploy/prometheus/rules/gigbridge.yml`` as a ``PrometheusRule``.
 * ``monitoring/grafana-dashboards.yaml``: ``deploy/grafana/dashboards/*.json`` as a ConfigMap for
   Grafana's dashboard sidecar (label ``grafana_dashboard``).

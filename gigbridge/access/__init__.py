@@ -1,7 +1,8 @@
 """Least-privilege Kafka access for every gigbridge principal, declared in one file.
 
 ``deploy/access.yaml`` lists the principals by kind (platforms, offices, insurers, handling
-units, regulators, public readers, the hub, operators); everything else is derived here.  See ``docs/access.md`` for the full matrix.
+units, regulators, public readers, the hub, operators); everything else is derived here.  See
+``docs/access.md`` for the full matrix.
 
 Pure core (no I/O besides reading the file and the secrets, no Kafka):
 

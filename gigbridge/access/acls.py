@@ -37,8 +37,9 @@ HUB_SAMPLE_TOPICS = ("hub.validated.sites", "hub.validated.headcounts", "hub.val
                      "hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
                      "hub.validated.case-events", "hub.cases.state")
 #: The 31 province-level divisions of the 2023 division table (gigbridge.divisions): every
-#: platform reads ``gov.notices.<province>`` of each, by literal grants -- a ``gov.notices.`` prefix would also cover ``gov.notices.<province>.status``,
-#: which holds every platform's answers to a notice.
+#: platform reads ``gov.notices.<province>`` of each, by literal grants -- a ``gov.notices.``
+#: prefix would also cover ``gov.notices.<province>.status``, which holds every platform's
+#: answers to a notice.
 PROVINCE_CODES = ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
                   "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
                   "65")
