@@ -103,7 +103,7 @@ from gigbridge.access.model import (
     load_access,
     parse_access,
     secret_env_var,
-    unit_ids,
+    units_of,
 )
 
 __all__ = [
@@ -111,7 +111,7 @@ __all__ = [
     "OP_LETTERS", "PLATFORM_ID_RE", "READ_PREFIX_RE", "REPO_ROOT", "USER_RE",
     "CLAIM_STATUS", "DEFAULT_UNITS_FILE", "PLATFORM_READS", "PLATFORM_WRITES", "PROVINCE_CODES", "PUBLIC_PREFIX",
     "REGULATOR_PREFIX", "UNIT_ID_RE", "UNIT_READS", "UNIT_WRITES", "PublicReader", "Regulator", "Unit",
-    "notice_topic", "partner_written_topics", "unit_ids",
+    "notice_topic", "partner_written_topics", "units_of",
     "AccessError", "AccessFile", "AclSpec", "ApplySummary", "CLUSTER_RESOURCE", "CheckResult", "DEFAULT_ACCESS_FILE",
     "DEV_SECRET_TEMPLATE", "Family", "Hub", "Insurer", "Matrix", "MissingSecretsError", "Office", "Operator",
     "Platform", "SCRAM_MECHANISM", "SECRETS_DIR_ENV", "SECRET_ENV_PREFIX", "Secrets", "add_cli", "apply", "check",

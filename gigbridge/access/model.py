@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -209,11 +209,11 @@ class AccessFile(_Model):
 
 
 def parse_access(data: Any, source: str = "<access>",
-                 known_units: Collection[str] | None = None) -> AccessFile:
+                 unit_exists: Callable[[str], bool] | None = None) -> AccessFile:
     """Validate already-parsed YAML/JSON data; raises :class:`AccessError` with every problem.
 
-    With ``known_units`` (the ids of ``deploy/units.yaml``), a declared unit that is not among
-    them is an error: its topics would never be routed to."""
+    With ``unit_exists`` (see :func:`units_of`), a declared unit it refuses is an error: the case
+    routing would never send that unit anything."""
     if not isinstance(data, dict):
         raise AccessError(f"{source}: expected a mapping at the top level")
     try:
@@ -224,9 +224,9 @@ def parse_access(data: Any, source: str = "<access>",
             loc = ".".join(str(part) for part in err["loc"]) or "(file)"
             lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
         raise AccessError(f"{source}: invalid access file:\n" + "\n".join(lines)) from None
-    if known_units is not None:
+    if unit_exists is not None:
         unknown = [f"  units.{n}.id: {u.id!r} is not a unit of the units file"
-                   for n, u in enumerate(access.units) if u.id not in known_units]
+                   for n, u in enumerate(access.units) if not unit_exists(u.id)]
         if unknown:
             raise AccessError(f"{source}: invalid access file:\n" + "\n".join(unknown))
     return access
@@ -243,13 +243,18 @@ def _read_yaml(path: Path, what: str) -> Any:
         raise AccessError(f"{path}: not valid YAML: {exc}") from None
 
 
-def unit_ids(path: str | os.PathLike[str] = DEFAULT_UNITS_FILE) -> frozenset[str]:
-    """The ids of the handling units declared in ``deploy/units.yaml`` (or another units file)."""
-    data = _read_yaml(Path(path), "units file")
-    units = data.get("units") if isinstance(data, dict) else None
-    if not isinstance(units, list):
-        raise AccessError(f"{path}: expected a 'units' list")
-    return frozenset(str(u["id"]) for u in units if isinstance(u, dict) and "id" in u)
+def units_of(path: str | os.PathLike[str] = DEFAULT_UNITS_FILE) -> Callable[[str], bool]:
+    """Whether a unit id exists for the case routing of ``deploy/units.yaml`` (or another units
+    file): a listed unit, or the synthetic ``<county>-gov`` of an unlisted county."""
+    from streams.cases_data import load_units  # the one reader of units files; imports streams
+
+    try:
+        book = load_units(Path(path))
+    except OSError as exc:
+        raise AccessError(f"cannot read units file {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - yaml or the units' own validation
+        raise AccessError(f"{path}: invalid units file: {exc}") from None
+    return lambda unit_id: book.get(unit_id) is not None
 
 
 def load_access(path: str | os.PathLike[str] = DEFAULT_ACCESS_FILE,
@@ -259,5 +264,5 @@ def load_access(path: str | os.PathLike[str] = DEFAULT_ACCESS_FILE,
     path = Path(path)
     data = _read_yaml(path, "access file")
     declares_units = isinstance(data, dict) and bool(data.get("units"))
-    known = unit_ids(units_file) if declares_units and units_file is not None else None
-    return parse_access(data, str(path), known_units=known)
+    exists = units_of(units_file) if declares_units and units_file is not None else None
+    return parse_access(data, str(path), unit_exists=exists)

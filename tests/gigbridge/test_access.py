@@ -31,7 +31,7 @@ from gigbridge.access import (
     resolve_secrets,
     secret_env_var,
     topic_families,
-    unit_ids,
+    units_of,
 )
 
 BASE = {
@@ -374,20 +374,24 @@ def test_unit_acls(acls: set[AclSpec]) -> None:
 
 
 def test_units_must_exist_in_the_units_file(tmp_path: Path) -> None:
-    known = unit_ids()
-    assert {"110105-hrss", "310115-hrss"} <= known
-    assert {u.id for u in load_access(DEFAULT_ACCESS_FILE).units} <= known
-    data = {"hub": {"user": "h"}, "units": [{"id": "999999-nowhere", "user": "u"}]}
-    with pytest.raises(AccessError, match=r"units\.0\.id: '999999-nowhere' is not a unit"):
-        parse_access(data, known_units=known)
-    assert parse_access(data).units[0].id == "999999-nowhere"          # no units file, no check
-    (tmp_path / "a.yaml").write_text("hub: {user: h}\nunits: [{id: 999999-nowhere, user: u}]\n")
+    exists = units_of()
+    assert exists("110105-hrss") and exists("310115-hrss")
+    assert exists("320105-gov")                # an unlisted county's government: the routing's fallback
+    assert not exists("999999-nowhere") and not exists("110105-police")
+    assert all(exists(u.id) for u in load_access(DEFAULT_ACCESS_FILE).units)
+    data = {"hub": {"user": "h"}, "units": [{"id": "110105-police", "user": "u"}]}
+    with pytest.raises(AccessError, match=r"units\.0\.id: '110105-police' is not a unit"):
+        parse_access(data, unit_exists=exists)
+    assert parse_access(data).units[0].id == "110105-police"          # no units file, no check
+    (tmp_path / "a.yaml").write_text("hub: {user: h}\nunits: [{id: 110105-police, user: u}]\n")
     with pytest.raises(AccessError, match="is not a unit"):
         load_access(tmp_path / "a.yaml")
-    (tmp_path / "units.yaml").write_text("units: [{id: 999999-nowhere}]\n")
-    assert load_access(tmp_path / "a.yaml", units_file=tmp_path / "units.yaml").units
+    assert load_access(tmp_path / "a.yaml", units_file=None).units      # check skipped on request
     with pytest.raises(AccessError, match="cannot read units file"):
         load_access(tmp_path / "a.yaml", units_file=tmp_path / "missing.yaml")
+    (tmp_path / "bad-units.yaml").write_text("units: [{id: X}]\n")
+    with pytest.raises(AccessError, match="invalid units file"):
+        load_access(tmp_path / "a.yaml", units_file=tmp_path / "bad-units.yaml")
 
 
 def test_province_codes_are_the_division_tables_provinces() -> None:
