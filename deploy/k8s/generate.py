@@ -25,20 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from gigbridge.access import (
-    CLAIM_STATUS,
-    INSURANCE_TYPES,
-    PLATFORM_READS,
-    PLATFORM_WRITES,
-    PROVINCE_CODES,
-    PUBLIC_PREFIX,
-    REGULATOR_PREFIX,
-    UNIT_READS,
-    UNIT_WRITES,
-    AccessFile,
-    load_access,
-    notice_topic,
-)
+from gigbridge import access as names  # the topic-name parts of the access model
+from gigbridge.access import AccessFile, load_access
 from gigbridge.access_strimzi import CLUSTER_LABEL, DEFAULT_CLUSTER, export_yaml
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import topic_configs
@@ -83,7 +71,7 @@ def settings_of(config: dict[str, str]) -> Settings:
 HUB_FLOW_TOPICS = ("hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
                    "hub.validated.case-events", "hub.cases.state")
 #: The algorithm-rule change feeds: the regulator's and the public register.
-FEED_TOPICS = (f"{REGULATOR_PREFIX}algorithm-changes", f"{PUBLIC_PREFIX}algorithm-register")
+FEED_TOPICS = (f"{names.REGULATOR_PREFIX}algorithm-changes", f"{names.PUBLIC_PREFIX}algorithm-register")
 
 
 def provisioned_topics(access: AccessFile) -> list[str]:
@@ -93,13 +81,13 @@ def provisioned_topics(access: AccessFile) -> list[str]:
     for platform in access.platforms:
         ingest = [ingest_topic(platform.id, t) for t in EVENT_TYPES]
         topics += [*ingest, rejected_topic(platform.id), *(log_topic(access.hub.app_id, t) for t in ingest)]
-        topics += [f"platform.{platform.id}.{t}" for t in (*PLATFORM_WRITES, *PLATFORM_READS)]
+        topics += [f"platform.{platform.id}.{t}" for t in (*names.PLATFORM_WRITES, *names.PLATFORM_READS)]
     for province in dict.fromkeys(i.province for i in access.insurers):
-        topics += [insurance_topic(province, s) for s in (*INSURANCE_TYPES, CLAIM_STATUS)]
+        topics += [insurance_topic(province, s) for s in (*names.INSURANCE_TYPES, names.CLAIM_STATUS)]
     for unit in access.units:
-        topics += [f"gov.units.{unit.id}.{t}" for t in (*UNIT_WRITES, *UNIT_READS)]
+        topics += [f"gov.units.{unit.id}.{t}" for t in (*names.UNIT_WRITES, *names.UNIT_READS)]
     if access.platforms:
-        topics += [notice_topic(province) for province in PROVINCE_CODES]
+        topics += [names.notice_topic(province) for province in names.PROVINCE_CODES]
     return topics + list(FEED_TOPICS)
 
 
