@@ -50,3 +50,4 @@ def env_files() -> tuple[Path, ...]:
 
 PRIVACY_POLICY_FILE = packaged_file("deploy", "privacy.yaml")
 ACCESS_FILE = packaged_file("deploy", "access.yaml")
+UNITS_FILE = packaged_file("deploy", "units.yaml")

@@ -28,6 +28,9 @@ OFFICE_RETENTION_MS = 17 * DAY_MS
 
 _TYPES = "(sites|headcounts|incidents)"
 _PLATFORM = r"[a-z][a-z0-9-]{1,31}"
+_UNIT = r"[a-z0-9][a-z0-9-]{2,47}"
+#: Platform-written topics besides the ingest types: cover orders, concern cases, measures, rule changes.
+_PLATFORM_IN = "(orders|cases|case-events|measures|algorithm-changes)"
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,32 @@ class TopicFamily:
 FAMILIES: tuple[TopicFamily, ...] = (
     TopicFamily("ingest", rf"platform\.{_PLATFORM}\.{_TYPES}", "delete", 7 * DAY_MS,
                 "read by the hub within seconds; a week leaves room to replay after an incident"),
+    TopicFamily("platform-inbound", rf"platform\.{_PLATFORM}\.{_PLATFORM_IN}", "delete", 7 * DAY_MS,
+                "like ingest: read by the hub within seconds; a week leaves room to replay"),
     TopicFamily("rejected", rf"platform\.{_PLATFORM}\.rejected", "delete", 30 * DAY_MS,
                 "the platform's own feedback; a month to fix and resend"),
-    TopicFamily("office", rf"gov\.office\.\d+\.{_TYPES}", "delete", OFFICE_RETENTION_MS,
+    TopicFamily("platform-case-feedback", rf"platform\.{_PLATFORM}\.(case-updates|case-rejections|incident-acks)",
+                "delete", 30 * DAY_MS, "like rejected: a month, the longest case deadline (COMPLEX, 30 d)"),
+    TopicFamily("platform-cover", rf"platform\.{_PLATFORM}\.(statements|claims|cover-gaps)", "delete",
+                AUDIT_PERIOD_MS, "the platform's copy of its cover statements and claims, kept for the audit"),
+    TopicFamily("office", rf"gov\.office\.\d+\.(sites|headcounts|incidents|cases)", "delete", OFFICE_RETENTION_MS,
                 "an office offline for a holiday week still finds everything"),
+    TopicFamily("unit", rf"gov\.units\.{_UNIT}\.(case-events|incident-acks|case-updates|case-rejections)", "delete",
+                OFFICE_RETENTION_MS, "like an office: a handling unit may be offline for a holiday week"),
     TopicFamily("insurer-incidents", r"gov\.insurance\.\d{2}\.incidents", "delete", OFFICE_RETENTION_MS,
                 "like an office: an insurer's consumers may be offline for a holiday week"),
+    TopicFamily("insurance-audit", r"gov\.insurance\.\d{2}\.(cover|statements|cover-gaps|claim-status)", "delete",
+                AUDIT_PERIOD_MS, "cover, statements and claim decisions are what the audit checks"),
     TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+)\.(receipts|dlq)", "delete", AUDIT_PERIOD_MS,
                 "proof of each delivery to an insurer or office webhook (or its refusal) for the audit period"),
-    TopicFamily("audit", rf"hub\.validated\.{_TYPES}", "delete", AUDIT_PERIOD_MS,
-                "every accepted event: the audit stream"),
+    TopicFamily("notices", r"gov\.notices\.\d{2}(\.status)?", "delete", AUDIT_PERIOD_MS,
+                "which platform was warned when, and how it answered, for the audit period"),
+    TopicFamily("algorithm-changes", r"gov\.regulator\.algorithm-changes|public\.algorithm-register", "delete",
+                AUDIT_PERIOD_MS, "announced algorithm-rule changes, for the audit period"),
+    TopicFamily("audit", r"hub\.validated\.(sites|headcounts|incidents|orders|claim-status|cases|case-events)",
+                "delete", AUDIT_PERIOD_MS, "every accepted event: the audit stream"),
+    TopicFamily("case-state", r"hub\.cases\.state", "compact", None,
+                "each case's current state, keyed by case: the last record per key is the state"),
     TopicFamily("dlq", r"hub\.dlq", "delete", 90 * DAY_MS,
                 "undecodable input, kept long enough to redrive after a fix"),
     TopicFamily("dedupe-log", r"[A-Za-z0-9][A-Za-z0-9._-]*-dedupe\.platform\..+", "delete", None,

@@ -90,6 +90,13 @@ class TopicAdmin:
             self.client.list_partition_offsets(specs, timeout_ms=30_000)
 
     @_serialized
+    def group_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
+        """The committed offsets of consumer group ``group_id``: (topic, partition) -> offset
+        (empty for a group that never committed)."""
+        committed = self.client.list_group_offsets({group_id: None}).get(group_id, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+
+    @_serialized
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -5,13 +5,20 @@
   upload costs at most ``limit`` bytes of memory.
 * ``application/json``: one JSON array of objects. ``application/x-ndjson``: one JSON object per
   line (blank lines ignored); errors name the 1-based line.
-* Strict JSON: ``NaN``/``Infinity`` are refused, so are nesting bombs (RecursionError).
+* Strict JSON (RFC 8259): ``NaN``/``Infinity`` are refused.
+* An event may nest objects and arrays at most :data:`MAX_EVENT_DEPTH` levels deep (the event
+  object is level 1; a JSON array body has one level more, the array). The same verdict on every
+  path (JSON array or lines, gzip, chunked), whatever the call stack: a parsed value is walked,
+  and a text the parser refused (its recursion limit depends on the stack) has its brackets
+  counted, so a text deeper than the limit is always refused as too deep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 from aiohttp import ClientPayloadError, web
@@ -19,11 +26,19 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .problems import Problem
 
-__all__ = ["JSON", "NDJSON", "SUPPORTED_MEDIA_TYPES", "media_type_of", "parse_events", "read_body"]
+__all__ = ["JSON", "MAX_EVENT_DEPTH", "NDJSON", "SUPPORTED_MEDIA_TYPES", "bracket_depth", "media_type_of",
+           "parse_events", "read_body"]
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 SUPPORTED_MEDIA_TYPES = (JSON, NDJSON)
+MAX_EVENT_DEPTH = 64  # levels of objects and arrays in one event; the hub's own contracts need 2
+
+_CONTAINERS = (dict, list)
+# a JSON string; one left open runs to the end of the text, so the scan never backtracks over it
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^][{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
 
 
 def _reject_constant(name: str) -> Any:
@@ -85,11 +100,46 @@ def _decode_text(body: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _loads(text: str) -> Any:
-    value, end = _DECODER.raw_decode(text, _skip_ws(text, 0))
-    if _skip_ws(text, end) != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
+class _TooDeep(Exception):
+    """The text nests objects and arrays deeper than allowed."""
+
+
+def _loads(text: str, max_depth: int) -> Any:
+    """The value of ``text``; ``ValueError`` if it is not strict JSON, :class:`_TooDeep` if it
+    nests more than ``max_depth`` levels (checked first, whatever else is wrong with it)."""
+    try:
+        value, end = _DECODER.raw_decode(text, _skip_ws(text, 0))
+        if _skip_ws(text, end) != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    except (ValueError, RecursionError):
+        if bracket_depth(text) > max_depth:
+            raise _TooDeep from None
+        raise  # a RecursionError within the limit would need a stack ~900 frames deep
+    # fewer brackets than levels (almost every JSON line) cannot be too deep: no walk needed
+    if text.count("[") + text.count("{") > max_depth and _nests_deeper(value, max_depth):
+        raise _TooDeep
     return value
+
+
+def _nests_deeper(value: Any, levels: int) -> bool:
+    """Whether parsed JSON ``value`` nests objects and arrays more than ``levels`` deep (an
+    object or array is level 1). One pass per level, no recursion, never below ``levels + 1``."""
+    containers = [value] if type(value) in _CONTAINERS else []
+    for _ in range(levels):
+        if not containers:
+            return False
+        containers = [child for container in containers
+                      for child in (container.values() if type(container) is dict else container)
+                      if type(child) in _CONTAINERS]
+    return bool(containers)
+
+
+def bracket_depth(text: str) -> int:
+    """How deeply ``text`` nests JSON arrays and objects, brackets inside strings not counted:
+    for a valid JSON text, the depth :func:`_nests_deeper` finds in its value. Malformed text gets
+    a number too (its brackets counted as they come)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP, brackets), initial=0))
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -104,11 +154,13 @@ def parse_events(body: bytes, media_type: str, max_events: int) -> list[dict]:
     if media_type == NDJSON:
         return _parse_lines(text, max_events)
     try:
-        doc = _loads(text)
+        doc = _loads(text, MAX_EVENT_DEPTH + 1)
+    except _TooDeep:
+        raise _too_deep("the body") from None
     except json.JSONDecodeError as exc:
         raise Problem("malformed-body", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
                       f"column {exc.colno}", line=exc.lineno) from None
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise Problem("malformed-body", f"the body is not valid JSON: {_safe(exc)}") from None
     if not isinstance(doc, list):
         raise Problem("malformed-body", "the body must be a JSON array of event objects "
@@ -133,11 +185,13 @@ def _parse_lines(text: str, max_events: int) -> list[dict]:
             raise Problem("too-many-events", f"at most {max_events} events per request; split the batch",
                           max_events=max_events)
         try:
-            value = _loads(line)
+            value = _loads(line, MAX_EVENT_DEPTH)
+        except _TooDeep:
+            raise _too_deep(f"line {lineno}", line=lineno) from None
         except json.JSONDecodeError as exc:
             raise Problem("malformed-body", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}",
                           line=lineno) from None
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             raise Problem("malformed-body", f"line {lineno} is not valid JSON: {_safe(exc)}", line=lineno) from None
         if not isinstance(value, dict):
             raise Problem("malformed-body", f"line {lineno} is not a JSON object", line=lineno)
@@ -147,9 +201,12 @@ def _parse_lines(text: str, max_events: int) -> list[dict]:
     return events
 
 
+def _too_deep(where: str, **extensions: Any) -> Problem:
+    return Problem("malformed-body", f"{where} nests objects and arrays too deeply (an event may have at most "
+                   f"{MAX_EVENT_DEPTH} levels)", max_depth=MAX_EVENT_DEPTH, **extensions)
+
+
 def _safe(exc: BaseException) -> str:
     """A value-free description of a parse failure."""
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
     text = str(exc)
     return text if text.endswith("is not valid JSON") else type(exc).__name__

@@ -12,6 +12,7 @@ from schemas.catalog import Catalog
 from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
 
 from .avro_jsonschema import avro_to_json_schema
+from .body import MAX_EVENT_DEPTH
 from .config import GatewayConfig
 from .problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES
 
@@ -112,7 +113,8 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
     schemas["Problem"] = {
         "type": "object",
         "description": "RFC 9457 problem details. Extension members: `line` (malformed JSON line), `index` / "
-                       "`indexes` (offending events), `limit_bytes`, `max_events`, `retry_after_s`, `supported`.",
+                       "`indexes` (offending events), `limit_bytes`, `max_depth`, `max_events`, `retry_after_s`, "
+                       "`supported`.",
         "properties": {
             "type": {"type": "string", "format": "uri", "enum": [PROBLEM_BASE + s for s in PROBLEM_TYPES]},
             "title": {"type": "string"},
@@ -148,7 +150,9 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
         "207": {"description": "Multi-Status: some or all events were rejected; accepted ones are in Kafka. "
                                "Fix and re-send only the rejected ones.",
                 "content": {"application/json": {"schema": _ref("BatchResult")}}},
-        "400": _problem_response("malformed body: not JSON, not an array of objects, a bad JSON line, no events, "
+        "400": _problem_response("malformed body: not JSON (RFC 8259: NaN and Infinity are not JSON), not an "
+                                 "array of objects, a bad JSON line, an event nesting objects and arrays more "
+                                 f"than {MAX_EVENT_DEPTH} levels deep (`max_depth`), no events, "
                                  "or a body cut short; or a request that is not valid HTTP/1.1 (the connection "
                                  "is closed)", ["malformed-body", "empty-batch", "incomplete-body",
                                                 "malformed-request"]),

@@ -6,9 +6,10 @@
 * ``kafka/kafka-users.yaml``: ``KafkaUser``s from ``deploy/access.yaml`` (gigbridge.access_strimzi,
   the same as ``gigbridge access export --format strimzi``).
 * ``kafka/kafka-topics.yaml``: ``KafkaTopic``s for the topics the hub needs before traffic (hub
-  outputs, every declared platform's and insurer's topics, the dedupe logs), each with its
-  family's configs from gigbridge.topic_policy; partitions and replicas are the base ConfigMap's
-  ``GIGBRIDGE_TOPIC_PARTITIONS`` / ``GIGBRIDGE_TOPIC_REPLICATION_FACTOR``.
+  outputs, every declared platform's, insurer's and unit's topics, the notices, the algorithm-change
+  feeds, the dedupe logs), each with its family's configs from gigbridge.topic_policy;
+  partitions and replicas are the base ConfigMap's ``GIGBRIDGE_TOPIC_PARTITIONS`` /
+  ``GIGBRIDGE_TOPIC_REPLICATION_FACTOR``.
 * ``monitoring/prometheus-rule.yaml``: ``deploy/prometheus/rules/gigbridge.yml`` as a ``PrometheusRule``.
 * ``monitoring/grafana-dashboards.yaml``: ``deploy/grafana/dashboards/*.json`` as a ConfigMap for
   Grafana's dashboard sidecar (label ``grafana_dashboard``).
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from gigbridge import access as names  # the topic-name parts of the access model
 from gigbridge.access import AccessFile, load_access
 from gigbridge.access_strimzi import CLUSTER_LABEL, DEFAULT_CLUSTER, export_yaml
 from gigbridge.settings import Settings
@@ -65,15 +67,28 @@ def settings_of(config: dict[str, str]) -> Settings:
     return Settings.model_validate({k: v for k, v in fields.items() if k in Settings.model_fields})
 
 
+#: Hub topics of the injury-cover and concern-case flows (contracts in schemas/catalog.yaml).
+HUB_FLOW_TOPICS = ("hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
+                   "hub.validated.case-events", "hub.cases.state")
+#: The algorithm-rule change feeds: the regulator's and the public register.
+FEED_TOPICS = (f"{names.REGULATOR_PREFIX}algorithm-changes", f"{names.PUBLIC_PREFIX}algorithm-register")
+
+
 def provisioned_topics(access: AccessFile) -> list[str]:
-    """Topics created ahead of traffic, in a fixed order."""
-    topics = [*validated_topics(), DLQ_TOPIC]
+    """Topics created ahead of traffic, in a fixed order: every topic a declared partner writes or
+    reads (so its clients never wait for the hub's first record), and the hub's own outputs."""
+    topics = [*validated_topics(), DLQ_TOPIC, *HUB_FLOW_TOPICS]
     for platform in access.platforms:
         ingest = [ingest_topic(platform.id, t) for t in EVENT_TYPES]
         topics += [*ingest, rejected_topic(platform.id), *(log_topic(access.hub.app_id, t) for t in ingest)]
+        topics += [f"platform.{platform.id}.{t}" for t in (*names.PLATFORM_WRITES, *names.PLATFORM_READS)]
     for province in dict.fromkeys(i.province for i in access.insurers):
-        topics += [insurance_topic(province, s) for s in ("incidents", "receipts", "dlq")]
-    return topics
+        topics += [insurance_topic(province, s) for s in (*names.INSURANCE_TYPES, names.CLAIM_STATUS)]
+    for unit in access.units:
+        topics += [f"gov.units.{unit.id}.{t}" for t in (*names.UNIT_WRITES, *names.UNIT_READS)]
+    if access.platforms:
+        topics += [names.notice_topic(province) for province in names.PROVINCE_CODES]
+    return topics + list(FEED_TOPICS)
 
 
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

@@ -1,7 +1,8 @@
 """Least-privilege Kafka access for every gigbridge principal, declared in one file.
 
-``deploy/access.yaml`` lists the principals by kind (platforms, offices, insurers, the hub,
-operators); everything else is derived here.  See ``docs/access.md`` for the full matrix.
+``deploy/access.yaml`` lists the principals by kind (platforms, offices, insurers, handling
+units, regulators, public readers, the hub, operators); everything else is derived here.  See
+``docs/access.md`` for the full matrix.
 
 Pure core (no I/O besides reading the file and the secrets, no Kafka):
 
@@ -38,12 +39,20 @@ password but has no ACL left, so it can authenticate and do nothing).
 from __future__ import annotations
 
 from gigbridge.access.acls import (
+    CLAIM_STATUS,
     CLUSTER_RESOURCE,
     HUB_SAMPLE_TOPICS,
     INGEST_TYPES,
     INSURANCE_TYPES,
     OFFICE_TYPES,
     OP_LETTERS,
+    PLATFORM_READS,
+    PLATFORM_WRITES,
+    PROVINCE_CODES,
+    PUBLIC_PREFIX,
+    REGULATOR_PREFIX,
+    UNIT_READS,
+    UNIT_WRITES,
     AclSpec,
     Family,
     Matrix,
@@ -52,7 +61,9 @@ from gigbridge.access.acls import (
     group_prefix,
     insurance_topic_prefix,
     is_allowed,
+    notice_topic,
     office_topic_prefix,
+    partner_written_topics,
     plan,
     principal_of,
     protected_principals,
@@ -70,12 +81,14 @@ from gigbridge.access.credentials import (
 from gigbridge.access.model import (
     APP_ID_RE,
     DEFAULT_ACCESS_FILE,
+    DEFAULT_UNITS_FILE,
     NAME_RE,
     OFFICE_LEVELS,
     PLATFORM_ID_RE,
     READ_PREFIX_RE,
     REPO_ROOT,
     SECRET_ENV_PREFIX,
+    UNIT_ID_RE,
     USER_RE,
     AccessError,
     AccessFile,
@@ -84,14 +97,21 @@ from gigbridge.access.model import (
     Office,
     Operator,
     Platform,
+    PublicReader,
+    Regulator,
+    Unit,
     load_access,
     parse_access,
     secret_env_var,
+    units_of,
 )
 
 __all__ = [
     "APP_ID_RE", "HUB_SAMPLE_TOPICS", "INGEST_TYPES", "INSURANCE_TYPES", "NAME_RE", "OFFICE_LEVELS", "OFFICE_TYPES",
     "OP_LETTERS", "PLATFORM_ID_RE", "READ_PREFIX_RE", "REPO_ROOT", "USER_RE",
+    "CLAIM_STATUS", "DEFAULT_UNITS_FILE", "PLATFORM_READS", "PLATFORM_WRITES", "PROVINCE_CODES", "PUBLIC_PREFIX",
+    "REGULATOR_PREFIX", "UNIT_ID_RE", "UNIT_READS", "UNIT_WRITES", "PublicReader", "Regulator", "Unit",
+    "notice_topic", "partner_written_topics", "units_of",
     "AccessError", "AccessFile", "AclSpec", "ApplySummary", "CLUSTER_RESOURCE", "CheckResult", "DEFAULT_ACCESS_FILE",
     "DEV_SECRET_TEMPLATE", "Family", "Hub", "Insurer", "Matrix", "MissingSecretsError", "Office", "Operator",
     "Platform", "SCRAM_MECHANISM", "SECRETS_DIR_ENV", "SECRET_ENV_PREFIX", "Secrets", "add_cli", "apply", "check",

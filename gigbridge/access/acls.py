@@ -18,11 +18,33 @@ from gigbridge.access.model import OFFICE_LEVELS, AccessFile
 
 CLUSTER_RESOURCE = "kafka-cluster"
 
-# Topic names (final; tests/gigbridge/test_access.py checks them against streams.core.topics).
+# Topic names (final; tests/gigbridge/test_access.py checks them against streams.core.topics and
+# schemas/catalog.yaml).
 INGEST_TYPES = ("sites", "headcounts", "incidents")
+#: Other topics a platform writes: injury-cover orders (docs/cover.md), concern cases
+#: (docs/cases.md), protection measures and algorithm-rule changes (docs/notices.md).
+PLATFORM_WRITES = ("orders", "cases", "case-events", "measures", "algorithm-changes")
+#: Topics the hub writes back to a platform, besides ``rejected``.
+PLATFORM_READS = ("statements", "claims", "cover-gaps", "case-updates", "case-rejections", "incident-acks")
 OFFICE_TYPES = ("sites", "headcounts", "incidents")
-INSURANCE_TYPES = ("incidents", "receipts", "dlq")
-HUB_SAMPLE_TOPICS = ("hub.validated.sites", "hub.validated.headcounts", "hub.validated.incidents", "hub.dlq")
+#: Topics under an insurer's ``gov.insurance.<province>.`` that the hub writes (the insurer reads).
+INSURANCE_TYPES = ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps")
+#: The one topic an insurer writes; the hub only reads it.
+CLAIM_STATUS = "claim-status"
+UNIT_WRITES = ("case-events", "incident-acks")
+UNIT_READS = ("case-updates", "case-rejections")
+HUB_SAMPLE_TOPICS = ("hub.validated.sites", "hub.validated.headcounts", "hub.validated.incidents", "hub.dlq",
+                     "hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
+                     "hub.validated.case-events", "hub.cases.state")
+#: The 31 province-level divisions of the 2023 division table (gigbridge.divisions): every
+#: platform reads ``gov.notices.<province>`` of each, by literal grants -- a ``gov.notices.``
+#: prefix would also cover ``gov.notices.<province>.status``, which holds every platform's
+#: answers to a notice.
+PROVINCE_CODES = ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+                  "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+                  "65")
+REGULATOR_PREFIX = "gov.regulator."
+PUBLIC_PREFIX = "public."
 
 
 class AclSpec(NamedTuple):
@@ -62,9 +84,14 @@ def insurance_topic_prefix(province: str) -> str:
     return f"gov.insurance.{province}."
 
 
+def notice_topic(province: str) -> str:
+    return f"gov.notices.{province}"
+
+
 def group_prefix(kind: str, ident: str) -> str:
     """Consumer-group id prefix a principal may use: ``office.<name>.``, ``insurer.<name>.``,
-    ``platform.<id>.``, ``operator.<user>.``; the hub uses its app id (Faust's group id)."""
+    ``platform.<id>.``, ``unit.<id>.``, ``regulator.<name>.``, ``public.<name>.``,
+    ``operator.<user>.``; the hub uses its app id (Faust's group id)."""
     if kind == "hub":
         return ident
     return f"{kind}.{ident}."
@@ -74,17 +101,30 @@ def _grant(principal: str, resource_type: str, name: str, pattern: str, *ops: st
     return {AclSpec(principal, resource_type, name, pattern, op) for op in ops}
 
 
-def desired_acls(access: AccessFile) -> set[AclSpec]:
-    """The complete least-privilege ACL set for ``access`` (only ALLOW bindings, host ``*``).
+def partner_written_topics(access: AccessFile) -> list[str]:
+    """The ``gov.`` topics a declared partner writes (insurers' claim status, units' case events
+    and incident acknowledgements): the hub reads them and never writes them."""
+    topics = [f"{insurance_topic_prefix(p)}{CLAIM_STATUS}" for p in dict.fromkeys(i.province for i in access.insurers)]
+    return topics + [f"gov.units.{u.id}.{t}" for u in access.units for t in UNIT_WRITES]
 
+
+def desired_acls(access: AccessFile) -> set[AclSpec]:
+    """The complete least-privilege ACL set for ``access`` (host ``*``).
+
+    All bindings are ALLOW except the hub's DENY WRITE on :func:`partner_written_topics`: its
+    ``gov.`` prefix grant would otherwise let it forge an insurer's or a unit's records.
     READ/WRITE on topics are always accompanied by an explicit DESCRIBE (implied by the broker
     anyway, but it makes ``kafka-acls --list`` self-explanatory)."""
     acls: set[AclSpec] = set()
     for p in access.platforms:
         who = principal_of(p.user)
-        for event_type in INGEST_TYPES:
-            acls |= _grant(who, "TOPIC", f"platform.{p.id}.{event_type}", "LITERAL", "WRITE", "DESCRIBE")
-        acls |= _grant(who, "TOPIC", f"platform.{p.id}.rejected", "LITERAL", "READ", "DESCRIBE")
+        for topic_type in (*INGEST_TYPES, *PLATFORM_WRITES):
+            acls |= _grant(who, "TOPIC", f"platform.{p.id}.{topic_type}", "LITERAL", "WRITE", "DESCRIBE")
+        for topic_type in ("rejected", *PLATFORM_READS):
+            acls |= _grant(who, "TOPIC", f"platform.{p.id}.{topic_type}", "LITERAL", "READ", "DESCRIBE")
+        for province in PROVINCE_CODES:
+            acls |= _grant(who, "TOPIC", notice_topic(province), "LITERAL", "READ", "DESCRIBE")
+        acls |= _grant(who, "TOPIC", PUBLIC_PREFIX, "PREFIXED", "READ", "DESCRIBE")
         acls |= _grant(who, "GROUP", group_prefix("platform", p.id), "PREFIXED", "READ")
     for o in access.offices:
         who = principal_of(o.user)
@@ -93,15 +133,32 @@ def desired_acls(access: AccessFile) -> set[AclSpec]:
     for i in access.insurers:
         who = principal_of(i.user)
         acls |= _grant(who, "TOPIC", insurance_topic_prefix(i.province), "PREFIXED", "READ", "DESCRIBE")
+        acls |= _grant(who, "TOPIC", f"{insurance_topic_prefix(i.province)}{CLAIM_STATUS}", "LITERAL",
+                       "WRITE", "DESCRIBE")
         acls |= _grant(who, "GROUP", group_prefix("insurer", i.name), "PREFIXED", "READ")
+    for u in access.units:
+        who = principal_of(u.user)
+        for topic_type in UNIT_WRITES:
+            acls |= _grant(who, "TOPIC", f"gov.units.{u.id}.{topic_type}", "LITERAL", "WRITE", "DESCRIBE")
+        for topic_type in UNIT_READS:
+            acls |= _grant(who, "TOPIC", f"gov.units.{u.id}.{topic_type}", "LITERAL", "READ", "DESCRIBE")
+        acls |= _grant(who, "GROUP", group_prefix("unit", u.id), "PREFIXED", "READ")
+    for kind, readers, prefix in (("regulator", access.regulators, REGULATOR_PREFIX),
+                                  ("public", access.public_readers, PUBLIC_PREFIX)):
+        for r in readers:
+            acls |= _grant(principal_of(r.user), "TOPIC", prefix, "PREFIXED", "READ", "DESCRIBE")
+            acls |= _grant(principal_of(r.user), "GROUP", group_prefix(kind, r.name), "PREFIXED", "READ")
 
     hub = principal_of(access.hub.user)
     app_id = access.hub.app_id
     # Ingest is platform.<id>.<type>: a prefix ACL cannot say "any id, these types", so the hub
     # reads (and writes rejection records into) everything under platform.
     acls |= _grant(hub, "TOPIC", "platform.", "PREFIXED", "READ", "WRITE", "DESCRIBE")
-    for prefix in ("hub.", "gov.", app_id):  # app_id: Faust changelog/leader topics "<app_id>-..."
+    # app_id: Faust changelog/leader topics "<app_id>-..."; public.: the algorithm register.
+    for prefix in ("hub.", "gov.", PUBLIC_PREFIX, app_id):
         acls |= _grant(hub, "TOPIC", prefix, "PREFIXED", "READ", "WRITE", "CREATE", "DESCRIBE")
+    for topic in partner_written_topics(access):
+        acls.add(AclSpec(hub, "TOPIC", topic, "LITERAL", "WRITE", "DENY"))
     acls |= _grant(hub, "GROUP", group_prefix("hub", app_id), "PREFIXED", "READ")
     acls |= _grant(hub, "CLUSTER", CLUSTER_RESOURCE, "LITERAL", "DESCRIBE", "CREATE", "IDEMPOTENT_WRITE")
 
@@ -212,11 +269,26 @@ def topic_families(access: AccessFile, extra: Iterable[Family] = ()) -> list[Fam
         fams.append(Family(f"platform.{p.id}.{{{','.join(INGEST_TYPES)}}}", "TOPIC",
                            tuple(f"platform.{p.id}.{t}" for t in INGEST_TYPES)))
         fams.append(Family(f"platform.{p.id}.rejected", "TOPIC", (f"platform.{p.id}.rejected",)))
+        fams.append(Family(f"platform.{p.id}.{{{','.join(PLATFORM_WRITES)}}}", "TOPIC",
+                           tuple(f"platform.{p.id}.{t}" for t in PLATFORM_WRITES)))
+        fams.append(Family(f"platform.{p.id}.{{{','.join(PLATFORM_READS)}}}", "TOPIC",
+                           tuple(f"platform.{p.id}.{t}" for t in PLATFORM_READS)))
     for code in sorted({o.code for o in access.offices}):
         fams.append(Family(f"gov.office.{code}.*", "TOPIC", tuple(f"gov.office.{code}.{t}" for t in OFFICE_TYPES)))
     for prov in sorted({i.province for i in access.insurers}):
         fams.append(Family(f"gov.insurance.{prov}.*", "TOPIC",
                            tuple(f"gov.insurance.{prov}.{t}" for t in INSURANCE_TYPES)))
+        fams.append(Family(f"gov.insurance.{prov}.{CLAIM_STATUS}", "TOPIC",
+                           (f"gov.insurance.{prov}.{CLAIM_STATUS}",)))
+    for u in access.units:
+        for types in (UNIT_WRITES, UNIT_READS):
+            fams.append(Family(f"gov.units.{u.id}.{{{','.join(types)}}}", "TOPIC",
+                               tuple(f"gov.units.{u.id}.{t}" for t in types)))
+    samples = ("11", "44", "65")  # first, a middle and the last province code
+    fams.append(Family("gov.notices.<province>", "TOPIC", tuple(notice_topic(p) for p in samples)))
+    fams.append(Family("gov.notices.<province>.status", "TOPIC", tuple(f"{notice_topic(p)}.status" for p in samples)))
+    fams.append(Family(f"{REGULATOR_PREFIX}*", "TOPIC", (f"{REGULATOR_PREFIX}algorithm-changes",)))
+    fams.append(Family(f"{PUBLIC_PREFIX}*", "TOPIC", (f"{PUBLIC_PREFIX}algorithm-register",)))
     fams.append(Family("hub.*", "TOPIC", HUB_SAMPLE_TOPICS))
     fams.append(Family(f"{access.hub.app_id}-* (Faust internal)", "TOPIC",
                        (f"{access.hub.app_id}-__assignor-__leader",)))
@@ -225,6 +297,9 @@ def topic_families(access: AccessFile, extra: Iterable[Family] = ()) -> list[Fam
     groups += [group_prefix("platform", p.id) for p in access.platforms]
     groups += [group_prefix("office", o.name) for o in access.offices]
     groups += [group_prefix("insurer", i.name) for i in access.insurers]
+    groups += [group_prefix("unit", u.id) for u in access.units]
+    groups += [group_prefix("regulator", r.name) for r in access.regulators]
+    groups += [group_prefix("public", r.name) for r in access.public_readers]
     groups += [group_prefix("operator", o.user) for o in access.operators]
     fams += [Family(f"group {g}*", "GROUP", (f"{g}x" if g.endswith(".") else f"{g}",)) for g in groups]
     fams.append(Family("cluster", "CLUSTER", (CLUSTER_RESOURCE,)))

@@ -11,7 +11,8 @@ without an outcome: the batch fails and is read again, here or by the partition'
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, ContextManager
+import asyncio
+from typing import Awaitable, Callable, ContextManager, Mapping
 
 from connectors import metrics as sink_metrics
 from connectors.sinks.base import DeadLetter, SinkStopped
@@ -85,12 +86,61 @@ class DeliveryStep:
         await self.sink.stop()
 
 
+LegacyOffsets = Callable[[], Mapping[tuple[str, int], int]]  # (topic, partition) -> committed offset
+
+
+class AdoptLegacyOffsets:
+    """Upgrade path from the Faust delivery agents, which all read in the app's own group
+    (``<app_id>``): a partition that this endpoint's group has never committed starts where the
+    old group left it. Without this it would start at the earliest offset and post every
+    retained record to the endpoint again -- harmless by the idempotency key, but a burst of
+    repeats at an insurer. ``read_legacy`` (an admin request, run in a thread) is tried
+    ``attempts`` times; if it keeps failing, the partitions start as any new group's would, and
+    that is logged. Once read, the old offsets are kept: the new group has its own from then on."""
+
+    def __init__(self, consumer, read_legacy: LegacyOffsets | None, destination: str, attempts: int = 3,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.consumer, self.read_legacy, self.destination = consumer, read_legacy, destination
+        self.attempts, self.sleep = attempts, sleep
+        self._legacy: Mapping[tuple[str, int], int] | None = None
+
+    async def _read(self) -> Mapping[tuple[str, int], int]:
+        for attempt in range(self.attempts):
+            try:
+                return await asyncio.to_thread(self.read_legacy)
+            except Exception as exc:  # noqa: BLE001 - an upgrade aid, never a reason not to deliver
+                error = f"{type(exc).__name__}: {exc}"
+                if attempt + 1 < self.attempts:
+                    await self.sleep(0.5 * 2 ** attempt)
+        log.warning("could not read the old delivery group's offsets; new partitions start at the earliest "
+                    "offset", destination=self.destination, error=error)
+        return {}
+
+    async def __call__(self, assigned: set) -> None:
+        if not assigned or self.read_legacy is None:
+            return
+        if self._legacy is None:
+            self._legacy = await self._read()
+        adopt = {}
+        for tp in assigned:
+            offset = self._legacy.get((tp.topic, tp.partition))
+            if offset is not None and await self.consumer.committed(tp) is None:
+                adopt[tp] = offset
+        if adopt:
+            for tp, offset in adopt.items():
+                self.consumer.seek(tp, offset)
+            await self.consumer.commit(adopt)
+            log.info("delivery group starts where the old shared group left off", destination=self.destination,
+                     partitions=len(adopt))
+
+
 def delivery_loop(settings: Settings, route: SinkRoute, endpoint: Endpoint, catalog: Catalog, producer: Producer,
                   protect: Callable[[Route, dict], dict], clock: Callable[[], int],
                   on_outcomes: Callable[[int, int], None], batch_scope: Callable[[], ContextManager],
-                  consumer=None, sink=None) -> BatchLoop:
+                  consumer=None, sink=None, legacy_offsets: LegacyOffsets | None = None) -> BatchLoop:
     """The loop of one endpoint (not started): one batch at a time, committed after its
-    outcomes. ``consumer`` and ``sink`` default to Kafka and the endpoint's HTTP sink."""
+    outcomes. ``consumer`` and ``sink`` default to Kafka and the endpoint's HTTP sink;
+    ``legacy_offsets`` gives the old shared delivery group's offsets (:class:`AdoptLegacyOffsets`)."""
     if sink is None:
         sink = HttpSink(endpoint.url, endpoint.secret.get_secret_value(), route.destination,
                         on_retry=sink_metrics.on_retry, base_backoff_s=settings.sink_base_backoff_s,
@@ -100,5 +150,6 @@ def delivery_loop(settings: Settings, route: SinkRoute, endpoint: Endpoint, cata
     config = LoopConfig(f"deliver-{route.destination}", topics=route.sources, batch_size=settings.stream_batch_size,
                         batch_timeout_s=settings.stream_batch_timeout_s, pipeline_depth=1)
     group = f"{settings.app_id}-deliver-{route.destination}"
-    return BatchLoop(config, consumer or KafkaConsumer(group, dict(settings.aiokafka_config)), step,
+    consumer = consumer or KafkaConsumer(group, dict(settings.aiokafka_config))
+    return BatchLoop(config, consumer, step, assigned=AdoptLegacyOffsets(consumer, legacy_offsets, route.destination),
                      interrupt=step.interrupt, batch_scope=batch_scope)

@@ -74,7 +74,9 @@ class HubWorker:
         self.ingest = ingest_loop(settings, self.validation, self.dedupe, self._on_assigned, self.health.batch)
         self.deliveries = [
             delivery_loop(settings, route, endpoint, self.ctx.catalog, self.writer, self.ctx.protect, self.clock,
-                          self.counts.add_sink_outcomes, lambda: self.health.batch(validation=False))
+                          self.counts.add_sink_outcomes, lambda: self.health.batch(validation=False),
+                          # the Faust delivery agents before them shared the app's own group
+                          legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)

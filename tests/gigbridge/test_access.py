@@ -24,12 +24,14 @@ from gigbridge.access import (
     effective_matrix,
     is_allowed,
     load_access,
+    PROVINCE_CODES,
     office_topic_prefix,
     parse_access,
     plan,
     resolve_secrets,
     secret_env_var,
     topic_families,
+    units_of,
 )
 
 BASE = {
@@ -40,7 +42,11 @@ BASE = {
                 {"name": "shanghai-huangpu", "code": "310101", "user": "office-310101"},
                 {"name": "huangpu-nanjingdonglu", "code": "310101002", "user": "office-310101002"},
                 {"name": "shanghai-city", "code": "31", "user": "office-31"}],
-    "insurers": [{"name": "guangdong-injury", "province": "44", "user": "insurer-44"}],
+    "insurers": [{"name": "guangdong-injury", "province": "44", "user": "insurer-44"},
+                 {"name": "shanghai-injury", "province": "31", "user": "insurer-31"}],
+    "units": [{"id": "110105-hrss", "user": "unit-x"}, {"id": "310115-hrss", "user": "unit-y"}],
+    "regulators": [{"name": "algorithms", "user": "regulator-a"}],
+    "public_readers": [{"name": "register", "user": "public-register"}],
     "operators": [{"user": "ops"}],
 }
 
@@ -57,8 +63,8 @@ def acls(access: AccessFile) -> set[AclSpec]:
 
 def of(acls: set[AclSpec], user: str) -> set[tuple[str, str, str, str]]:
     """(resource_type, name, pattern, operation) granted to ``user`` (all ALLOW, host *)."""
-    mine = {a for a in acls if a.principal == f"User:{user}"}
-    assert all(a.permission == "ALLOW" and a.host == "*" for a in mine)
+    mine = {a for a in acls if a.principal == f"User:{user}" and a.permission == "ALLOW"}
+    assert all(a.host == "*" for a in mine)
     return {(a.resource_type, a.resource_name, a.pattern_type, a.operation) for a in mine}
 
 
@@ -118,6 +124,11 @@ def test_topic_names_match_streams_and_catalog() -> None:
     ({"offices": [{"name": "x-office", "code": 310101, "user": "o"}]}, "quoted string"),
     ({"insurers": [{"name": "ins", "province": "440", "user": "i"}]}, "must be 2 digits"),
     ({"insurers": [{"name": "ins", "province": 44, "user": "i"}]}, "quoted string"),
+    ({"units": [{"id": "Unit_1", "user": "u"}]}, "units.0.id"),
+    ({"units": [{"id": "110105-hrss", "user": "u1"}, {"id": "110105-hrss", "user": "u2"}]},
+     "duplicate unit id '110105-hrss'"),
+    ({"regulators": [{"name": "r", "user": "u"}]}, "regulators.0.name"),
+    ({"public_readers": [{"name": "web", "user": "ops"}], "operators": [{"user": "ops"}]}, "duplicate user 'ops'"),
     ({"operators": [{"user": "ops"}, {"user": "ops"}]}, "duplicate user 'ops'"),
     ({"operators": [{"user": "platform-a"}], "platforms": [{"id": "aa", "user": "platform-a"}]},
      "duplicate user 'platform-a'"),
@@ -178,9 +189,13 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_platform_acls(acls: set[AclSpec]) -> None:
     assert of(acls, "platform-swiftmeal") == {
         *(("TOPIC", f"platform.swiftmeal.{t}", "LITERAL", op)
-          for t in ("sites", "headcounts", "incidents") for op in ("WRITE", "DESCRIBE")),
-        ("TOPIC", "platform.swiftmeal.rejected", "LITERAL", "READ"),
-        ("TOPIC", "platform.swiftmeal.rejected", "LITERAL", "DESCRIBE"),
+          for t in ("sites", "headcounts", "incidents", "orders", "cases", "case-events", "measures",
+                    "algorithm-changes") for op in ("WRITE", "DESCRIBE")),
+        *(("TOPIC", f"platform.swiftmeal.{t}", "LITERAL", op)
+          for t in ("rejected", "statements", "claims", "cover-gaps", "case-updates", "case-rejections",
+                    "incident-acks") for op in ("READ", "DESCRIBE")),
+        *(("TOPIC", f"gov.notices.{p}", "LITERAL", op) for p in PROVINCE_CODES for op in ("READ", "DESCRIBE")),
+        ("TOPIC", "public.", "PREFIXED", "READ"), ("TOPIC", "public.", "PREFIXED", "DESCRIBE"),
         ("GROUP", "platform.swiftmeal.", "PREFIXED", "READ"),
     }
 
@@ -253,8 +268,10 @@ def test_office_prefix_semantics(acls: set[AclSpec]) -> None:
 def test_insurer_acls(acls: set[AclSpec]) -> None:
     assert of(acls, "insurer-44") == {("TOPIC", "gov.insurance.44.", "PREFIXED", "READ"),
                                       ("TOPIC", "gov.insurance.44.", "PREFIXED", "DESCRIBE"),
+                                      ("TOPIC", "gov.insurance.44.claim-status", "LITERAL", "WRITE"),
+                                      ("TOPIC", "gov.insurance.44.claim-status", "LITERAL", "DESCRIBE"),
                                       ("GROUP", "insurer.guangdong-injury.", "PREFIXED", "READ")}
-    for t in ("incidents", "receipts", "dlq"):
+    for t in ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps"):
         assert can(acls, "insurer-44", "READ", f"gov.insurance.44.{t}")
         assert not can(acls, "insurer-44", "WRITE", f"gov.insurance.44.{t}")
         assert not can(acls, "insurer-44", "READ", f"gov.insurance.31.{t}")
@@ -262,12 +279,135 @@ def test_insurer_acls(acls: set[AclSpec]) -> None:
     assert not can(acls, "insurer-44", "READ", "gov.office.44.incidents")
 
 
+def test_cover_case_and_notice_families_are_least_privilege(acls: set[AclSpec]) -> None:
+    a, b = "platform-swiftmeal", "platform-cityrun"
+    for t in ("orders", "cases", "case-events", "measures", "algorithm-changes"):  # platform writes
+        assert can(acls, a, "WRITE", f"platform.swiftmeal.{t}") and not can(acls, a, "READ", f"platform.swiftmeal.{t}")
+        assert not can(acls, b, "WRITE", f"platform.swiftmeal.{t}")
+        assert not can(acls, b, "DESCRIBE", f"platform.swiftmeal.{t}")
+    for t in ("statements", "claims", "cover-gaps", "case-updates", "case-rejections", "incident-acks"):
+        assert can(acls, a, "READ", f"platform.swiftmeal.{t}") and not can(acls, a, "WRITE", f"platform.swiftmeal.{t}")
+        assert not can(acls, b, "READ", f"platform.swiftmeal.{t}")      # A's claims are not B's business
+        assert can(acls, "gigbridge-hub", "WRITE", f"platform.swiftmeal.{t}")
+    # notices: every platform reads every province's notices, never the per-platform status, writes none
+    for province in ("11", "31", "44", "65"):
+        assert can(acls, a, "READ", f"gov.notices.{province}") and can(acls, b, "READ", f"gov.notices.{province}")
+        assert not can(acls, a, "WRITE", f"gov.notices.{province}")
+        assert not can(acls, a, "READ", f"gov.notices.{province}.status")
+        assert can(acls, "gigbridge-hub", "WRITE", f"gov.notices.{province}.status")
+    assert not can(acls, a, "READ", "gov.notices.99") and not can(acls, a, "READ", "gov.notices.440")
+    # the algorithm register is public; the regulator's copy is the regulator's
+    for reader in (a, b, "public-register"):
+        assert can(acls, reader, "READ", "public.algorithm-register")
+        assert not can(acls, reader, "WRITE", "public.algorithm-register")
+        assert not can(acls, reader, "READ", "gov.regulator.algorithm-changes")
+    assert can(acls, "regulator-a", "READ", "gov.regulator.algorithm-changes")
+    assert not can(acls, "regulator-a", "WRITE", "gov.regulator.algorithm-changes")
+    assert not can(acls, "regulator-a", "READ", "platform.swiftmeal.algorithm-changes")
+    assert can(acls, "gigbridge-hub", "WRITE", "public.algorithm-register")
+    for reader in ("regulator-a", "public-register", "insurer-44", "unit-x", "office-3101"):
+        assert not can(acls, reader, "READ", "hub.cases.state")
+    assert can(acls, "office-3101", "READ", "gov.office.310101.cases")
+    assert not can(acls, "unit-x", "READ", "gov.office.110105.cases")
+    assert can(acls, "regulator-a", "READ", "regulator.algorithms.x", "GROUP")
+    assert can(acls, "public-register", "READ", "public.register.x", "GROUP")
+    assert not can(acls, "public-register", "READ", "public.other.x", "GROUP")
+
+
+def test_every_catalog_topic_has_exactly_its_writers(acls: set[AclSpec]) -> None:
+    """Each topic of schemas/catalog.yaml: who may write it, by the rules of docs/access.md."""
+    from schemas.catalog import default_catalog
+
+    values = {"platform": "swiftmeal", "division": "310101", "province": "44", "unit": "110105-hrss"}
+    users = parse_access(BASE).user_names()
+    topics = {t.format(**values) for c in default_catalog().contracts for t in c.topics if "{app}" not in t}
+    assert len(topics) > 40
+    for topic in sorted(topics):
+        if topic == "gov.insurance.44.claim-status":
+            expected = {"insurer-44"}                               # written ONLY by the insurer
+        elif topic.startswith("gov.units.110105-hrss.case-events") or topic.endswith(".incident-acks") \
+                and topic.startswith("gov.units."):
+            expected = {"unit-x"}
+        elif topic.startswith("platform.swiftmeal.") and topic.split(".")[2] in (
+                "sites", "headcounts", "incidents", "orders", "cases", "case-events", "measures", "algorithm-changes"):
+            expected = {"platform-swiftmeal", "gigbridge-hub"}      # the hub's platform. prefix (docs/access.md)
+        else:
+            expected = {"gigbridge-hub"}
+        assert {u for u in users if can(acls, u, "WRITE", topic)} == expected, topic
+        assert can(acls, "gigbridge-hub", "READ", topic), topic
+        assert not can(acls, "ops", "READ", topic), topic
+
+
+def test_insurer_writes_only_its_claim_status(acls: set[AclSpec]) -> None:
+    assert can(acls, "insurer-44", "WRITE", "gov.insurance.44.claim-status")
+    assert not can(acls, "insurer-44", "WRITE", "gov.insurance.31.claim-status")
+    assert not can(acls, "insurer-31", "WRITE", "gov.insurance.44.claim-status")
+    for t in ("cover", "statements", "cover-gaps", "claim-status"):
+        assert not can(acls, "insurer-44", "READ", f"gov.insurance.31.{t}")
+    for t in ("cover", "statements", "cover-gaps", "incidents"):
+        assert not can(acls, "insurer-44", "WRITE", f"gov.insurance.44.{t}")
+    # written ONLY by the insurer: the hub reads it, its gov. grant is overridden by a DENY
+    assert can(acls, "gigbridge-hub", "READ", "gov.insurance.44.claim-status")
+    assert not can(acls, "gigbridge-hub", "WRITE", "gov.insurance.44.claim-status")
+    assert can(acls, "gigbridge-hub", "WRITE", "gov.insurance.44.cover")
+    assert not can(acls, "platform-swiftmeal", "READ", "gov.insurance.44.claim-status")
+
+
+def test_unit_acls(acls: set[AclSpec]) -> None:
+    assert of(acls, "unit-x") == {
+        *(("TOPIC", f"gov.units.110105-hrss.{t}", "LITERAL", op)
+          for t in ("case-events", "incident-acks") for op in ("WRITE", "DESCRIBE")),
+        *(("TOPIC", f"gov.units.110105-hrss.{t}", "LITERAL", op)
+          for t in ("case-updates", "case-rejections") for op in ("READ", "DESCRIBE")),
+        ("GROUP", "unit.110105-hrss.", "PREFIXED", "READ")}
+    for t in ("case-events", "incident-acks"):
+        assert not can(acls, "unit-x", "WRITE", f"gov.units.310115-hrss.{t}")   # X cannot write Y's
+        assert not can(acls, "gigbridge-hub", "WRITE", f"gov.units.110105-hrss.{t}")
+        assert can(acls, "gigbridge-hub", "READ", f"gov.units.110105-hrss.{t}")
+        assert not can(acls, "platform-swiftmeal", "WRITE", f"gov.units.110105-hrss.{t}")
+    for t in ("case-updates", "case-rejections"):
+        assert not can(acls, "unit-x", "READ", f"gov.units.310115-hrss.{t}")
+        assert not can(acls, "unit-x", "WRITE", f"gov.units.110105-hrss.{t}")
+        assert can(acls, "gigbridge-hub", "WRITE", f"gov.units.110105-hrss.{t}")
+    assert not can(acls, "unit-x", "READ", "platform.swiftmeal.cases")
+    assert not can(acls, "unit-x", "READ", "unit.310115-hrss.x", "GROUP")
+
+
+def test_units_must_exist_in_the_units_file(tmp_path: Path) -> None:
+    exists = units_of()
+    assert exists("110105-hrss") and exists("310115-hrss")
+    assert exists("320105-gov")                # an unlisted county's government: the routing's fallback
+    assert not exists("999999-nowhere") and not exists("110105-police")
+    assert all(exists(u.id) for u in load_access(DEFAULT_ACCESS_FILE).units)
+    data = {"hub": {"user": "h"}, "units": [{"id": "110105-police", "user": "u"}]}
+    with pytest.raises(AccessError, match=r"units\.0\.id: '110105-police' is not a unit"):
+        parse_access(data, unit_exists=exists)
+    assert parse_access(data).units[0].id == "110105-police"          # no units file, no check
+    (tmp_path / "a.yaml").write_text("hub: {user: h}\nunits: [{id: 110105-police, user: u}]\n")
+    with pytest.raises(AccessError, match="is not a unit"):
+        load_access(tmp_path / "a.yaml")
+    assert load_access(tmp_path / "a.yaml", units_file=None).units      # check skipped on request
+    with pytest.raises(AccessError, match="cannot read units file"):
+        load_access(tmp_path / "a.yaml", units_file=tmp_path / "missing.yaml")
+    (tmp_path / "bad-units.yaml").write_text("units: [{id: X}]\n")
+    with pytest.raises(AccessError, match="invalid units file"):
+        load_access(tmp_path / "a.yaml", units_file=tmp_path / "bad-units.yaml")
+
+
+def test_province_codes_are_the_division_tables_provinces() -> None:
+    from gigbridge.divisions import default_table, pad
+
+    table = default_table()
+    assert all(table.get(pad(code)) is not None for code in PROVINCE_CODES)
+    assert len(PROVINCE_CODES) == len(set(PROVINCE_CODES)) == 31
+
+
 def test_hub_acls(acls: set[AclSpec]) -> None:
     hub = of(acls, "gigbridge-hub")
     assert hub == {
         ("TOPIC", "platform.", "PREFIXED", "READ"), ("TOPIC", "platform.", "PREFIXED", "WRITE"),
         ("TOPIC", "platform.", "PREFIXED", "DESCRIBE"),
-        *(("TOPIC", prefix, "PREFIXED", op) for prefix in ("hub.", "gov.", "gigbridge-hub")
+        *(("TOPIC", prefix, "PREFIXED", op) for prefix in ("hub.", "gov.", "public.", "gigbridge-hub")
           for op in ("READ", "WRITE", "CREATE", "DESCRIBE")),
         ("GROUP", "gigbridge-hub", "PREFIXED", "READ"),
         ("CLUSTER", "kafka-cluster", "LITERAL", "DESCRIBE"), ("CLUSTER", "kafka-cluster", "LITERAL", "CREATE"),
@@ -312,9 +452,14 @@ def test_operator_acls(acls: set[AclSpec]) -> None:
     assert not can(declared, "ops", "READ", "gov.office.3201.sites")
 
 
-def test_only_allow_bindings_and_only_declared_principals(access: AccessFile, acls: set[AclSpec]) -> None:
+def test_only_allow_bindings_but_the_hubs_partner_denials(access: AccessFile, acls: set[AclSpec]) -> None:
     assert {a.principal for a in acls} == {f"User:{u}" for u in access.user_names()}
-    assert {a.permission for a in acls} == {"ALLOW"}
+    assert {a.permission for a in acls} == {"ALLOW", "DENY"}
+    assert {a for a in acls if a.permission == "DENY"} == {
+        AclSpec("User:gigbridge-hub", "TOPIC", t, "LITERAL", "WRITE", "DENY") for t in (
+            "gov.insurance.44.claim-status", "gov.insurance.31.claim-status",
+            "gov.units.110105-hrss.case-events", "gov.units.110105-hrss.incident-acks",
+            "gov.units.310115-hrss.case-events", "gov.units.310115-hrss.incident-acks")}
     assert not any(a.operation in ("ALL", "ALTER", "DELETE", "ALTER_CONFIGS", "CLUSTER_ACTION") for a in acls)
 
 
@@ -456,7 +601,8 @@ def test_effective_matrix(access: AccessFile, acls: set[AclSpec]) -> None:
 
     drifted = effective_matrix(acls | {AclSpec("User:ops", "TOPIC", "gov.", "PREFIXED", "READ")}, access)
     marked = [line for line in drifted.format(expected=matrix).splitlines() if "!" in line]
-    assert len(marked) == 5 and all(line.startswith("gov.") for line in marked)  # 4 office + 1 insurance rows
+    # 4 office, 2x2 insurance, 2x2 unit, 2 notices, 1 regulator rows
+    assert len(marked) == 15 and all(line.startswith("gov.") for line in marked)
 
 
 def test_matrix_shows_partial_grants_in_lower_case(access: AccessFile, acls: set[AclSpec]) -> None:

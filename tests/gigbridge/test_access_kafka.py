@@ -1,7 +1,9 @@
 """gigbridge.access against the real broker (SCRAM-SHA-512 + StandardAuthorizer, tests/conftest.py).
 
 One module-scoped deployment: a small access file with unique user names, app id, platform ids
-and (fake, random) division codes, applied once.  Then every principal x topic family x
+and (fake, random) division codes -- plus one handling unit of deploy/units.yaml, a regulator and
+a public reader, whose topics (gov.units.*, gov.notices.*, gov.regulator.*, public.*) only this
+module creates -- applied once.  Then every principal x topic family x
 {read, write} is exercised with real clients -- allowed operations must succeed (produce with
 acks=all and read back; consume via assign+seek), denied ones must fail with the broker's
 authorization error class (a timeout never counts as a denial).  Fresh clients per check (a
@@ -47,6 +49,9 @@ from kafka.structs import OffsetAndMetadata
 from deploy.kafka.local import KafkaConnection
 from gigbridge import access_cli
 from gigbridge.access import (
+    INSURANCE_TYPES,
+    UNIT_READS,
+    UNIT_WRITES,
     AccessFile,
     AclSpec,
     Family,
@@ -221,7 +226,8 @@ def dep(kafka: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Ite
     pa, pb = f"pa{tag}", f"pb{tag}"
     names = {"platform-a": f"acc-pa-{tag}", "platform-b": f"acc-pb-{tag}", "city": f"acc-city-{tag}",
              "county": f"acc-county-{tag}", "town": f"acc-town-{tag}", "insurer": f"acc-ins-{tag}",
-             "hub": f"acc-hub-{tag}", "ops": f"acc-ops-{tag}"}
+             "hub": f"acc-hub-{tag}", "ops": f"acc-ops-{tag}", "unit": f"acc-unit-{tag}",
+             "regulator": f"acc-reg-{tag}", "public": f"acc-pub-{tag}"}
     app_id = f"acc-app-{tag}"
     doc = {
         "version": 1, "super_users": [kafka.username],
@@ -231,6 +237,10 @@ def dep(kafka: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     {"name": f"county-{tag}", "code": county, "user": names["county"]},
                     {"name": f"town-{tag}", "code": town, "user": names["town"]}],
         "insurers": [{"name": f"ins-{tag}", "province": ins_a, "user": names["insurer"]}],
+        # units must exist in deploy/units.yaml; their topics (gov.units.<id>.*) exist only here
+        "units": [{"id": "110105-hrss", "user": names["unit"]}],
+        "regulators": [{"name": f"reg-{tag}", "user": names["regulator"]}],
+        "public_readers": [{"name": f"pub-{tag}", "user": names["public"]}],
         # read_prefixes: the documented exception (office data), so ops has a topic for its own group
         "operators": [{"user": names["ops"], "read_prefixes": [f"gov.office.{other_city}"]}],
     }
@@ -246,7 +256,11 @@ def dep(kafka: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Ite
              Family(f"gov.office.{other_county}.* (other city)", "TOPIC",
                     tuple(f"gov.office.{other_county}.{t}" for t in ("sites", "headcounts", "incidents"))),
              Family(f"gov.insurance.{ins_b}.* (other province)", "TOPIC",
-                    tuple(f"gov.insurance.{ins_b}.{t}" for t in ("incidents", "receipts", "dlq")))]
+                    tuple(f"gov.insurance.{ins_b}.{t}" for t in INSURANCE_TYPES)),
+             Family(f"gov.insurance.{ins_b}.claim-status (other province)", "TOPIC",
+                    (f"gov.insurance.{ins_b}.claim-status",)),
+             Family("gov.units.310115-hrss.* (other unit)", "TOPIC",
+                    tuple(f"gov.units.310115-hrss.{t}" for t in (*UNIT_WRITES, *UNIT_READS)))]
     families = [hub_family if f.label == "hub.*" else f for f in topic_families(access, extra=extra)]
     representative = {f.label: f.samples[0] for f in families if f.resource_type == "TOPIC"}
 
@@ -352,7 +366,30 @@ def test_every_principal_reads_and_writes_exactly_its_topic_families(dep: Deploy
     assert outcomes[(n["ops"], other_city, "READ")] == "allowed"           # its declared read_prefixes
     assert outcomes[(n["ops"], county, "READ")] == "denied"
     assert all(outcomes[(n["ops"], label, "WRITE")] == "denied" for label in T)  # ops can't write
-    assert all(outcomes[(n["hub"], label, op)] == "allowed" for label in T for op in ("READ", "WRITE"))
+    # the hub reads everything and writes everything but what an insurer or a unit writes
+    partner = {label for label in T if label.endswith(".claim-status") and "other" not in label
+               or label.startswith("gov.units.110105-hrss.{case-events")}
+    assert len(partner) == 2
+    assert all(outcomes[(n["hub"], label, "READ")] == "allowed" for label in T)
+    assert all(outcomes[(n["hub"], label, "WRITE")] == ("denied" if label in partner else "allowed") for label in T)
+    # cover, cases and notices
+    a_claims = next(label for label in T if label.startswith("platform.pa") and "claims" in label)
+    b_claims = next(label for label in T if label.startswith("platform.pb") and "claims" in label)
+    own_status = next(label for label in partner if label.endswith(".claim-status"))
+    own_events = next(label for label in partner if label.startswith("gov.units."))
+    assert outcomes[(n["platform-a"], a_claims, "READ")] == "allowed"
+    assert outcomes[(n["platform-a"], b_claims, "READ")] == "denied"       # A cannot read B's claims
+    assert outcomes[(n["insurer"], own_status, "WRITE")] == "allowed"
+    other_status = next(label for label in T if label.endswith("claim-status (other province)"))
+    assert outcomes[(n["insurer"], other_status, "WRITE")] == "denied"     # nor another province's
+    assert outcomes[(n["unit"], own_events, "WRITE")] == "allowed"
+    assert outcomes[(n["unit"], "gov.units.310115-hrss.* (other unit)", "WRITE")] == "denied"
+    assert outcomes[(n["platform-a"], "gov.notices.<province>", "READ")] == "allowed"
+    assert outcomes[(n["platform-a"], "gov.notices.<province>", "WRITE")] == "denied"
+    assert outcomes[(n["platform-a"], "gov.notices.<province>.status", "READ")] == "denied"
+    assert outcomes[(n["public"], "public.*", "READ")] == "allowed"
+    assert outcomes[(n["regulator"], "gov.regulator.*", "READ")] == "allowed"
+    assert outcomes[(n["public"], "gov.regulator.*", "READ")] == "denied"
 
 
 def test_broker_authorized_operations_match_the_evaluator_for_every_topic(dep: Deployment) -> None:
@@ -379,6 +416,9 @@ def test_consumer_groups_only_under_own_prefix(dep: Deployment) -> None:
     own |= {p.user: group_prefix("platform", p.id) for p in a.platforms}
     own |= {o.user: group_prefix("office", o.name) for o in a.offices}
     own |= {i.user: group_prefix("insurer", i.name) for i in a.insurers}
+    own |= {u.user: group_prefix("unit", u.id) for u in a.units}
+    own |= {r.user: group_prefix("regulator", r.name) for r in a.regulators}
+    own |= {r.user: group_prefix("public", r.name) for r in a.public_readers}
     own |= {o.user: group_prefix("operator", o.user) for o in a.operators}
     readable = {u: next(t for t in dep.representative.values() if dep.expected(u, "TOPIC", t, "READ"))
                 for u in dep.users}

@@ -32,12 +32,66 @@ EXPECTED = {
     DLQ_TOPIC: "dlq",
     log_topic("gigbridge-hub", ingest_topic("swiftmeal", "sites")): "dedupe-log",
     "gigbridge-hub-__assignor-__leader": "state",
+    # injury cover, concern cases, notices (contracts only; not wired to Kafka yet)
+    "platform.swiftmeal.orders": "platform-inbound",
+    "platform.swiftmeal.case-events": "platform-inbound",
+    "platform.swiftmeal.algorithm-changes": "platform-inbound",
+    "platform.swiftmeal.claims": "platform-cover",
+    "platform.swiftmeal.cover-gaps": "platform-cover",
+    "platform.swiftmeal.case-rejections": "platform-case-feedback",
+    "gov.insurance.44.claim-status": "insurance-audit",
+    "gov.insurance.44.cover": "insurance-audit",
+    "gov.units.110105-hrss.case-events": "unit",
+    "gov.units.110105001-gov.case-updates": "unit",
+    "gov.office.310101.cases": "office",
+    "gov.notices.44": "notices",
+    "gov.notices.44.status": "notices",
+    "gov.regulator.algorithm-changes": "algorithm-changes",
+    "public.algorithm-register": "algorithm-changes",
+    "hub.validated.claim-status": "audit",
+    "hub.validated.case-events": "audit",
+    "hub.cases.state": "case-state",
 }
+
+#: A value per placeholder of schemas/catalog.yaml's topic patterns.
+PLACEHOLDERS = {"platform": "swiftmeal", "division": "310101", "province": "44", "unit": "110105-hrss"}
+
+
+def catalog_topics() -> list[str]:
+    """Every topic of the contract catalog, its placeholders filled in (the dedupe log's
+    ``{app}-dedupe`` is only a prefix and has its own test)."""
+    from schemas.catalog import default_catalog
+
+    patterns = {t for c in default_catalog().contracts for t in c.topics if "{app}" not in t}
+    return sorted(t.format(**PLACEHOLDERS) for t in patterns)
 
 
 @pytest.mark.parametrize("topic, family", EXPECTED.items())
 def test_every_hub_topic_has_its_family(topic, family):
     assert family_of(topic).name == family
+
+
+def test_every_catalog_topic_has_a_family():
+    topics = catalog_topics()
+    assert "hub.cases.state" in topics and "gov.units.110105-hrss.incident-acks" in topics
+    assert {t: None for t in topics if family_of(t) is None} == {}
+    for topic in topics:
+        assert sum(f.matches(topic) for f in FAMILIES) == 1, topic
+
+
+def test_cover_case_and_notice_retention():
+    def configs(topic: str) -> dict[str, str]:
+        return topic_configs(topic, WINDOW_MS)
+
+    assert configs("hub.cases.state") == {"cleanup.policy": "compact"}
+    for topic in ("gov.notices.44", "gov.notices.44.status", "platform.swiftmeal.statements",
+                  "platform.swiftmeal.claims", "gov.insurance.44.statements", "gov.insurance.44.claim-status"):
+        assert configs(topic) == {"cleanup.policy": "delete", "retention.ms": str(AUDIT_PERIOD_MS)}, topic
+    assert configs("platform.swiftmeal.orders") == configs(ingest_topic("swiftmeal", "sites"))
+    assert configs("gov.units.110105-hrss.case-updates") == configs(office_topic("310101", "sites"))
+    # look-alikes stay unmatched
+    for topic in ("gov.notices.440", "public.algorithm-changes", "gov.units.X.case-events", "hub.cases.other"):
+        assert family_of(topic) is None, topic
 
 
 def test_families_are_disjoint_and_sound():

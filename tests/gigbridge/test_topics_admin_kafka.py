@@ -42,3 +42,27 @@ def test_first_produce_to_new_topics_needs_no_leader_retry(kafka, caplog) -> Non
     finally:
         admin.client.delete_topics(topics)
         admin.close()
+
+
+def test_group_offsets_reads_what_a_group_committed(kafka) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    settings = hub_settings(kafka)
+    tag = uuid.uuid4().hex[:8]
+    topic, group = f"hub.offsets{tag}", f"{settings.app_id}-offsets{tag}"
+    admin = TopicAdmin(settings)
+    try:
+        admin.ensure([topic], partitions=2)
+        consumer = KafkaConsumer(group_id=group, enable_auto_commit=False, **settings.kafka_python_config)
+        try:
+            consumer.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+            consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(7, "", -1),
+                             TopicPartition(topic, 1): OffsetAndMetadata(3, "", -1)})
+        finally:
+            consumer.close()
+        assert admin.group_offsets(group) == {(topic, 0): 7, (topic, 1): 3}
+        assert admin.group_offsets(f"{group}-never") == {}  # a group that never committed
+    finally:
+        admin.client.delete_topics([topic])
+        admin.close()

@@ -2,14 +2,16 @@
 (derandomized: the same cases every run), and the check of every answer.
 
 Categories (each with the statuses it may get): random bytes, random JSON and event-shaped
-JSON with random fields (200 207 400 413), deeply nested JSON, as the whole body or inside an
-event field (207 400), huge strings in an event (207 413), wrong content types (415), 10 MB
-bodies with a declared length, chunked, or as a gzip bomb (413), bad tokens (401), another
-platform's events or token (403), unknown paths and methods (404 405), too many events (413), invalid
-UTF-8 (400), malformed HTTP (400), and batches of real events of the platform, some fields
-broken (200 207). Most cases are seeded variations of the drawn ones (:func:`generate`); every
-real event gets a fresh event id each time it is sent, so an accepted event is one input of the
-ledger.
+JSON with random fields (200 207 400 413), deeply nested JSON as the whole body (400 413) or
+inside an event field (200 207 within the gateway's depth limit, 400 past it), huge strings in
+an event (200 207 413), wrong content types (415), 10 MB bodies with a declared length,
+chunked, or as a gzip bomb (413), bad tokens (401), another platform's events or token (403),
+unknown paths and methods (404 405), too many events (413), invalid UTF-8 (400), malformed HTTP
+(400), and batches of real events of the platform, some fields broken (200 207; 400 if a field
+is NaN/Infinity or nests past the depth limit: the gateway's documented JSON rules, checked
+here on the events themselves by :func:`keeps_json_rules`). Most cases are seeded variations
+of the drawn ones (:func:`generate`); every real event gets a fresh event id each time it is
+sent, so an accepted event is one input of the ledger.
 
 :func:`check_answer` holds every answer to the documented contract: a 4xx is an RFC 9457
 problem (``application/problem+json``, a known ``type`` with that status); a 200/207 has one
@@ -21,6 +23,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import math
 import random
 import uuid
 from collections import Counter
@@ -29,7 +32,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from connectors.gateway.body import NDJSON, parse_events
+from connectors.gateway.body import MAX_EVENT_DEPTH, NDJSON, parse_events
 from connectors.gateway.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem
 from streams.core.validate import EVENT_TYPES
 from tests.reliability import fuzz
@@ -39,6 +42,7 @@ OWN_TOKEN = "\0own"      # replaced by the platform's bearer token when the requ
 OTHER_TOKEN = "\0other"  # replaced by another platform's token
 BODY = frozenset({200, 207, 400, 413})
 EVENTS = frozenset({200, 207})
+MALFORMED = frozenset({400})
 TEN_MB = 10 * 1024 * 1024
 HUGE_STRING = 900_000
 WRONG_CONTENT_TYPES = ["text/plain", "application/xml", "multipart/form-data; boundary=x",
@@ -105,6 +109,24 @@ def valid_events(platform: str, now_ms: int, seed: int, n: int = 300) -> list[tu
     return out
 
 
+def keeps_json_rules(value: Any, levels: int = MAX_EVENT_DEPTH) -> bool:
+    """Whether an event (or a value at ``levels`` levels left) keeps the gateway's documented
+    JSON rules (docs/platform-guide.md, section 5): no NaN or Infinity (not JSON, RFC 8259),
+    objects and arrays at most ``MAX_EVENT_DEPTH`` levels deep, the event object being level 1."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (dict, list)):
+        return levels > 0 and all(keeps_json_rules(v, levels - 1)
+                                  for v in (value.values() if isinstance(value, dict) else value))
+    return True
+
+
+def events_expect(events: list[dict]) -> frozenset:
+    """What a batch of (broken) real events may get: a verdict per event, or 400 for the whole
+    body if one of them breaks the JSON rules."""
+    return EVENTS if all(map(keeps_json_rules, events)) else MALFORMED
+
+
 def _path(event_type: str) -> str:
     return f"/v1/events/{event_type}"
 
@@ -136,7 +158,7 @@ def strategies(pool: list[tuple[str, dict]], other_platform: str):
         t = draw(types)
         events = list(map(broken_by(draw(st.data())), draw(records(t, 8))))
         ndjson = draw(st.booleans())
-        return case("real events, some fields broken", t, events=events, expect=EVENTS,
+        return case("real events, some fields broken", t, events=events, expect=events_expect(events),
                     content_type=NDJSON if ndjson else "application/json")
 
     random_bytes = st.builds(lambda b, t, ct: case("random bytes", t, body=b, content_type=ct),
@@ -150,9 +172,9 @@ def strategies(pool: list[tuple[str, dict]], other_platform: str):
         lambda d, opener, t: case("deeply nested JSON", t, body=_nested(d, opener).encode(),
                                   expect=frozenset({400, 413})),
         st.integers(1, 200_000), st.sampled_from(["[", '{"a":']), types)
-    nested_in_event = st.builds(
+    nested_in_event = st.builds(  # the event object is one level, the field's value d more
         lambda t, r, d, fld: case("deeply nested JSON in an event", t, body=_in_event(r, fld, _nested(d, "[")),
-                                  expect=frozenset({200, 207, 400})),
+                                  expect=EVENTS if 1 + d <= MAX_EVENT_DEPTH else MALFORMED),
         types, st.sampled_from([r for _, r in pool]), st.integers(1, 100_000),
         st.sampled_from(["location", "site_id", "unknown_field"]))
     huge = st.builds(
@@ -226,8 +248,9 @@ HOSTILE_VALUES = [None, -1, 0, 2**70, -(2**63) - 1, 1.5e308, -0.0, True, "", " "
 
 
 def broken(record: dict, choice, integer, value) -> dict:
-    """A copy of ``record`` with one field deleted, set to ``value()``, huge or nested, or left
-    intact (``choice(seq)``, ``integer(lo, hi)``: hypothesis draws or a seeded ``random``)."""
+    """A copy of ``record`` with one field deleted, set to ``value()``, huge or nested (up to one
+    level past the gateway's depth limit), or left intact (``choice(seq)``, ``integer(lo, hi)``:
+    hypothesis draws or a seeded ``random``)."""
     record = copy.deepcopy(record)
     name = choice(sorted(record))
     how = choice(["keep", "keep", "delete", "random", "huge", "nested"])
@@ -238,7 +261,7 @@ def broken(record: dict, choice, integer, value) -> dict:
     elif how == "huge":
         record[name] = "h" * integer(1_000, 100_000)
     elif how == "nested":
-        record[name] = json.loads(_nested(integer(1, 200), "["))
+        record[name] = json.loads(_nested(integer(1, MAX_EVENT_DEPTH), "["))
     return record
 
 
@@ -278,8 +301,8 @@ def generate(n: int, seed: int, pool: list[tuple[str, dict]], other_platform: st
         records = [r for t, r in pool if c.path == _path(t)]
         events = [broken(r, rng.choice, rng.randint, lambda: rng.choice(HOSTILE_VALUES))
                   for r in rng.sample(records, min(len(records), rng.randint(1, 8)))]
-        cases.append(HttpCase(c.label + " (mutated)", c.path, content_type=c.content_type, expect=EVENTS,
-                              events=events))
+        cases.append(HttpCase(c.label + " (mutated)", c.path, content_type=c.content_type,
+                              expect=events_expect(events), events=events))
     return cases[:n]
 
 

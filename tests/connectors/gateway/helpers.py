@@ -145,6 +145,21 @@ def with_unknown_division(events: list[dict]) -> list[dict]:
     return out
 
 
+
+PROBLEM = "https://gigbridge.example/problems/"
+
+
+async def problem(resp: aiohttp.ClientResponse, status: int, slug: str) -> dict:
+    """The body of ``resp``, checked to be the RFC 9457 problem ``slug`` with ``status``."""
+    body = await resp.json(content_type=None)
+    assert resp.status == status, body
+    assert resp.content_type == "application/problem+json"
+    assert body["type"] == PROBLEM + slug
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["instance"] == resp.url.path
+    return body
+
+
 @dataclass
 class RunningGateway:
     url: str

@@ -11,28 +11,17 @@ import pytest
 
 from connectors.gateway import GatewayConfig
 from tests.connectors.gateway.helpers import (
+    PROBLEM,
     TOKENS,
     Clock,
     auth,
     examples,
+    problem,
     running_gateway,
     wait_until,
     with_unknown_division,
 )
 from tests.support.raw_http import exchange, open_raw, request_bytes
-
-PROBLEM = "https://gigbridge.example/problems/"
-
-
-async def problem(resp, status: int, slug: str) -> dict:
-    body = await resp.json(content_type=None)
-    assert resp.status == status, body
-    assert resp.content_type == "application/problem+json"
-    assert body["type"] == PROBLEM + slug
-    assert body["status"] == status and body["title"] and body["detail"]
-    assert body["instance"] == resp.url.path
-    return body
-
 
 # --- 200 / 207 without Kafka -----------------------------------------------------------------
 
@@ -75,7 +64,7 @@ async def test_ndjson_body_is_accepted_as_input():
     ('[{"a": 1}, "x"]', "element 1"),
     ('[{"a": NaN}]', "not valid JSON"),
     ('[{"a": 1}] trailing', "not valid JSON"),
-    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "too deeply"),
 ])
 async def test_malformed_json_body_is_400(data, fragment):
     async with running_gateway() as gw:

@@ -37,11 +37,11 @@ def world() -> MemoryBroker:
     return broker
 
 
-def make_loop(broker, sink):
+def make_loop(broker, sink, legacy_offsets=None):
     loop = delivery_loop(SETTINGS, ROUTE, ENDPOINT, CATALOG, broker.producer(), lambda route, r: r,
                          lambda: 1_780_272_000_000, lambda delivered, refused: None, contextlib.nullcontext,
-                         consumer=broker.consumer(GROUP), sink=sink)
-    loop.sleep = no_wait
+                         consumer=broker.consumer(GROUP), sink=sink, legacy_offsets=legacy_offsets)
+    loop.sleep = loop.on_assigned.sleep = no_wait
     return loop
 
 
@@ -94,3 +94,60 @@ def test_a_down_endpoint_gives_its_batch_up_when_partitions_move():
         return broker
     broker = asyncio.run(scenario())
     assert set(receipted(broker)) == every_source()  # nothing lost; repeats allowed (idempotency key)
+
+
+def deliver_all(broker, legacy_offsets=None) -> InMemorySink:
+    """Run one delivery loop until every offset is committed."""
+    async def scenario():
+        sink = InMemorySink(ROUTE.destination)
+        loop = make_loop(broker, sink, legacy_offsets)
+        task = asyncio.ensure_future(loop.run())
+        await until(lambda: fully_committed(broker), "every offset committed")
+        await loop.stop()
+        await task
+        return sink
+    return asyncio.run(scenario())
+
+
+def test_a_new_delivery_group_starts_where_the_old_shared_group_left_off():
+    broker, legacy = world(), {(SOURCE, 0): 6, (SOURCE, 1): 4}
+    sink = deliver_all(broker, lambda: legacy)
+    expected = {(p, o) for p, o in every_source() if o >= legacy[(SOURCE, p)]}
+    assert sorted(receipted(broker)) == sorted(expected)  # nothing before the old group's offsets again
+    assert len(sink.delivered) == len(expected)
+
+
+def test_a_group_with_its_own_offsets_ignores_the_old_groups():
+    broker = world()
+    deliver_all(broker)
+    schema = CATALOG.contract("incident_report").latest
+    for p in (0, 1):
+        broker.append(SOURCE, p, b"late", encode(schema, {**INCIDENT, "event_id": str(uuid.uuid4())}))
+    sink = deliver_all(broker, lambda: {(SOURCE, 0): 0, (SOURCE, 1): 0})
+    assert len(sink.delivered) == 2  # only the new records: its own commits win
+    assert sorted(receipted(broker)) == sorted(every_source() | {(0, RECORDS // 2), (1, RECORDS // 2)})
+
+
+def test_an_unreadable_old_group_is_retried_then_means_the_earliest_offset_not_a_stop():
+    calls = []
+
+    def refused():
+        calls.append(1)
+        raise PermissionError("GROUP_AUTHORIZATION_FAILED")
+    broker = world()
+    sink = deliver_all(broker, refused)
+    assert len(sink.delivered) == RECORDS
+    assert len(calls) == 3  # tried again before giving up
+
+
+def test_a_passing_failure_to_read_the_old_group_is_ridden_out():
+    answers = [ConnectionError("coordinator not available"), {(SOURCE, 0): 6, (SOURCE, 1): 4}]
+
+    def flaky():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    broker = world()
+    sink = deliver_all(broker, flaky)
+    assert len(sink.delivered) == RECORDS - 10
