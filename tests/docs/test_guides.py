@@ -733,9 +733,12 @@ def test_prometheus_with_the_local_config(hub):
     prometheus = hub.start(PROMETHEUS, fill(PROMETHEUS.text, local), "prometheus")
     try:
         wait_for(lambda: _http_status(f"http://127.0.0.1:{port}/-/ready") == 200, 30, "Prometheus ready")
-        [target] = wait_for(lambda: _prometheus_api(port, "/api/v1/targets")["data"]["activeTargets"], 30,
-                            "the scrape target")
-        assert (target["labels"]["job"], target["scrapeUrl"]) == ("gigbridge-worker", "http://127.0.0.1:6066/metrics")
+        targets = wait_for(lambda: _prometheus_api(port, "/api/v1/targets")["data"]["activeTargets"], 30,
+                           "the scrape targets")
+        assert sorted((t["labels"]["job"], t["scrapeUrl"]) for t in targets) == [
+            ("gigbridge-gateway", "http://127.0.0.1:8080/metrics"),
+            ("gigbridge-registry", "http://127.0.0.1:8081/metrics"),
+            ("gigbridge-worker", "http://127.0.0.1:6066/metrics")]
         groups = wait_for(lambda: _prometheus_api(port, "/api/v1/rules?type=alert")["data"]["groups"], 30,
                           "the alerting rules")
         guide = OPERATIONS.path.read_text()
