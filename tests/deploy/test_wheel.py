@@ -67,7 +67,7 @@ def test_installed_worker_and_gateway_become_ready(image_install, installed_work
     assert http_status(installed_worker.port, "/readyz") == 200
     assert (installed_worker.cwd / ".local" / "worker").is_dir()
     # The store lives in <data_dir>/<app_id>/dedupe (streams.runtime.dedupe.state); the venv itself holds
-    # a `streams/dedupe` *package*, so look for the app's state directory, not the word.
+    # a `streams/runtime/dedupe` *package*, so look for the app's state directory, not the word.
     assert any((installed_worker.cwd / ".local" / "worker").glob("*/dedupe/CURRENT"))  # RocksDB's files
     assert not any(image_install.venv.rglob("dedupe/CURRENT")), "nothing may be written into the venv"
 
