@@ -38,7 +38,7 @@ WORKDIR /data
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 6066 8080 8081
-# The worker's /readyz (Kafka answered lately, no stuck partition, not draining: streams/health.py).
+# The worker's /readyz (Kafka answered lately, no stuck partition, not draining: streams/runtime/health.py).
 # Slim has no curl, so python's urllib asks; any non-200 answer or no answer fails the check.
 # docker-compose.yml gives the gateway and the registry their own checks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

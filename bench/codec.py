@@ -37,10 +37,10 @@ def _time(fn: Callable[[], object], repeat: int = 1) -> float:
 def run(events: list[BenchEvent], batch_size: int = 500, repeat: int = 3) -> dict:
     """Rates in events/s and per-stage costs in µs per input event (over all of ``events``), each
     the best of ``repeat`` runs (the machine is shared with the broker and other work), under the
-    worker's garbage-collector settings (``streams.worker.tune_gc``; Python's default threshold
+    worker's garbage-collector settings (``streams.runtime.worker.tune_gc``; Python's default threshold
     would scan the results kept here for the breakdown, which the worker never keeps)."""
     from gigbridge.settings import Settings
-    from streams.worker import tune_gc
+    from streams.runtime.worker import tune_gc
 
     threshold = gc.get_threshold()
     tune_gc(Settings.model_fields["gc_gen0_threshold"].default)
@@ -54,15 +54,15 @@ def run(events: list[BenchEvent], batch_size: int = 500, repeat: int = 3) -> dic
 def _run(events: list[BenchEvent], batch_size: int, repeat: int) -> dict:
     from schemas.shape import find_problem
     from schemas.splice import splice
-    from streams.policy import POLICY_LEAVES
+    from streams.core.policy import POLICY_LEAVES
     from schemas.wire import WireFormatError, decode, encode
-    from streams import metrics
-    from streams.plan import InMessage, plan_batch
-    from streams.pii import find_identifier
-    from streams.classify import Accepted, DeadLettered, classify
-    from streams.route import routes_for
-    from streams.topics import parse_ingest_topic
-    from streams.validate import CONTRACT_BY_EVENT_TYPE, check_rules
+    from streams.runtime import metrics
+    from streams.core.plan import InMessage, plan_batch
+    from streams.core.pii import find_identifier
+    from streams.core.classify import Accepted, DeadLettered, classify
+    from streams.core.route import routes_for
+    from streams.core.topics import parse_ingest_topic
+    from streams.core.validate import CONTRACT_BY_EVENT_TYPE, check_rules
 
     ctx = bench_context()
     now = now_ms()

@@ -21,7 +21,7 @@ def partitions_of(topic: str) -> int:
     """Partitions the bench gives a topic: what the hub would create it with (office topics:
     the ``GIGBRIDGE_OFFICE_TOPIC_PARTITIONS`` default; every other topic ``PARTITIONS``)."""
     from gigbridge.settings import Settings
-    from streams.route import new_topic_partitions
+    from streams.core.route import new_topic_partitions
 
     return new_topic_partitions(topic, PARTITIONS, Settings.model_fields["office_topic_partitions"].default)
 

@@ -10,8 +10,8 @@ from gigbridge.divisions import default_table
 from gigbridge.simulator.generator import Simulator
 from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
-from streams.topics import ingest_topic
-from streams.validate import EVENT_TYPES
+from streams.core.topics import ingest_topic
+from streams.core.validate import EVENT_TYPES
 
 PLATFORMS = 3  # the simulator's default (`make run`)
 INVALID_SHARE = 0.05

@@ -125,7 +125,7 @@ class Hub(Contender):
 
     def __init__(self, conn, workdir, platforms, catalog, label: str = "hub", extra_env: dict | None = None,
                  module: str = "gigbridge.cli") -> None:
-        from streams.topics import DLQ_TOPIC, rejected_topic, validated_topics
+        from streams.core.topics import DLQ_TOPIC, rejected_topic, validated_topics
 
         self.conn, self.workdir, self.catalog, self.label = conn, workdir, catalog, label
         self.extra_env, self.module = extra_env or {}, module
@@ -402,9 +402,9 @@ def make_inputs(plan: Plan, seed: int) -> tuple[Inputs, EventSource]:
 def output_topics(source: EventSource, ctx, platforms: list[str]) -> set[str]:
     """Every topic the hub can write for this input: its static topics plus the office and
     insurer topics of every simulated site (an event's division code is its site's)."""
-    from streams.route import routes_for
-    from streams.topics import DLQ_TOPIC, rejected_topic, validated_topics
-    from streams.validate import EVENT_TYPES
+    from streams.core.route import routes_for
+    from streams.core.topics import DLQ_TOPIC, rejected_topic, validated_topics
+    from streams.core.validate import EVENT_TYPES
 
     topics = {*validated_topics(), DLQ_TOPIC, *(rejected_topic(p) for p in platforms)}
     for sites in source.sim.sites.values():
@@ -489,8 +489,8 @@ async def bench(plan: Plan, seed: int, stop_broker: bool) -> dict:
 
 
 def _expected(events: list[BenchEvent], ctx, now: int) -> dict:
-    from streams.classify import Accepted, DeadLettered, classify
-    from streams.topics import parse_ingest_topic
+    from streams.core.classify import Accepted, DeadLettered, classify
+    from streams.core.topics import parse_ingest_topic
 
     counts: Counter = Counter()
     for e in events:

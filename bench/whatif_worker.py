@@ -52,8 +52,8 @@ def _no_dedupe_log():
     partition that moves to another worker would forget its ids."""
     from types import SimpleNamespace
 
-    import streams.dedupe.flush as dedupe_flush
-    from streams.plan import Delivery
+    import streams.runtime.dedupe.flush as dedupe_flush
+    from streams.core.plan import Delivery
 
     _require(dedupe_flush, "log_record", "no_dedupe_log")
     _require_source(dedupe_flush.DedupeLogFlusher._flush, ("log_record(", "self._write(", "ack.offset"),
@@ -104,7 +104,7 @@ def _memwatch():
     import time
     import tracemalloc
 
-    import streams.metrics as metrics
+    import streams.runtime.metrics as metrics
     from gigbridge.heap import heap_usage_mb
 
     metric_objects = [m for m in vars(metrics).values() if hasattr(m, "_metrics")]
@@ -215,7 +215,7 @@ def main() -> int:
     customizers = apply([n for n in os.environ.get("BENCH_WHATIF", "").split(",") if n])
     from gigbridge.logs import configure_logging
     from gigbridge.settings import Settings
-    from streams.worker import HubWorker, serve
+    from streams.runtime.worker import HubWorker, serve
 
     sys.argv = ["gigbridge", "worker"]
     settings = Settings()

@@ -23,7 +23,7 @@ log = get_logger("gigbridge.cli")
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.worker import HubWorker, serve
+    from streams.runtime.worker import HubWorker, serve
 
     # A broker certificate this worker does not trust is a configuration error (exit 2), not
     # something for the clients to retry until they time out.
@@ -126,8 +126,8 @@ def _redrive(settings: Settings, args: argparse.Namespace) -> int:
 
 def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.topics_admin import TopicAdmin
-    from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
-    from streams.validate import EVENT_TYPES
+    from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
+    from streams.core.validate import EVENT_TYPES
 
     wanted = [*validated_topics(), DLQ_TOPIC]
     for platform in args.platform:

@@ -8,7 +8,7 @@
   ``"<redacted bytes len=N>"``, numbers, booleans and None kept, other objects replaced by
   ``"<redacted type=Name>"``; keys that themselves contain an identifier are replaced too;
 * every other string value (the log message included) is checked with
-  :func:`streams.pii.contains_identifier` and replaced by
+  :func:`streams.core.pii.contains_identifier` and replaced by
   ``"<redacted kind=KIND len=N>"`` when it contains a resident ID, phone, card number, e-mail
   or vehicle plate. Objects that are neither strings nor numbers are checked through ``str()``,
   and so are ints of 11+ digits (a phone number logged as a number).
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.pii import contains_identifier
+from streams.core.pii import contains_identifier
 
 PAYLOAD_KEYS = frozenset({"payload", "record", "event", "value", "raw"})
 # structlog's own instructions, consumed by later processors (format_exc_info,

@@ -2,7 +2,7 @@
 
 Every creator of a topic reads this table: :class:`gigbridge.topics_admin.TopicAdmin` (so
 ``gigbridge topics ensure``, the simulator and the worker's topics created on first use), the
-worker's dedupe logs (:func:`streams.dedupe.log.log_topic_configs`) and the Strimzi
+worker's dedupe logs (:func:`streams.runtime.dedupe.log.log_topic_configs`) and the Strimzi
 ``KafkaTopic`` resources generated for ``deploy/k8s`` (``python -m deploy.k8s.generate``).
 ``tests/gigbridge/test_topic_policy.py`` checks that they agree.
 

@@ -91,7 +91,7 @@ def splice(encoded: bytes, version: SchemaVersion, old: dict, new: dict,
     """The wire-format bytes of ``new`` under ``version``, from ``encoded`` (``old``'s, same
     version), or None when that cannot be done by replacing primitive leaves (encode instead).
     ``new`` must differ from ``old`` at most in the leaves named by ``paths`` (the caller's
-    contract, e.g. :data:`streams.policy.POLICY_LEAVES`); only those are compared. A path has
+    contract, e.g. :data:`streams.core.policy.POLICY_LEAVES`); only those are compared. A path has
     one or two names (a field, or a field of a nested record)."""
     kinds = leaf_kinds(version)
     out = encoded

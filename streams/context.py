@@ -1,54 +1,37 @@
-"""What a validation decision depends on besides the message, and the one place it is built.
+"""The composition root of event judgement: the one place a :class:`streams.core.context.Context`
+is built from settings and files.
 
-:class:`Context` holds the contract catalog, the division table's lookups, the time rules, the
-routing configuration and the privacy policy. :func:`build_context` makes it from
-:class:`gigbridge.settings.Settings`, and every path that judges events uses it: the worker's
-batch planning (``streams.worker``), the HTTP gateway (``connectors.gateway``) and the CLI
-(``gigbridge validate`` / ``publish``). So ``GIGBRIDGE_MAX_FUTURE_SKEW_S`` and
-``GIGBRIDGE_MAX_EVENT_AGE_DAYS`` give the same verdict on the same event wherever it is judged
-(tests/streams/test_context.py checks all three).
+:class:`~streams.core.context.Context` (pure, in ``streams.core``) holds the contract catalog,
+the division table's lookups, the time rules, the routing configuration and the privacy policy.
+:func:`build_context` makes it from :class:`gigbridge.settings.Settings`, and every path that
+judges events uses it: the worker's batch planning (``streams.runtime.worker``), the HTTP gateway
+(``connectors.gateway``) and the CLI (``gigbridge validate`` / ``publish``). So
+``GIGBRIDGE_MAX_FUTURE_SKEW_S`` and ``GIGBRIDGE_MAX_EVENT_AGE_DAYS`` give the same verdict on the
+same event wherever it is judged (tests/streams/test_context.py checks all three).
+
+Why here, at ``streams/`` top level and not in ``streams.runtime`` or ``streams.core``: it reads
+settings and files, so it cannot be core; and the gateway and CLI (connectors, gigbridge) use it
+as much as the worker does, so it is not part of the worker runtime either. It sits above all
+three layers and only wires them.
 
 No network I/O: building reads the packaged division table and contract schemas and, unless
-``validate_only``, the privacy policy file.
+``validate_only``, the privacy policy file (through ``streams.loaders.policy``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
-from streams.route import Route, RoutingConfig
-from streams.validate import DAY_MS, DEFAULT_RULES, Rules
+from streams.core.context import Context
+from streams.core.route import RoutingConfig
+from streams.core.validate import DAY_MS, Rules
 
 log = get_logger("gigbridge.context")
 
 DEV_MASTER_SECRET = "gigbridge-dev-master-secret-not-for-production"
-
-
-def _unchanged(route, record: dict) -> dict:
-    return record
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Everything a decision depends on besides the message itself.
-
-    ``level_of`` (division code -> level) and ``routing`` decide the destinations; ``protect``
-    returns the copy of a record a destination may see (the privacy policy; identity until
-    one is configured); ``emit_validated`` also writes every valid event to
-    ``hub.validated.<type>`` (the audit stream of everything accepted).
-    """
-
-    catalog: Catalog
-    division_exists: Callable[[str], bool]
-    rules: Rules = DEFAULT_RULES
-    level_of: Callable[[str], object] = lambda code: None
-    routing: RoutingConfig = RoutingConfig()
-    protect: Callable[[Route, dict], dict] = _unchanged
-    emit_validated: bool = True
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -75,7 +58,8 @@ def build_context(settings: Settings, *, validate_only: bool = False, catalog: C
     rules = rules_from(settings)
     if validate_only:
         return Context(catalog=catalog, division_exists=division_exists or default_table().exists, rules=rules)
-    from streams.policy import Protector, SecretSource, load_policies
+    from streams.core.policy import Protector, SecretSource
+    from streams.loaders.policy import load_policies
 
     master = settings.privacy_master_secret
     if master is None:

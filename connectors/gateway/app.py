@@ -35,10 +35,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from gigbridge.logs import get_logger
 from schemas.catalog import Catalog, default_catalog
 from schemas.wire import EncodeError, encode
-from streams.classify import Accepted, classify_json
-from streams.context import Context, build_context
-from streams.topics import ingest_topic
-from streams.validate import EVENT_TYPES, PLATFORM_ID_RE
+from streams.core.classify import Accepted, classify_json
+from streams.context import build_context
+from streams.core.context import Context
+from streams.core.topics import ingest_topic
+from streams.core.validate import EVENT_TYPES, PLATFORM_ID_RE
 
 from .body import media_type_of, parse_events, read_body
 from .config import GatewayConfig, TokenStore
@@ -321,7 +322,8 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     app.router.add_get("/metrics", gateway.metrics_endpoint)
     app.router.add_get("/openapi.json", gateway.openapi)
     if mount_registry:
-        from connectors.registry.api import KafkaTopicLister, create_registry_app
+        from connectors.registry.api import create_registry_app
+        from connectors.registry.topic_lister import KafkaTopicLister
 
         if topic_lister is _DEFAULT:
             topic_lister = KafkaTopicLister.from_settings(settings) if settings is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.catalog import Catalog
-from streams.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
+from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
 
 from .avro_jsonschema import avro_to_json_schema
 from .body import MAX_EVENT_DEPTH

@@ -6,13 +6,13 @@ or run standalone (``gigbridge registry`` via :func:`add_cli`, or ``python -m co
 
 from .api import (
     CONTENT_TYPE,
-    KafkaTopicLister,
     RegistryError,
     SchemaRegistryApi,
     TopicLister,
     create_registry_app,
 )
 from .cli import add_cli, serve_registry
+from .topic_lister import KafkaTopicLister
 
 __all__ = [
     "CONTENT_TYPE",

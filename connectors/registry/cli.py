@@ -26,7 +26,8 @@ async def serve_registry(settings: Any, host: str | None = None, port: int | Non
                          started: asyncio.Event | None = None) -> None:
     """Serve the registry at the root path until cancelled. Lists existing topics through
     ``settings``' Kafka connection (if ``settings`` is given)."""
-    from .api import KafkaTopicLister, create_registry_app
+    from .api import create_registry_app
+    from .topic_lister import KafkaTopicLister
     from .metrics import instrument
 
     host = host or _setting(settings, "registry_host", "127.0.0.1")

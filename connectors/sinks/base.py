@@ -85,7 +85,7 @@ class DeadLetter:
     response_body: str = ""
 
 
-# What became of one record handed to a sink (``streams.classify.Outcome`` is what became of an
+# What became of one record handed to a sink (``streams.core.classify.Outcome`` is what became of an
 # ingest message).
 DeliveryOutcome = Delivered | DeadLetter
 

@@ -30,10 +30,10 @@ from gigbridge.access import AccessFile, load_access
 from gigbridge.access_strimzi import CLUSTER_LABEL, DEFAULT_CLUSTER, export_yaml
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import topic_configs
-from streams.dedupe.log import log_topic
-from streams.route import insurance_topic, new_topic_partitions
-from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
-from streams.validate import EVENT_TYPES
+from streams.runtime.dedupe.log import log_topic
+from streams.core.route import insurance_topic, new_topic_partitions
+from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
+from streams.core.validate import EVENT_TYPES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASE = REPO_ROOT / "deploy" / "k8s" / "base"

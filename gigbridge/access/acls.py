@@ -18,7 +18,7 @@ from gigbridge.access.model import OFFICE_LEVELS, AccessFile
 
 CLUSTER_RESOURCE = "kafka-cluster"
 
-# Topic names (final; tests/gigbridge/test_access.py checks them against streams.topics and
+# Topic names (final; tests/gigbridge/test_access.py checks them against streams.core.topics and
 # schemas/catalog.yaml).
 INGEST_TYPES = ("sites", "headcounts", "incidents")
 #: Other topics a platform writes: injury-cover orders (docs/cover.md), concern cases

@@ -246,7 +246,7 @@ def _read_yaml(path: Path, what: str) -> Any:
 def units_of(path: str | os.PathLike[str] = DEFAULT_UNITS_FILE) -> Callable[[str], bool]:
     """Whether a unit id exists for the case routing of ``deploy/units.yaml`` (or another units
     file): a listed unit, or the synthetic ``<county>-gov`` of an unlisted county."""
-    from streams.cases_data import load_units  # the one reader of units files; imports streams
+    from streams.loaders.cases import load_units  # the one reader of units files; imports streams
 
     try:
         book = load_units(Path(path))

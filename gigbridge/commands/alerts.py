@@ -17,7 +17,7 @@ from pathlib import Path
 from gigbridge.divisions import default_table
 from streams.core.notices.cap import CapProblem, parse_cap
 from streams.core.notices.registry import Registry, apply_notice, notice_topic
-from streams.notices_data import load_cap_schema
+from streams.loaders.notices import load_cap_schema
 
 
 def import_dry_run(files: list[str]) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from streams.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from tqdm import tqdm
 from gigbridge.commands.jsonlines import read_lines
 from gigbridge.settings import Settings
 from schemas.wire import encode
-from streams.classify import Accepted, classify_json
+from streams.core.classify import Accepted, classify_json
 from streams.context import build_context
-from streams.topics import ingest_topic
+from streams.core.topics import ingest_topic
 
 
 class Progress:

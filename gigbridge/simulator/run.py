@@ -15,8 +15,8 @@ from gigbridge.simulator.generator import SimEvent, Simulator
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import Catalog, default_catalog
 from schemas.wire import encode
-from streams.topics import ingest_topic
-from streams.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
+from streams.core.topics import ingest_topic
+from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
 
 log = get_logger("gigbridge.simulate")
 

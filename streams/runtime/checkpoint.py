@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Protocol
 
 from gigbridge.logs import get_logger
-from streams.broker.protocols import Consumer
+from streams.runtime.broker.protocols import Consumer
 
 log = get_logger("gigbridge.checkpoint")
 

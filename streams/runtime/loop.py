@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, ContextManager, Protocol, Sequence
 
 from gigbridge.logs import get_logger
-from streams.broker.protocols import Consumer, ConsumerStopped, Record
+from streams.runtime.broker.protocols import Consumer, ConsumerStopped, Record
 from streams.runtime.checkpoint import RETRY_BACKOFF_S, Checkpoint, State
 
 log = get_logger("gigbridge.loop")

@@ -1,6 +1,6 @@
 """The metric names the hub exports: the one list the dashboard and alert-rule tests check against.
 
-``exported_metric_names()`` uses ``streams.metrics.exported_metric_names()`` when the hub provides
+``exported_metric_names()`` uses ``streams.runtime.metrics.exported_metric_names()`` when the hub provides
 it (the real registry), else the static contract below. Either way the result says which one it
 is (``.source``), so a failing test names the list it compared against. Names are as they appear
 in PromQL: counters with ``_total``, histograms by their base name (``_bucket``/``_sum``/``_count``
@@ -36,7 +36,7 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_active_workers": ("county",),
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
-    "gigbridge_worker_ready": (),  # gauge, defined in streams/health.py
+    "gigbridge_worker_ready": (),  # gauge, defined in streams/runtime/health.py
     # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
     "gigbridge_gateway_requests_total": ("platform", "status"),
     "gigbridge_gateway_events_total": ("platform", "type", "outcome"),
@@ -85,13 +85,13 @@ def connector_metric_names() -> set[str]:
 
 def exported_metric_names() -> MetricNames:
     try:
-        # streams.health registers gigbridge_worker_ready; the worker imports it (streams.app),
-        # streams.metrics does not, so import it here for the registry to be the worker's.
-        import streams.health  # noqa: F401
-        from streams.metrics import exported_metric_names as from_registry
+        # streams.runtime.health registers gigbridge_worker_ready; the worker imports it (streams.runtime.app),
+        # streams.runtime.metrics does not, so import it here for the registry to be the worker's.
+        import streams.runtime.health  # noqa: F401
+        from streams.runtime.metrics import exported_metric_names as from_registry
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "
-                                     f"(streams.metrics.exported_metric_names not importable: {exc})")
+                                     f"(streams.runtime.metrics.exported_metric_names not importable: {exc})")
     return MetricNames(from_registry() | connector_metric_names(),
-                       "streams.metrics.exported_metric_names() (the hub's registry) + the gateway's and "
+                       "streams.runtime.metrics.exported_metric_names() (the hub's registry) + the gateway's and "
                        "registry's (connector_metric_names)")

@@ -39,7 +39,7 @@ def installed_worker(image_install, kafka, tmp_path_factory):
 
 
 def _installed_paths(image_install) -> dict:
-    code = ("import json, gigbridge, streams.policy, gigbridge.access as a, streams.cover_data as c; "
+    code = ("import json, gigbridge, streams.core.policy, gigbridge.access as a, streams.loaders.cover as c; "
             "from gigbridge.settings import Settings; s = Settings(); c.load_rates(); c.load_calendar(); "
             "print(json.dumps({'package': gigbridge.__file__, 'policy': str(s.privacy_policy_file), "
             "'access': str(a.DEFAULT_ACCESS_FILE), 'cover rates': str(c.DEFAULT_RATES_PATH), "
@@ -66,8 +66,8 @@ def test_installed_worker_and_gateway_become_ready(image_install, installed_work
     # table, and keeps its dedupe store under its working directory, not in site-packages.
     assert http_status(installed_worker.port, "/readyz") == 200
     assert (installed_worker.cwd / ".local" / "worker").is_dir()
-    # The store lives in <data_dir>/<app_id>/dedupe (streams.dedupe.state); the venv itself holds
-    # a `streams/dedupe` *package*, so look for the app's state directory, not the word.
+    # The store lives in <data_dir>/<app_id>/dedupe (streams.runtime.dedupe.state); the venv itself holds
+    # a `streams/runtime/dedupe` *package*, so look for the app's state directory, not the word.
     assert any((installed_worker.cwd / ".local" / "worker").glob("*/dedupe/CURRENT"))  # RocksDB's files
     assert not any(image_install.venv.rglob("dedupe/CURRENT")), "nothing may be written into the venv"
 

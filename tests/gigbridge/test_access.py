@@ -98,7 +98,7 @@ def test_hub_app_id_default_matches_settings_default() -> None:
 
 
 def test_topic_names_match_streams_and_catalog() -> None:
-    from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
+    from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
 
     access = parse_access(BASE)
     acls = desired_acls(access)

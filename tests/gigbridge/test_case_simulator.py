@@ -12,13 +12,13 @@ from gigbridge.divisions import default_table
 from gigbridge.simulator.cases import BEHAVIOURS, CaseSimulator
 from schemas.catalog import default_catalog
 from schemas.wire import decode, encode
-from streams.cases_data import load_units
+from streams.loaders.cases import load_units
 from streams.core.cases.deadlines import overdue
 from streams.core.cases.lifecycle import CaseState, Transition, apply, open_case, rejection_reply
 from streams.core.cases.measures import overdue_by_urgency, unit_measures
 from streams.core.cases.records import check_case_event, check_concern_case
 from streams.core.cases.units import CATEGORIES, URGENCIES
-from streams.validate import check_schema
+from streams.core.validate import check_schema
 
 UNITS = load_units()
 START = 1_780_000_000_000

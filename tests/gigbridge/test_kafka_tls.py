@@ -43,7 +43,7 @@ def test_sasl_ssl_gives_every_client_the_same_verifying_context(pki):
 
 
 def test_faust_gets_sasl_ssl_credentials_with_that_context(pki):
-    from streams.app import create_app
+    from streams.runtime.app import create_app
 
     settings = tls_settings(pki)
     credentials = create_app(settings).conf.broker_credentials

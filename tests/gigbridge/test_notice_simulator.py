@@ -12,8 +12,8 @@ from streams.core.notices.cap import parse_cap
 from streams.core.notices.registry import Registry, apply_notice
 from streams.core.notices.rule_changes import check_rule_change
 from streams.core.notices.tracking import answer_state, check_measure, concerned_platforms, record_answer, track_notice
-from streams.notices_data import load_cap_schema
-from streams.validate import check_schema
+from streams.loaders.notices import load_cap_schema
+from streams.core.validate import check_schema
 
 CAP = Path(__file__).resolve().parents[1] / "data" / "cap" / "heat_orange_shenzhen.xml"
 SITES = [("swiftdash", "440305001000"), ("cityride", "440304003000"), ("parcelgo", "440305002000"),

@@ -21,9 +21,9 @@ from streams.core.cover.emits import DuplicateOrder, Emit
 from streams.core.cover.gaps import CoverLink, check_incident
 from streams.core.cover.orders import check_order_cover
 from streams.core.cover.state import CoverState
-from streams.cover_data import load_calendar, load_rates
-from streams.classify import Accepted, classify_json
-from streams.context import Context
+from streams.loaders.cover import load_calendar, load_rates
+from streams.core.classify import Accepted, classify_json
+from streams.core.context import Context
 
 DAY = "2026-05-30"
 RATES = load_rates()

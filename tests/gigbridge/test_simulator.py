@@ -4,9 +4,9 @@ from gigbridge.divisions import default_table
 from gigbridge.simulator.generator import Simulator
 from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
-from streams.classify import Accepted, DeadLettered, Rejected, classify
-from streams.context import Context
-from streams.topics import IngestTopic
+from streams.core.classify import Accepted, DeadLettered, Rejected, classify
+from streams.core.context import Context
+from streams.core.topics import IngestTopic
 
 NOW = 1_780_272_000_000
 

@@ -9,10 +9,10 @@ import pytest
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import AUDIT_PERIOD_MS, DAY_MS, FAMILIES, family_of, topic_configs
 from gigbridge.topics_admin import TopicAdmin
-from streams.dedupe.log import log_topic, log_topic_configs
-from streams.delivery import sink_routes
-from streams.route import insurance_topic, office_topic
-from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
+from streams.runtime.dedupe.log import log_topic, log_topic_configs
+from streams.runtime.delivery import sink_routes
+from streams.core.route import insurance_topic, office_topic
+from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
 from tests.support.kafka_io import hub_settings
 
 WINDOW_MS = 24 * 3600 * 1000

@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from gigbridge.topics_admin import TopicAdmin
-from streams.plan import Delivery
-from streams.writer import Writer, create_producer
+from streams.core.plan import Delivery
+from streams.runtime.writer import Writer, create_producer
 from tests.support.kafka_io import hub_settings
 
 pytestmark = pytest.mark.kafka

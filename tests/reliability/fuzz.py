@@ -20,7 +20,7 @@ from gigbridge.divisions import default_table
 from gigbridge.simulator.generator import Simulator
 from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
-from streams.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES
 
 CATALOG = default_catalog()
 CONTRACTS = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}

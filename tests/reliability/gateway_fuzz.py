@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from connectors.gateway.body import MAX_EVENT_DEPTH, NDJSON, parse_events
 from connectors.gateway.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem
-from streams.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES
 from tests.reliability import fuzz
 from tests.support.raw_http import RawResponse, request_bytes
 

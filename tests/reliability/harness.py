@@ -215,8 +215,8 @@ def onboard_platforms(conn, platforms: list[str], replication_factor: int = 1) -
     """Create the platforms' ingest and rejected topics (`gigbridge topics ensure --platform`)."""
     from gigbridge.settings import Settings
     from gigbridge.topics_admin import TopicAdmin
-    from streams.topics import ingest_topic, rejected_topic
-    from streams.validate import EVENT_TYPES
+    from streams.core.topics import ingest_topic, rejected_topic
+    from streams.core.validate import EVENT_TYPES
 
     admin = TopicAdmin(Settings(kafka_bootstrap=conn.bootstrap, kafka_username=conn.username,
                                 kafka_password=conn.password, topic_replication_factor=replication_factor))

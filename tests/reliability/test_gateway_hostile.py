@@ -22,7 +22,7 @@ import pytest
 
 from schemas.catalog import default_catalog
 from schemas.wire import decode
-from streams.topics import ingest_topic
+from streams.core.topics import ingest_topic
 from tests.reliability import gateway_fuzz
 from tests.reliability.harness import (
     SEED,

@@ -1,4 +1,4 @@
-"""streams.health without a broker: liveness, readiness reasons, stuck detection, drain waiting."""
+"""streams.runtime.health without a broker: liveness, readiness reasons, stuck detection, drain waiting."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.health import WorkerHealth
+from streams.runtime.health import WorkerHealth
 
 pytestmark = pytest.mark.reliability
 

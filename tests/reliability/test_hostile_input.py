@@ -11,12 +11,12 @@ import pytest
 
 from gigbridge.divisions import default_table
 from schemas.catalog import default_catalog
-from streams.classify import Accepted, DeadLettered, Rejected
-from streams.context import Context
-from streams.plan import InMessage, plan_batch
-from streams.route import RoutingConfig
-from streams.topics import ingest_topic
-from streams.validate import EVENT_TYPES
+from streams.core.classify import Accepted, DeadLettered, Rejected
+from streams.core.context import Context
+from streams.core.plan import InMessage, plan_batch
+from streams.core.route import RoutingConfig
+from streams.core.topics import ingest_topic
+from streams.core.validate import EVENT_TYPES
 from tests.reliability import fuzz
 from tests.reliability.harness import SEED, Worker, env_int, onboard_platforms, record, unique
 from tests.support.kafka_io import wait_for

@@ -1,7 +1,7 @@
 """Example payloads: layout, loader, coverage, and that each one shows exactly its rule.
 
 That every example gets exactly its verdict from the hub's validation is proven in
-tests/streams/test_examples.py (one parametrized test over all examples).
+tests/streams/core/test_examples.py (one parametrized test over all examples).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from schemas.catalog import default_catalog
 from schemas.splice import leaf_kinds, splice
 from schemas.wire import encode
-from streams.policy import POLICY_LEAVES, SecretSource, apply_policy, policy_for
+from streams.core.policy import POLICY_LEAVES, SecretSource, apply_policy, policy_for
 
 CATALOG = default_catalog()
 SECRETS = SecretSource(b"0123456789abcdef0123456789abcdef")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streams.dedupe.store import DedupeStore
+from streams.runtime.dedupe.store import DedupeStore
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from schemas.examples import load_examples
 from schemas.wire import encode
-from streams.classify import Accepted
+from streams.core.classify import Accepted
 from streams.context import build_context
-from streams.plan import InMessage, plan_batch
-from streams.validate import DAY_MS
+from streams.core.plan import InMessage, plan_batch
+from streams.core.validate import DAY_MS
 
 SITE = next(e.payload for e in load_examples(contract="site_event", kind="valid"))
 PLATFORM = SITE["platform_id"]

@@ -167,8 +167,8 @@ def hub_settings(conn, **overrides):
 def onboard(conn, platform: str) -> None:
     """Create a platform's ingest and rejected topics (what `gigbridge topics ensure` does)."""
     from gigbridge.topics_admin import TopicAdmin
-    from streams.topics import ingest_topic, rejected_topic
-    from streams.validate import EVENT_TYPES
+    from streams.core.topics import ingest_topic, rejected_topic
+    from streams.core.validate import EVENT_TYPES
 
     admin = TopicAdmin(hub_settings(conn))
     try:

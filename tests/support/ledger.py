@@ -47,9 +47,9 @@ from gigbridge.simulator.generator import Simulator
 from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
 from schemas.wire import WireFormatError, decode
-from streams.route import RoutingConfig, insurance_topic, routes_for
-from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
-from streams.validate import EVENT_TYPES
+from streams.core.route import RoutingConfig, insurance_topic, routes_for
+from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
+from streams.core.validate import EVENT_TYPES
 
 SEQ_HEADER = "ledger-seq"
 CATALOG = default_catalog()

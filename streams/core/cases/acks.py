@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.validate import Rejection
+from streams.core.validate import Rejection
 
 ACK_ACTIONS = ("RECEIVED", "VISITED", "REFERRED")
 

@@ -11,7 +11,7 @@ States (``CaseState.status``)::
 :data:`PERMISSIONS` says which role may take each step; :func:`apply` is the whole machine:
 a legal step by a permitted actor returns a :class:`Transition` (the new state and the records to
 fan out), an exact replay of an applied ``event_id`` returns the state unchanged with nothing to
-send, anything else returns a :class:`~streams.validate.Rejection` and the caller keeps the old
+send, anything else returns a :class:`~streams.core.validate.Rejection` and the caller keeps the old
 state. Guarantees (tested exhaustively and with Hypothesis): an open case always has an assigned
 unit the unit book knows; deadlines are fixed when a round starts (submission or reopening) and
 no transfer, assignment or cross-region hand-over moves them; the first unit that accepts leads
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 from streams.core.cases.units import UnitBook
-from streams.validate import Rejection
+from streams.core.validate import Rejection
 
 STATUSES = ("OPEN", "ACCEPTED", "RESPONDED", "RESOLVED", "CLOSED_REJECTED")
 ACTIONS = ("ACCEPTED", "ASSIGNED", "TRANSFERRED", "RESPONDED", "RESOLVED", "REJECTED", "REOPENED", "FEEDBACK")

@@ -4,7 +4,7 @@ Attribution follows first-receiver-leads: a case counts as *received* by every u
 transferred or assigned to; acceptance, response, resolution, reopening and satisfaction count for
 its lead unit (the first that accepted). Rates of the current round are measured (a reopened case
 starts a new round). Every count between 1 and k-1 -- and a satisfaction mean over fewer than k
-feedbacks -- is published as None, with the same :func:`streams.policy.suppress_small` the
+feedbacks -- is published as None, with the same :func:`streams.core.policy.suppress_small` the
 monitoring policy uses.
 """
 
@@ -17,7 +17,7 @@ from typing import Iterable
 from gigbridge.divisions import Level, truncate
 from streams.core.cases.deadlines import overdue
 from streams.core.cases.lifecycle import CaseState
-from streams.policy import DEFAULT_K, suppress_small
+from streams.core.policy import DEFAULT_K, suppress_small
 
 COUNTS = ("received", "accepted_on_time", "responded_on_time", "resolved", "reopened")
 

@@ -1,10 +1,10 @@
 """Validation of ``ConcernCase``, ``CaseEvent`` and ``IncidentAck`` dicts taken alone.
 
-Each check returns the first broken rule as a :class:`streams.validate.Rejection` (stable reason
+Each check returns the first broken rule as a :class:`streams.core.validate.Rejection` (stable reason
 code, field path, value-free message) or None. The record must already fit its Avro schema
-(``streams.validate.check_schema``). Whether a step is legal for the case's current state is
+(``streams.core.validate.check_schema``). Whether a step is legal for the case's current state is
 :mod:`.lifecycle`'s business. Free text (``summary``, ``note``) is limited to 500 characters and
-must carry no direct identifier (the project's detector, ``streams.pii``).
+must carry no direct identifier (the project's detector, ``streams.core.pii``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Callable
 
 from streams.core.cases.units import UnitBook
-from streams.pii import contains_identifier
-from streams.validate import (
+from streams.core.pii import contains_identifier
+from streams.core.validate import (
     DEFAULT_RULES, PLATFORM_ID_RE, PSEUDONYM_RE, UUID_RE, Rejection, Rules, division_check, event_id_check,
     time_window_check,
 )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from streams.core.cover.workdays import WorkCalendar, determination_due
-from streams.validate import (
+from streams.core.validate import (
     DEFAULT_RULES,
     Rejection,
     Rules,

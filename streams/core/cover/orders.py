@@ -1,7 +1,7 @@
 """Validation of ``OrderCover`` records (one per order, on ``platform.<id>.orders``).
 
-Same contract as :mod:`streams.validate`: the caller passes the clock, the division register
-and the rate table; the first broken rule comes back as a :class:`~streams.validate.Rejection`
+Same contract as :mod:`streams.core.validate`: the caller passes the clock, the division register
+and the rate table; the first broken rule comes back as a :class:`~streams.core.validate.Rejection`
 whose message never quotes the value. Rules, in order:
 
 * the generic ones: ``invalid_event_id``, ``invalid_platform_id`` / ``platform_mismatch``,
@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Callable
 
 from streams.core.cover.rates import RateTable
-from streams.validate import (
+from streams.core.validate import (
     COMMON_CHECKS,
     DEFAULT_RULES,
     PSEUDONYM_RE,

@@ -1,6 +1,6 @@
 """The premium rate table: fen per order by province and industry, in dated versions.
 
-Source: ``deploy/cover-rates.yaml`` (read by the edge, :mod:`streams.cover_data`, and handed in
+Source: ``deploy/cover-rates.yaml`` (read by the edge, :mod:`streams.loaders.cover`, and handed in
 here as text). Guarantees of a loaded :class:`RateTable`:
 
 * versions are listed oldest first, each ``effective_from`` strictly after the previous one, and

@@ -13,7 +13,7 @@
    codes (``division_exists``).
 
 Every refusal is a :class:`CapProblem` (RFC 9457 fields); nothing is half-accepted. The XSD is
-an argument so that this module reads no file: ``streams.notices_data.load_cap_schema`` is the edge
+an argument so that this module reads no file: ``streams.loaders.notices.load_cap_schema`` is the edge
 that does.
 """
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from streams.validate import DIVISION_CODE_RE, Rejection, Rules, event_id_check, platform_check
+from streams.core.validate import DIVISION_CODE_RE, Rejection, Rules, event_id_check, platform_check
 
 FIELD = "division_codes"
 
 
 def run_checks(record: dict, checks: Iterable[Callable], now_ms: int, division_exists: Callable[[str], bool],
                topic_platform: str | None, rules: Rules) -> Rejection | None:
-    """The first rejection of ``checks`` (the streams.validate signature), or None."""
+    """The first rejection of ``checks`` (the streams.core.validate signature), or None."""
     for check in checks:
         rejection = check(record, now_ms, division_exists, topic_platform, rules)
         if rejection is not None:

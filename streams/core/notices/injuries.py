@@ -8,7 +8,7 @@ two phases: ``before_measure`` (no measure yet, or none at all) and ``after_meas
 after the ``effective_from`` of the platform's first measure for that notice). The denominator of
 a phase is the active workers (latest headcounts, plain data) of the platforms in that phase in
 the notice's area; a platform that answered counts in both phases. Small cells are suppressed
-with :func:`streams.policy.suppress_small`, the same function and threshold the monitoring
+with :func:`streams.core.policy.suppress_small`, the same function and threshold the monitoring
 policy applies to every aggregate the offices see: a suppressed count has no rate either.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from streams.core.notices.levels import within_any
-from streams.policy import DEFAULT_K, suppress_small
+from streams.core.policy import DEFAULT_K, suppress_small
 
 PHASES = ("before_measure", "after_measure")
 

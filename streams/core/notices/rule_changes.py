@@ -1,7 +1,7 @@
 """Validation of ``AlgorithmRuleChange`` records (platform.<id>.algorithm-changes).
 
 Beyond the usual event rules (event_id, platform_id, divisions, published_at not in the future
-nor too old, no direct identifiers anywhere -- the project's detector, streams.pii):
+nor too old, no direct identifiers anywhere -- the project's detector, streams.core.pii):
 
 * ``effective_at`` is at least :attr:`ChangeRules.notice_period_ms` after ``published_at``
   (``notice_period_too_short``), default 7 days;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from streams.core.notices.checks import IDENTITY_CHECKS, division_list_check, run_checks, text_length_check
-from streams.validate import DAY_MS, DEFAULT_RULES, Rejection, Rules, identifier_check, time_window_check
+from streams.core.validate import DAY_MS, DEFAULT_RULES, Rejection, Rules, identifier_check, time_window_check
 
 CONSULTATION_REQUIRED = frozenset({"PAY_DISTRIBUTION", "PRICING", "TIME_ESTIMATE", "PENALTY"})
 MAX_SUMMARY_CHARS = 2000

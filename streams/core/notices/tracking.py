@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Mapping
 
 from streams.core.notices.checks import IDENTITY_CHECKS, division_list_check, run_checks, text_length_check
 from streams.core.notices.levels import within_any
-from streams.validate import (
+from streams.core.validate import (
     DEFAULT_RULES,
     MAX_DESCRIPTION_CHARS,
     Rejection,

@@ -73,8 +73,8 @@ def kafka_settings(kafka) -> Settings:
 def platform_topics(platform: str) -> list[str]:
     """What ``gigbridge topics ensure --platform`` creates: the three ingest topics AND
     ``platform.<id>.rejected`` (a worker sharing the broker writes rejections there)."""
-    from streams.topics import ingest_topic, rejected_topic
-    from streams.validate import EVENT_TYPES
+    from streams.core.topics import ingest_topic, rejected_topic
+    from streams.core.validate import EVENT_TYPES
 
     return [*(ingest_topic(platform, e) for e in EVENT_TYPES), rejected_topic(platform)]
 

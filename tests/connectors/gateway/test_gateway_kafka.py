@@ -13,8 +13,8 @@ import pytest
 from connectors.gateway import GatewayConfig, KafkaEventProducer
 from schemas.catalog import default_catalog
 from schemas.wire import MAGIC_BYTE, decode
-from streams.topics import ingest_topic
-from streams.validate import EVENT_TYPES
+from streams.core.topics import ingest_topic
+from streams.core.validate import EVENT_TYPES
 from tests.connectors.gateway.helpers import onboarded as onboarded_platforms
 from tests.connectors.gateway.helpers import (
     examples,

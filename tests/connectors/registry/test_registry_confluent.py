@@ -19,7 +19,7 @@ from connectors.gateway import create_gateway_app
 from connectors.registry import KafkaTopicLister, create_registry_app
 from schemas.catalog import default_catalog
 from schemas.wire import decode, encode
-from streams.topics import ingest_topic
+from streams.core.topics import ingest_topic
 from tests.connectors.gateway.helpers import ServerThread, dead_producer, examples, kafka_settings, onboarded
 from tests.support.kafka_io import producer as kafka_python_producer
 from tests.support.kafka_io import read_all

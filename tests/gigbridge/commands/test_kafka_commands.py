@@ -11,7 +11,7 @@ from gigbridge.cli import main
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
-from streams.topics import DLQ_TOPIC, ingest_topic, rejected_topic
+from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic
 from tests.support.kafka_io import onboard, producer, read_all
 
 pytestmark = pytest.mark.kafka

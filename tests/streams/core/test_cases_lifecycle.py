@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.cases_data import load_units
+from streams.loaders.cases import load_units
 from streams.core.cases.lifecycle import (
     ACTIONS, CLOSED, FROM_STATUSES, ILLEGAL_REASONS, PERMISSIONS, ROLES, STATUSES, CaseState, Transition, apply,
     open_case, rejection_reply,
 )
-from streams.validate import Rejection
+from streams.core.validate import Rejection
 
 UNITS = load_units()
 H, D = 3_600_000, 86_400_000

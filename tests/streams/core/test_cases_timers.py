@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from streams.cases_data import load_units
+from streams.loaders.cases import load_units
 from streams.core.cases.acks import AckState, acks_topic, apply_ack
 from streams.core.cases.deadlines import next_due, overdue
 from streams.core.cases.lifecycle import apply, open_case
 from streams.core.cases.measures import overdue_by_urgency, unit_measures
-from streams.policy import suppress_small
+from streams.core.policy import suppress_small
 
 UNITS = load_units()
 M, H, D = 60_000, 3_600_000, 86_400_000

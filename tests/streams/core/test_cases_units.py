@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gigbridge.divisions import default_table
-from streams.cases_data import DEFAULT_UNITS_PATH, load_units
+from streams.loaders.cases import DEFAULT_UNITS_PATH, load_units
 from streams.core.cases.units import CATEGORIES, KINDS, UnitsError, parse_duration, parse_units
 
 DOC = yaml.safe_load(DEFAULT_UNITS_PATH.read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ from streams.core.cover.claims import (
 )
 from streams.core.cover.cst import day_end_ms, day_start_ms
 from streams.core.cover.workdays import CalendarError, determination_due, parse_calendar
-from streams.cover_data import DEFAULT_HOLIDAYS_PATH, load_calendar
+from streams.loaders.cover import DEFAULT_HOLIDAYS_PATH, load_calendar
 
 CAL = load_calendar()
 BASE = {"platform_id": "swiftdash", "incident_id": "INC-1", "claim_ref": "GD-OIP-1", "occurred_at": 1_780_000_000_000}

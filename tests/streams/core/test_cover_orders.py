@@ -1,4 +1,4 @@
-"""OrderCover rules beyond the examples (which tests/streams/test_examples.py runs): the premium
+"""OrderCover rules beyond the examples (which tests/streams/core/test_examples.py runs): the premium
 follows the rate in force at accepted_at, the topic owner is enforced, messages quote no value."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from gigbridge.divisions import default_table
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from streams.core.cover.cst import day_start_ms
 from streams.core.cover.orders import check_order_cover, province_of
-from streams.cover_data import load_rates
+from streams.loaders.cover import load_rates
 
 RATES = load_rates()
 EXISTS = default_table().exists

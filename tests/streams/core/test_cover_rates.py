@@ -6,7 +6,7 @@ import pytest
 
 from streams.core.cover.cst import day_start_ms
 from streams.core.cover.rates import RateTableError, lock_text, parse_lock, parse_rates
-from streams.cover_data import DEFAULT_LOCK_PATH, DEFAULT_RATES_PATH, load_rates, lock_new_rate_versions
+from streams.loaders.cover import DEFAULT_LOCK_PATH, DEFAULT_RATES_PATH, load_rates, lock_new_rate_versions
 
 TEXT = DEFAULT_RATES_PATH.read_text(encoding="utf-8")
 LOCK = DEFAULT_LOCK_PATH.read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ import pytest
 from gigbridge.divisions import default_table
 from streams.core.notices.cap import CAP_PROBLEMS, DEFAULT_MAX_BYTES, CapProblem, Notice, parse_cap
 from streams.core.notices.levels import level_of, warning_type_of
-from streams.notices_data import load_cap_schema
+from streams.loaders.notices import load_cap_schema
 
 CAP_DIR = Path(__file__).resolve().parents[2] / "data" / "cap"
 EXISTS = default_table().exists

@@ -13,7 +13,7 @@ from schemas.catalog import default_catalog
 from schemas.wire import encode
 from streams.core.notices.cap import parse_cap
 from streams.core.notices.registry import Registry, apply_notice, notice_topic
-from streams.notices_data import load_cap_schema
+from streams.loaders.notices import load_cap_schema
 
 CAP_DIR = Path(__file__).resolve().parents[2] / "data" / "cap"
 WEATHER_NOTICE = default_catalog().contract("weather_notice").latest

@@ -10,7 +10,7 @@ import pytest
 from gigbridge.divisions import default_table
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from streams.core.notices.rule_changes import CONSULTATION_REQUIRED, ChangeRules, check_rule_change
-from streams.validate import DAY_MS
+from streams.core.validate import DAY_MS
 
 [WITH_CONSULTATION] = [e.payload for e in load_examples(contract="algorithm_rule_change", kind="valid")
                       if e.name == "pay_distribution_with_consultation"]

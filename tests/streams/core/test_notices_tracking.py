@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import streams.policy
+import streams.core.policy
 from schemas.catalog import default_catalog
 from schemas.wire import encode
 from streams.core.notices import injuries
@@ -102,7 +102,7 @@ def test_incidents_link_to_notices_by_area_and_window():
 
 
 def test_injury_rates_before_and_after_measures_with_small_cells_suppressed():
-    assert injuries.suppress_small is streams.policy.suppress_small  # the monitoring policy's own function
+    assert injuries.suppress_small is streams.core.policy.suppress_small  # the monitoring policy's own function
     w = window_of([heat()])
     measured_from = T0 + 3 * HOUR_MS
     workers = {("swiftdash", "440305001000"): 6000, ("cityride", "440305002000"): 4000, ("haulnet", TIANHE): 900}

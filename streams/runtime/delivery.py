@@ -1,0 +1,72 @@
+"""HTTP delivery of routed records to insurers and office webhooks (pure mapping part).
+
+One ``SinkRoute`` per configured endpoint: the topics it reads, where receipts and permanent
+failures go. The worker's delivery agent reads a batch, hands the records to the endpoint's
+sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>``, retried with
+backoff while the endpoint is down), writes one receipt or dead letter per record, waits for
+Kafka to acknowledge those, and only then acks the batch. So an offset is committed only after
+its outcome is durable; a crash re-sends, and the endpoint's idempotency key makes that safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
+from gigbridge.settings import Endpoint, Settings
+from schemas.catalog import Catalog
+from schemas.wire import WireFormatError, decode, encode
+from streams.core.plan import Delivery, InMessage
+from streams.core.route import DestinationKind, insurance_topic, office_topic
+from streams.core.validate import EVENT_TYPES
+
+
+@dataclass(frozen=True)
+class SinkRoute:
+    destination: str  # insurer-44, webhook-440305: names the sink, its metrics and its privacy policy
+    kind: DestinationKind  # insurer or webhook: the kinds with an HTTP endpoint
+    sources: tuple[str, ...]
+    receipts_topic: str
+    dlq_topic: str
+
+
+def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
+    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province),),
+                         insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
+              for province, endpoint in sorted(settings.insurer_endpoints.items())]
+    routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in EVENT_TYPES),
+                          f"gov.office.{code}.receipts", f"gov.office.{code}.dlq"), endpoint)
+               for code, endpoint in sorted(settings.office_webhooks.items())]
+    return routes
+
+
+def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | DeadLetter:
+    """The HTTP body for one routed record: ``{"event_type": ..., "event": {...}}``; a record
+    that cannot be decoded (never written by the hub) becomes a dead letter right away."""
+    meta = msg
+    try:
+        decoded = decode(catalog, msg.value or b"")
+    except WireFormatError as exc:
+        placeholder = SinkRecord(None, {}, f"{msg.topic}/{msg.partition}/{msg.offset}", meta=meta)
+        return DeadLetter(placeholder, None, "undecodable", exc.reason)
+    event_type = catalog.contract(decoded.version.contract).event_type
+    record = protect(decoded.record)
+    key = msg.key.decode("utf-8", "replace") if msg.key else None
+    return SinkRecord(key, {"event_type": event_type, "event": record}, record["event_id"], meta=meta)
+
+
+def outcome_delivery(outcome: Delivered | DeadLetter, route: SinkRoute, catalog: Catalog, now_ms: int) -> Delivery:
+    """The receipt or dead letter that makes one record's outcome durable."""
+    msg: InMessage = outcome.record.meta
+    source = {"source_topic": msg.topic, "source_partition": msg.partition, "source_offset": msg.offset}
+    event_id = outcome.record.value.get("event", {}).get("event_id") if outcome.record.value else None
+    if isinstance(outcome, Delivered):
+        receipt = outcome.receipt
+        record = {"event_id": event_id, "destination": route.destination, "endpoint_status": outcome.status,
+                  "claim_reference": receipt.get("claim_reference"), "attempts": int(receipt.get("attempts", 1)),
+                  "latency_ms": int(receipt.get("latency_ms", 0)), "delivered_at": now_ms, **source}
+        return Delivery("receipt", route.receipts_topic, msg.key,
+                        encode(catalog.contract("delivery_receipt").latest, record))
+    record = {"event_id": event_id, "destination": route.destination, "reason": outcome.reason,
+              "endpoint_status": outcome.status, "response_body": outcome.response_body[:4096],
+              "failed_at": now_ms, **source}
+    return Delivery("sink_dlq", route.dlq_topic, msg.key, encode(catalog.contract("sink_dead_letter").latest, record))
