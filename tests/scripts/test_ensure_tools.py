@@ -60,6 +60,6 @@ def test_as_root_installs_each_missing_package_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target", ["test", "test-reliability"])
 def test_make_test_runs_it_first(target: str) -> None:
-    dry = subprocess.run(["make", "-n", target], cwd=SCRIPT.parents[1], capture_output=True, text=True,
+    dry = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=SCRIPT.parents[1], capture_output=True, text=True,
                          timeout=30)
     assert dry.stdout.splitlines()[0].endswith("scripts/ensure-tools.sh"), dry.stdout
