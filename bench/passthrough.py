@@ -7,7 +7,7 @@ and log), privacy, routing, encoding, metrics and the extra output records.
 
     python -m bench.passthrough --group G --target TOPIC SOURCE [SOURCE ...]
 
-Connection from ``GIGBRIDGE_KAFKA_*`` (see ``deploy.kafka.local.KafkaConnection.from_env``).
+Connection from ``GIGBRIDGE_KAFKA_*`` (see ``deploy.kafka.connection.KafkaConnection.from_env``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How every Kafka client of the hub authenticates and encrypts: one description, one SSL context.
 
 :class:`KafkaSecurity` is built from ``Settings`` (``Settings.kafka_security``) or from a test
-connection (``deploy.kafka.local.KafkaConnection``) and renders the same choice for each client
+connection (``deploy.kafka.connection.KafkaConnection``) and renders the same choice for each client
 library: kafka-python and aiokafka keyword arguments (:meth:`KafkaSecurity.client_config`),
 Faust credentials (:meth:`KafkaSecurity.faust_credentials`) and librdkafka properties for
 confluent-kafka and kcat (:meth:`KafkaSecurity.rdkafka_config`).

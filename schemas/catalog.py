@@ -29,7 +29,9 @@ import fastavro
 import yaml
 from fastavro.schema import to_parsing_canonical_form
 
+from .errors import CatalogError
 from .shape import Checker, compile_checker
+from .topics import TopicMatch, TopicMatcher, compile_topic_pattern
 
 __all__ = [
     "CATALOG_FILE",
@@ -61,14 +63,6 @@ COMPATIBILITY_MODES = (
 DEFAULT_COMPATIBILITY = "BACKWARD_TRANSITIVE"
 
 _CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_PLACEHOLDER_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-_TOPIC_LITERAL_RE = re.compile(r"^[A-Za-z0-9._-]*$")
-_PLACEHOLDER_VALUE = r"[A-Za-z0-9_-]+"  # one topic-name segment (no dots)
-_TOPIC_CACHE_MAX = 4096
-
-
-class CatalogError(Exception):
-    """The catalog or one of its schema files is invalid."""
 
 
 def schema_path(root: Path, contract: str, version: int) -> Path:
@@ -144,15 +138,6 @@ class Contract:
         raise KeyError(f"contract {self.name!r} has no version {number}")
 
 
-@dataclass(frozen=True)
-class TopicMatch:
-    topic: str
-    subject: str
-    contract: Contract
-    pattern: str
-    params: Mapping[str, str]  # e.g. {"platform": "swiftdash"}
-
-
 class Catalog:
     """All contracts and their versions. Build with :meth:`load`."""
 
@@ -163,8 +148,6 @@ class Catalog:
         self._by_event_type: dict[str, Contract] = {}
         self._by_full_name: dict[str, Contract] = {}
         self._by_id: dict[int, SchemaVersion] = {}
-        self._patterns: list[tuple[re.Pattern[str], str, Contract]] = []
-        self._topic_cache: dict[str, TopicMatch | None] = {}
         for c in self._contracts:
             if c.name in self._by_name:
                 raise CatalogError(f"duplicate contract name {c.name!r}")
@@ -190,15 +173,7 @@ class Catalog:
                         f"and {v.contract} v{v.version} (ids are never reused)"
                     )
                 self._by_id[v.schema_id] = v
-        seen_patterns: dict[str, str] = {}
-        for c in self._contracts:
-            for pattern in c.topics:
-                if pattern in seen_patterns:
-                    raise CatalogError(
-                        f"topic pattern {pattern!r} listed by both {seen_patterns[pattern]!r} and {c.name!r}"
-                    )
-                seen_patterns[pattern] = c.name
-                self._patterns.append((_compile_topic_pattern(pattern), pattern, c))
+        self._topics = TopicMatcher(self._contracts)
 
     # -- construction -------------------------------------------------------------
 
@@ -257,20 +232,7 @@ class Catalog:
 
     def match_topic(self, topic: str) -> TopicMatch | None:
         """Match a concrete topic against the contracts' topic patterns."""
-        try:
-            return self._topic_cache[topic]
-        except KeyError:
-            pass
-        result: TopicMatch | None = None
-        for regex, pattern, contract in self._patterns:
-            m = regex.fullmatch(topic)
-            if m is not None:
-                result = TopicMatch(topic, f"{topic}-value", contract, pattern, dict(m.groupdict()))
-                break
-        if len(self._topic_cache) >= _TOPIC_CACHE_MAX:
-            self._topic_cache.clear()
-        self._topic_cache[topic] = result
-        return result
+        return self._topics.match(topic)
 
     def subject_for_topic(self, topic: str) -> tuple[str, Contract] | None:
         """TopicNameStrategy: ``("<topic>-value", contract)`` or None if no pattern matches."""
@@ -288,27 +250,6 @@ def default_catalog() -> Catalog:
 
 
 # -- loading helpers ----------------------------------------------------------------
-
-
-def _compile_topic_pattern(pattern: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    pos = 0
-    names: set[str] = set()
-    for m in _PLACEHOLDER_RE.finditer(pattern):
-        parts.append(re.escape(pattern[pos : m.start()]))
-        name = m.group(1)
-        if name in names:
-            raise CatalogError(f"topic pattern {pattern!r} repeats placeholder {{{name}}}")
-        names.add(name)
-        parts.append(f"(?P<{name}>{_PLACEHOLDER_VALUE})")
-        pos = m.end()
-    parts.append(re.escape(pattern[pos:]))
-    literal = _PLACEHOLDER_RE.sub("x", pattern)
-    if not literal or not _TOPIC_LITERAL_RE.fullmatch(literal) or len(literal) > 249:
-        raise CatalogError(
-            f"topic pattern {pattern!r}: only [A-Za-z0-9._-] and {{placeholder}} segments are allowed"
-        )
-    return re.compile("".join(parts))
 
 
 def _load_contract(root: Path, entry: Any, index: int) -> Contract:
@@ -339,7 +280,7 @@ def _load_contract(root: Path, entry: Any, index: int) -> Contract:
     if len(set(topics)) != len(topics):
         raise CatalogError(f"{where}: duplicate topic patterns")
     for t in topics:
-        _compile_topic_pattern(t)
+        compile_topic_pattern(t)
     raw_versions = entry.get("versions")
     if not isinstance(raw_versions, list) or not raw_versions:
         raise CatalogError(f"{where}: 'versions' must be a non-empty list")

@@ -19,7 +19,7 @@ import yaml
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
-from deploy.kafka import local
+from deploy.kafka import jvm
 from deploy.kafka.local import KafkaConnection
 from gigbridge.settings import REPO_ROOT, Settings
 from tests.deploy import compose_kafka
@@ -136,7 +136,7 @@ def test_rendering_matches_the_image_renderer(tmp_path):
         (tmp_path / name).mkdir()
     (tmp_path / "defaults" / "server.properties").write_text("")
     proc = subprocess.run(
-        [local.find_java(), "-Xmx128m", "-cp", f"{local.ensure_jars()}/*", "kafka.docker.KafkaDockerWrapper", "setup",
+        [jvm.find_java(), "-Xmx128m", "-cp", f"{jvm.ensure_jars()}/*", "kafka.docker.KafkaDockerWrapper", "setup",
          "--default-configs-dir", str(tmp_path / "defaults"), "--mounted-configs-dir", str(tmp_path / "mounted"),
          "--final-configs-dir", str(tmp_path / "final")],
         env={"PATH": os.environ["PATH"], **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
@@ -158,12 +158,12 @@ def compose_broker(tmp_path_factory):
     (node_dir / "logs").mkdir()
     config = node_dir / "server.properties"
     config.write_text("".join(f"{k}={v}\n" for k, v in on_loopback(props, ports, str(node_dir / "data")).items()))
-    java, lib = local.find_java(), local.ensure_jars()
+    java, lib = jvm.find_java(), jvm.ensure_jars()
     admin_password = service_env(_compose(), "kafka-format", VARIABLES)["ADMIN_PASSWORD"]
-    fmt = subprocess.run(local.storage_format_command(java, lib, config, env["CLUSTER_ID"], {"admin": admin_password}),
+    fmt = subprocess.run(jvm.storage_format_command(java, lib, config, env["CLUSTER_ID"], {"admin": admin_password}),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert fmt.returncode == 0, fmt.stdout
-    proc = local.start_kafka_process(java, lib, config, node_dir, "compose broker", die_with_parent=True)
+    proc = jvm.start_kafka_process(java, lib, config, node_dir, "compose broker", die_with_parent=True)
     admin = KafkaConnection(f"127.0.0.1:{ports['INTERNAL']}", "admin", admin_password)
     try:
         wait_for(lambda: _answers(admin, proc, node_dir), BOOT_TIMEOUT_S, "the compose broker to accept the admin")
