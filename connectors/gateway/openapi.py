@@ -35,6 +35,7 @@ REASON_CODES = {
     "invalid_pseudonym": "worker_ref / order_ref is not 64 lowercase hex characters",
     "description_too_long": "description is longer than 500 characters",
     "invalid_coordinates": "location.lat / location.lon out of range",
+    "invalid_key_id": "site_id / incident_id is empty or longer than 128 characters",
 }
 
 REGISTRY_CT = "application/vnd.schemaregistry.v1+json"

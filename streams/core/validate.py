@@ -29,6 +29,9 @@ UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 
 DAY_MS = 86_400_000
 MAX_DESCRIPTION_CHARS = 500
+# site_id / incident_id become Kafka record keys; a platform's ids are short, and an unbounded one
+# (a 1 MB site_id passed every other rule) makes a record the broker refuses on every retry.
+MAX_KEY_ID_CHARS = 128
 COUNT_FIELDS = (
     "active_workers", "new_workers", "departed_workers", "employed_workers",
     "non_standard_workers", "independent_workers", "insured_workers", "long_hours_workers",
@@ -186,6 +189,14 @@ def _pseudonyms(r, now_ms, exists, topic_platform, rules):
     return None
 
 
+def _key_ids(r, now_ms, exists, topic_platform, rules):
+    for name in ("site_id", "incident_id"):
+        value = r.get(name)
+        if value is not None and not 1 <= len(value) <= MAX_KEY_ID_CHARS:
+            return Rejection("invalid_key_id", name, f"{name} must have 1 to {MAX_KEY_ID_CHARS} characters")
+    return None
+
+
 def _description(r, now_ms, exists, topic_platform, rules):
     text = r.get("description")
     if text is not None and len(text) > MAX_DESCRIPTION_CHARS:
@@ -203,7 +214,7 @@ def _identifiers(r, now_ms, exists, topic_platform, rules):
     return None
 
 
-_COMMON = (_event_id, _platform, _division)
+_COMMON = (_event_id, _platform, _division, _key_ids)
 _CHECKS: dict[str, Iterable] = {
     "sites": (*_COMMON, _time_window("occurred_at"), _location, _identifiers),
     "headcounts": (*_COMMON, _time_window("occurred_at"), _period, _counts, _identifiers),

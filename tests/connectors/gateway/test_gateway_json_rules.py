@@ -123,3 +123,16 @@ def test_the_fuzzers_oracle_expects_what_the_gateway_answers(value, ok):
 def test_the_platform_guide_states_the_limit():
     guide = (Path(__file__).parents[3] / "docs" / "platform-guide.md").read_text()
     assert f"at most **{MAX_EVENT_DEPTH} levels**" in guide and f'"max_depth": {MAX_EVENT_DEPTH}' in guide
+
+
+async def test_a_huge_site_id_is_a_rejection_not_a_503():
+    """CI's gateway fuzz (session 8): a headcount whose ``site_id`` held 900 k characters passed
+    every rule, became a ~1 MB record key plus value, and the broker refused it on every retry:
+    the gateway answered 503 'retry' for a request that could never succeed. The id's length is
+    a rule now (``invalid_key_id``), so the verdict is 207 and nothing is produced."""
+    event = examples("headcounts")[0]
+    async with running_gateway() as gw:
+        resp = await gw.post("headcounts", data=json.dumps([dict(event, site_id="s" * 900_000)]).encode())
+        assert resp.status == 207, await resp.text()
+        [result] = (await resp.json())["results"]
+        assert (result["reason"], result["field"]) == ("invalid_key_id", "site_id")

@@ -27,6 +27,7 @@ CASES += [
     ("platform_mismatch", "incident_report", INCIDENT, "another-platform"),
     ("pii_detected", "incident_report", dict(INCIDENT, description="call me on +86 138-0013-8000"), None),
     ("pii_detected", "incident_report", dict(INCIDENT, incident_id="rider 11010519491231002X"), None),
+    ("invalid_key_id", "incident_report", dict(INCIDENT, site_id="secret-site-" + "x" * 200), None),
 ]
 
 
@@ -45,7 +46,7 @@ def test_every_reason_code_is_covered():
         "schema_violation", "invalid_event_id", "invalid_platform_id", "invalid_division_code",
         "unknown_division_code", "timestamp_in_future", "timestamp_too_old", "invalid_period",
         "period_too_long", "negative_count", "status_sum_mismatch", "count_exceeds_active",
-        "invalid_pseudonym", "description_too_long", "invalid_coordinates", "platform_mismatch", "pii_detected"}
+        "invalid_pseudonym", "description_too_long", "invalid_coordinates", "platform_mismatch", "pii_detected", "invalid_key_id"}
 
 
 @pytest.mark.parametrize("reason,contract,payload,topic_platform", CASES,

@@ -102,6 +102,13 @@ def test_pseudonyms(field, value):
     assert verdict("incidents", changed(INCIDENT, **{field: value})) == ("invalid_pseudonym", field)
 
 
+@pytest.mark.parametrize("field", ["site_id", "incident_id"])
+def test_key_ids_are_bounded(field):
+    assert verdict("incidents", changed(INCIDENT, **{field: "k" * 128})) is None
+    assert verdict("incidents", changed(INCIDENT, **{field: "k" * 129})) == ("invalid_key_id", field)
+    assert verdict("incidents", changed(INCIDENT, **{field: ""})) == ("invalid_key_id", field)
+
+
 def test_description_limit():
     assert verdict("incidents", changed(INCIDENT, description="x" * 500)) is None
     assert verdict("incidents", changed(INCIDENT, description="x" * 501)) == ("description_too_long", "description")
