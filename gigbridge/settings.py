@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
+    claims_overdue_scan_interval_s: float = Field(
+        60.0, gt=0, description="worker: how often open claims are checked against their determination deadline")
 
     # --- Routing and privacy -------------------------------------------------------------
     office_level: Literal["county", "township"] = Field(

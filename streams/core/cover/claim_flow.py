@@ -28,8 +28,6 @@ from streams.core.cover.workdays import WorkCalendar
 from streams.core.validate import DEFAULT_RULES, Rules
 
 CLAIM_STATUS_TOPIC_RE = re.compile(r"gov\.insurance\.(\d{2})\.claim-status")
-#: Faust subscribes to every province's claim-status topic through this pattern.
-CLAIM_STATUS_PATTERN = CLAIM_STATUS_TOPIC_RE.pattern
 VALIDATED_CLAIM_STATUS_TOPIC = "hub.validated.claim-status"
 CONTRACT = "claim_status"
 
