@@ -62,8 +62,9 @@ class ClaimsAgent:
     is :meth:`streams.runtime.writer.Writer.write`; ``clock`` returns epoch ms; ``calendar`` is
     called once, on the first scan."""
 
-    def __init__(self, app: Any, provinces: Iterable[str], catalog: Catalog, rules: Rules, write: Callable[[list[Delivery]], Awaitable],
-                 clock: Callable[[], int], calendar: Callable[[], WorkCalendar], *, emit_validated: bool = True,
+    def __init__(self, app: Any, provinces: Iterable[str], catalog: Catalog, rules: Rules,
+                 write: Callable[[list[Delivery]], Awaitable], clock: Callable[[], int],
+                 calendar: Callable[[], WorkCalendar], *, emit_validated: bool = True,
                  scan_interval_s: float = 60.0) -> None:
         self.catalog = catalog
         self.rules = rules
@@ -125,5 +126,5 @@ def claims_agent(app: Any, settings: Any, ctx: Any, write: Callable[[list[Delive
     from streams.loaders.cover import load_calendar
 
     provinces = [insurer.province for insurer in load_access().insurers]
-    return ClaimsAgent(app, provinces, ctx.catalog, ctx.rules, write, clock, load_calendar, emit_validated=ctx.emit_validated,
-                       scan_interval_s=settings.claims_overdue_scan_interval_s)
+    return ClaimsAgent(app, provinces, ctx.catalog, ctx.rules, write, clock, load_calendar,
+                       emit_validated=ctx.emit_validated, scan_interval_s=settings.claims_overdue_scan_interval_s)

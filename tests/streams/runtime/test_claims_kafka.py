@@ -5,6 +5,7 @@ counted, and an open claim past its deadline shows in the overdue gauge."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -82,3 +83,56 @@ def test_claim_updates_flow_from_the_insurer_to_the_platform(kafka, worker):
                     30, "the repeat counted")
     assert wait_for(lambda: worker.metric("gigbridge_claims_determination_overdue", province=PROVINCE,
                                           platform=platform) == 1, 30, "the late claim counted as overdue")
+
+
+def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
+    """A claim received over Kafka moves on over HTTP (signed), and an HTTP update that is not
+    a legal next step is refused by the same stream; a badly signed request writes nothing."""
+    import json
+
+    from connectors.gateway import KafkaEventProducer
+    from connectors.gateway.claims import InsurerDirectory
+    from connectors.gateway.config import hash_token
+    from connectors.signing import signature_headers
+    from tests.connectors.gateway.helpers import kafka_settings, running_gateway
+
+    platform = f"p{uuid.uuid4().hex[:8]}"
+    claim = f"GD-{uuid.uuid4().hex[:12]}"
+    p = producer(kafka)
+    p.send(claim_status_topic(PROVINCE), key=claim.encode(),
+           value=encode(CATALOG.contract("claim_status").latest, claim_update(platform, claim, "INC-4", "RECEIVED"))
+           ).get(30)
+    p.close()
+    insurers = InsurerDirectory.parse({"guangdong-injury": {"token_sha256": hash_token("tok"), "signing_secret": "s"}},
+                                      {"guangdong-injury": PROVINCE})
+    review = claim_update(platform, claim, "INC-4", "UNDER_REVIEW")
+    regress = claim_update(platform, claim, "INC-4", "RECEIVED")
+    regress["event_id"] = str(uuid.uuid4())  # a new RECEIVED after UNDER_REVIEW: a regression
+
+    async def insurer_posts() -> list[int]:
+        async with running_gateway(producer=KafkaEventProducer.from_settings(kafka_settings(kafka)),
+                                   clock=time.time, insurers=insurers) as gw:
+            url = f"{gw.url}/v1/insurance/{PROVINCE}/claim-status"
+            statuses = []
+            for updates, secret in (([review], "wrong"), ([review], "s"), ([regress], "s")):
+                body = json.dumps(updates).encode()
+                headers = {"Authorization": "Bearer tok", "Content-Type": "application/json",
+                           **signature_headers(secret, body, time.time())}
+                statuses.append((await gw.session.post(url, data=body, headers=headers)).status)
+            return statuses
+
+    # a bad signature writes nothing; the regression is accepted into the topic, the stream refuses it
+    assert asyncio.run(insurer_posts()) == [401, 200, 200]
+
+    def routed():
+        records = [decode(CATALOG, r.value).record for r in read_all(kafka, f"platform.{platform}.claims")]
+        return records if len(records) >= 2 else None
+
+    assert [r["status"] for r in wait_for(routed, 60, "RECEIVED then UNDER_REVIEW")] == ["RECEIVED", "UNDER_REVIEW"]
+
+    def refusal():
+        mine = [decode(CATALOG, r.value).record for r in read_all(kafka, claim_rejections_topic(PROVINCE))]
+        return [r for r in mine if r["platform_id"] == platform] or None
+
+    (rejection,) = wait_for(refusal, 30, "the regression refused")
+    assert (rejection["reason"], rejection["event_id"]) == ("status_regression", regress["event_id"])
