@@ -101,16 +101,17 @@ class Gateway:
 
     # -- ingest ---------------------------------------------------------------------------------
 
-    def authenticate(self, request: web.Request) -> str:
+    def authenticate(self, request: web.Request, tokens: TokenStore | None = None, who: str = "platform") -> str:
+        """The owner of the request's bearer token in ``tokens`` (default: the platforms'), or 401."""
         header = request.headers.get("Authorization")
         if not header:
-            raise Problem("missing-token", "send the platform's token as `Authorization: Bearer <token>`",
+            raise Problem("missing-token", f"send the {who}'s token as `Authorization: Bearer <token>`",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge"'})
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         platform = None
         if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS:
-            platform = self.tokens.platform_for(token)
+            platform = (tokens or self.tokens).platform_for(token)
         if platform is None:
             raise Problem("invalid-token", "the bearer token is not valid",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})

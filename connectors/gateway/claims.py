@@ -42,7 +42,6 @@ __all__ = ["CLAIM_STATUS_ROUTE", "ClaimStatusIngest", "Insurer", "InsurerDirecto
 
 CLAIM_STATUS_ROUTE = "/v1/insurance/{province}/claim-status"
 CONTRACT = "claim_status"
-MAX_TOKEN_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -89,9 +88,13 @@ class InsurerDirectory:
             raise GatewayConfigError(f"GIGBRIDGE_GATEWAY_INSURERS is not valid JSON: {exc.msg}") from None
         return cls.parse(doc, {i.name: i.province for i in load_access().insurers})
 
-    def insurer_for(self, token: str) -> Insurer | None:
-        name = self._tokens.platform_for(token)
-        return None if name is None else self._insurers[name]
+    @property
+    def tokens(self) -> TokenStore:
+        """The insurers' tokens; the owner a token resolves to is an insurer name."""
+        return self._tokens
+
+    def by_name(self, name: str) -> Insurer:
+        return self._insurers[name]
 
 
 class ClaimStatusIngest:
@@ -102,19 +105,8 @@ class ClaimStatusIngest:
         self.gateway = gateway
         self.insurers = insurers
 
-    def authenticate(self, request: web.Request) -> Insurer:
-        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-        token = token.strip()
-        insurer = None
-        if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS:
-            insurer = self.insurers.insurer_for(token)
-        if insurer is None:
-            raise Problem("invalid-token", "send the insurer's gateway token as `Authorization: Bearer <token>`",
-                          headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})
-        return insurer
-
     async def handle(self, request: web.Request) -> web.Response:
-        insurer = self.authenticate(request)
+        insurer = self.insurers.by_name(self.gateway.authenticate(request, self.insurers.tokens, who="insurer"))
         province = request.match_info["province"]
         if province != insurer.province:
             raise Problem("wrong-province", f"this token belongs to the insurer of province {insurer.province}; "
@@ -204,7 +196,7 @@ def add_claim_status_openapi(doc: dict[str, Any], catalog: Any, config: Any) -> 
                                      "message of each); or a malformed body. Nothing was written",
                                      ["invalid-claim-status", "malformed-body", "empty-batch"]),
             "401": _problem_response("missing or invalid insurer token, or a signature that does not match",
-                                     ["invalid-token", "invalid-signature"]),
+                                     ["missing-token", "invalid-token", "invalid-signature"]),
             "403": _problem_response("the path names another province than the insurer's", ["wrong-province"]),
             "408": _problem_response("the body did not arrive in time", ["body-timeout"]),
             "413": _problem_response("body or batch too large", ["body-too-large", "too-many-events"]),

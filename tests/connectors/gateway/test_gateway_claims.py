@@ -88,9 +88,12 @@ async def test_a_bad_signature_is_401_and_nothing_is_written(clock, tamper):
     assert producer.sent == []
 
 
-async def test_a_bad_token_is_401(clock):
+async def test_a_bad_or_missing_token_is_401(clock):
     async with gateway(RecordingProducer(), clock) as gw:
         await problem(await post(gw, clock, b"[]", token="tok-guess"), 401, "invalid-token")
+        await problem(await post(gw, clock, b"[]", headers={"Authorization": ""}), 401, "missing-token")
+        # a platform's token is not an insurer's
+        await problem(await post(gw, clock, b"[]", token="tok-swiftdash-6a1f0c2e9b"), 401, "invalid-token")
 
 
 async def test_another_provinces_topic_is_403(clock):
