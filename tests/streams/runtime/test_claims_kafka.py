@@ -136,3 +136,42 @@ def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
 
     (rejection,) = wait_for(refusal, 30, "the regression refused")
     assert (rejection["reason"], rejection["event_id"]) == ("status_regression", regress["event_id"])
+
+
+def test_claim_state_survives_a_worker_replaced_on_a_fresh_disk(kafka, tmp_path):
+    """The claims table is restored from its changelog: a worker of the same app on an empty data
+    directory still knows the claim (UNDER_REVIEW is routed, not refused as claim_not_received).
+    Judged by that worker's own metrics and its group's committed offsets: other test workers
+    read the same insurer topic in their own groups."""
+    from gigbridge.topics_admin import TopicAdmin
+
+    app_id = f"hub-claims-restore-{uuid.uuid4().hex[:8]}"
+    claim = f"GD-{uuid.uuid4().hex[:12]}"
+    topic = claim_status_topic(PROVINCE)
+    version = CATALOG.contract("claim_status").latest
+    admin = TopicAdmin(hub_settings(kafka))
+
+    def send(status) -> tuple[int, int]:
+        p = producer(kafka)
+        meta = p.send(topic, key=claim.encode(), value=encode(version, claim_update("restore", claim, "INC-5", status))
+                      ).get(30)
+        p.close()
+        return meta.partition, meta.offset
+
+    def committed_past(partition, offset) -> bool:
+        return admin.group_offsets(app_id).get((topic, partition), -1) > offset
+
+    try:
+        for run, status in enumerate(("RECEIVED", "UNDER_REVIEW")):
+            hub = HubProcess(kafka, ["worker"], tmp_path / f"run-{run}",  # a new, empty data directory each time
+                             {"GIGBRIDGE_APP_ID": app_id}).start()
+            try:
+                partition, offset = send(status)
+                wait_for(lambda: committed_past(partition, offset), 120, f"{status} processed and committed")
+                if run == 1:  # this worker read only UNDER_REVIEW: routed, so it knew the claim
+                    assert hub.metric("gigbridge_claim_updates_total", province=PROVINCE, outcome="routed") == 1
+                    assert hub.metric("gigbridge_claim_updates_total", province=PROVINCE, outcome="illegal") == 0
+            finally:
+                assert hub.stop() == 0, hub.log_tail()
+    finally:
+        admin.close()
