@@ -41,8 +41,8 @@ from streams.core.context import Context
 from streams.core.topics import ingest_topic
 from streams.core.validate import EVENT_TYPES, PLATFORM_ID_RE
 
-from .claims import CLAIM_STATUS_ROUTE, ClaimStatusIngest, InsurerDirectory
 from .body import media_type_of, parse_events, read_body
+from .claims import InsurerDirectory, add_claim_status_route
 from .config import GatewayConfig, TokenStore
 from .connections import ConnectionLimits
 from .metrics import GatewayMetrics, metrics_for
@@ -287,7 +287,7 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
                        config: GatewayConfig | None = None, catalog: Catalog | None = None,
                        registry: CollectorRegistry | None = None, topic_lister: Any = _DEFAULT,
                        division_exists: Callable[[str], bool] | None = None,
-                       mount_registry: bool = True, insurers: Any = None) -> web.Application:
+                       mount_registry: bool = True, insurers: InsurerDirectory | None = None) -> web.Application:
     """The gateway app. Nothing connects until the app starts (``on_startup``).
 
     ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields,
@@ -299,9 +299,7 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     a mapping platform -> token sha256 digest(s) (default: from the configuration);
     ``config``: default :meth:`GatewayConfig.from_settings`; ``registry``: Prometheus registry
     (default the process-wide one); ``topic_lister``: for the schema registry's ``/subjects``
-    (default: list the broker's topics; None: fixed topics only); ``insurers``: the insurers'
-    tokens and signing secrets (:class:`connectors.gateway.claims.InsurerDirectory`, default from
-    ``GIGBRIDGE_GATEWAY_INSURERS``).
+    (default: list the broker's topics; None: fixed topics only); ``insurers``: see ``.claims``.
     """
     config = config or GatewayConfig.from_settings(settings)
     if tokens is None:
@@ -321,8 +319,7 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     app = web.Application(middlewares=[_middleware(gateway)], client_max_size=config.max_body_bytes)
     app[GATEWAY] = gateway
     app.router.add_post("/v1/events/{type}", gateway.ingest)
-    claim_status = ClaimStatusIngest(gateway, insurers or InsurerDirectory.from_settings(settings))
-    app.router.add_post(CLAIM_STATUS_ROUTE, claim_status.handle)
+    add_claim_status_route(app, gateway, insurers or InsurerDirectory.from_settings(settings))
     app.router.add_get("/healthz", gateway.healthz)
     app.router.add_get("/readyz", gateway.readyz)
     app.router.add_get("/metrics", gateway.metrics_endpoint)

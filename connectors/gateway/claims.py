@@ -38,7 +38,7 @@ from .config import GatewayConfigError, TokenStore
 from .problems import Problem
 from .producer import ProduceError
 
-__all__ = ["CLAIM_STATUS_ROUTE", "ClaimStatusIngest", "Insurer", "InsurerDirectory"]
+__all__ = ["CLAIM_STATUS_ROUTE", "ClaimStatusIngest", "Insurer", "InsurerDirectory", "add_claim_status_route"]
 
 CLAIM_STATUS_ROUTE = "/v1/insurance/{province}/claim-status"
 CONTRACT = "claim_status"
@@ -152,6 +152,11 @@ class ClaimStatusIngest:
             raise Problem("invalid-claim-status", f"{len(invalid)} of {len(updates)} update(s) are invalid; "
                           "nothing was written", errors=invalid[:100])
         return records
+
+
+def add_claim_status_route(app: web.Application, gateway: Any, insurers: InsurerDirectory) -> None:
+    """Serve :data:`CLAIM_STATUS_ROUTE` on the gateway ``app`` for ``insurers``."""
+    app.router.add_post(CLAIM_STATUS_ROUTE, ClaimStatusIngest(gateway, insurers).handle)
 
 
 def add_claim_status_openapi(doc: dict[str, Any], catalog: Any, config: Any) -> None:

@@ -38,6 +38,7 @@ from streams.core.cover.claim_flow import (
     claim_status_topic,
     judge_claim_message,
     overdue_by_province_platform,
+    province_of_topic,
     state_from_plain,
     state_to_plain,
 )
@@ -54,7 +55,7 @@ CLAIM_UPDATES = Counter("gigbridge_claim_updates_total",
 CLAIMS_OVERDUE = Gauge("gigbridge_claims_determination_overdue",
                        "Open claims (RECEIVED or UNDER_REVIEW) past their 5-working-day determination deadline",
                        ["province", "platform"])
-_KIND_OF_TOPIC = {"rejection_record": "rejected"}
+_DELIVERY_KIND_OF_CONTRACT = {"rejection_record": "rejected"}  # else "claims" (writer's label only)
 
 
 class ClaimsAgent:
@@ -72,13 +73,13 @@ class ClaimsAgent:
         self.clock = clock
         self.emit_validated = emit_validated
         self._calendar = functools.cache(calendar)
-        self.table = app.Table(TABLE_NAME, default=None,
-                               schema=faust.Schema(key_serializer="json", value_serializer="json"),
-                               help="claim state by <province>:<claim_ref>")
         #: the insurers' topics, which must exist before the worker subscribes (HubWorker.static_topics)
         self.input_topics = [claim_status_topic(p) for p in sorted(set(provinces))]
         if not self.input_topics:
-            return  # no insurer declared: no agent, no timer
+            return  # no insurer declared: no table, no agent, no timer
+        self.table = app.Table(TABLE_NAME, default=None,
+                               schema=faust.Schema(key_serializer="json", value_serializer="json"),
+                               help="claim state by <province>:<claim_ref>")
         self.topic = app.topic(*self.input_topics, key_serializer="raw", value_serializer="raw")
         app.agent(self.topic, name="gigbridge.claims")(self.process)
         app.timer(scan_interval_s, on_leader=False)(self.scan_overdue)
@@ -94,13 +95,12 @@ class ClaimsAgent:
                                       rules=self.rules, emit_validated=self.emit_validated)
         if verdict.outputs:
             await self.write([
-                Delivery(_KIND_OF_TOPIC.get(o.contract, "claims"), o.topic, o.key,
+                Delivery(_DELIVERY_KIND_OF_CONTRACT.get(o.contract, "claims"), o.topic, o.key,
                          encode(self.catalog.contract(o.contract).latest, o.record))
                 for o in verdict.outputs])
         if verdict.state is not None:
             self.table[verdict.state_key] = state_to_plain(verdict.state)
-        province = source.topic.split(".")[2]
-        CLAIM_UPDATES.labels(province, verdict.kind, verdict.reason or "").inc()
+        CLAIM_UPDATES.labels(province_of_topic(source.topic), verdict.kind, verdict.reason or "").inc()
         if verdict.kind in ("illegal", "invalid"):
             log.info("claim update refused", topic=source.topic, partition=source.partition, offset=source.offset,
                      reason=verdict.reason)
