@@ -144,7 +144,9 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
 def _alerts(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.commands import alerts
 
-    return alerts.import_dry_run(args.files)
+    if args.dry_run:
+        return alerts.import_dry_run(args.files)
+    return alerts.import_and_publish(settings, args.files)
 
 
 def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,11 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("alerts", help="weather warnings (CAP 1.2, docs/notices.md)")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    a = asub.add_parser("import", help="parse and validate CAP 1.2 files, apply them in order and print the "
-                                       "WeatherNotice records they would publish; exit 1 if any file is refused")
+    a = asub.add_parser("import", help="parse and validate CAP 1.2 files, apply them in order and publish (or, "
+                                       "with --dry-run, print) their WeatherNotice records; exit 1 if any is refused")
     a.add_argument("files", nargs="+", metavar="FILE.xml")
-    a.add_argument("--dry-run", action="store_true", required=True,
-                   help="required: publishing to Kafka is not wired yet")
+    a.add_argument("--dry-run", action="store_true",
+                   help="apply the files to an empty in-memory registry and print; publish nothing")
     a.set_defaults(func=_alerts)
 
     p = sub.add_parser("topics", help="topic administration")

@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     gateway_tokens: SecretStr | None = Field(
         None, description='platform id -> SHA-256 hex digest of its bearer token (or a list), JSON')
     gateway_tokens_file: Path | None = Field(None, description="the same JSON in a file")
+    gateway_cap_source_tokens: SecretStr | None = Field(
+        None, description="weather source -> SHA-256 digest(s) of its token for POST /v1/alerts/cap, JSON")
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")
