@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
+    # --- weather notices and algorithm-rule changes (streams/runtime/notices, docs/notices.md) --
+    notice_overdue_after_s: float = Field(7200.0, gt=0, description="ORANGE/RED notice unanswered this long: overdue")
+    notice_check_interval_s: float = Field(30.0, gt=0, description="period of the overdue check")
+    algorithm_notice_period_days: float = Field(7.0, ge=0, description="min. days from published_at to effective_at")
 
     # --- Routing and privacy -------------------------------------------------------------
     office_level: Literal["county", "township"] = Field(

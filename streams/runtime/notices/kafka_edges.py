@@ -28,28 +28,30 @@ async def read_weather_notices(kafka_python_config: Mapping[str, Any], catalog: 
                                timeout_s: float = 30.0) -> list[dict]:
     """Every decodable WeatherNotice on ``gov.notices.<province>``, up to the end offsets at the
     time of the call (each partition in order). Raises TimeoutError past ``timeout_s``."""
-    return await asyncio.to_thread(_read_weather_notices, kafka_python_config, catalog, timeout_s)
+    messages = await asyncio.to_thread(read_to_end, kafka_python_config, NOTICE_TOPIC_RE.fullmatch, timeout_s)
+    return _decoded(catalog, messages)
 
 
-def _read_weather_notices(config: Mapping[str, Any], catalog: Catalog, timeout_s: float) -> list[dict]:
-    # kafka-python, in a thread: its partitions_for_topic fetches the topic's metadata when needed
+def read_to_end(config: Mapping[str, Any], wanted: Callable[[str], object], timeout_s: float) -> list:
+    """Every record of the topics ``wanted`` accepts, from the start to the end offsets at the
+    time of the call (blocking: kafka-python, whose partitions_for_topic fetches metadata)."""
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **config)
     deadline = time.monotonic() + timeout_s
     try:
-        topics = sorted(t for t in consumer.topics() if NOTICE_TOPIC_RE.fullmatch(t))
+        topics = sorted(t for t in consumer.topics() if wanted(t))
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
             return []
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
-        records: list[dict] = []
+        messages: list = []
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the published notices were not read within {timeout_s:g} s")
-            for messages in consumer.poll(timeout_ms=500).values():
-                records += _decoded(catalog, messages)
-        return records
+                raise TimeoutError(f"{', '.join(topics)} not read within {timeout_s:g} s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                messages += batch
+        return messages
     finally:
         consumer.close()
 
