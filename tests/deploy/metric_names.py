@@ -37,6 +37,12 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
     "gigbridge_worker_ready": (),  # gauge, defined in streams/runtime/health.py
+    # the notice flows (streams/runtime/notices/metrics.py)
+    "gigbridge_notices_overdue": ("province", "level"),
+    "gigbridge_notice_tracks": ("state",),
+    "gigbridge_notice_open_sites": (),
+    "gigbridge_notice_measures_total": ("outcome",),
+    "gigbridge_algorithm_changes_total": ("outcome",),
     # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
     "gigbridge_gateway_requests_total": ("platform", "status"),
     "gigbridge_gateway_events_total": ("platform", "type", "outcome"),
