@@ -29,6 +29,7 @@ CAP_DIR = Path(__file__).resolve().parents[2] / "data" / "cap"
 RUN = uuid.uuid4().hex[:6]
 ANSWERS, SILENT = f"ans{RUN}", f"sil{RUN}"
 DAY_MS = 86_400_000
+SHARED: dict = {}  # the first test's notice, for the restart test
 
 
 def example(contract: str, name: str, **changes) -> dict:
@@ -79,7 +80,7 @@ def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker):
     intake = kafka_intake(hub_settings(kafka), default_table().exists)
     result = asyncio.run(intake.submit(cap))
     assert result.problem is None and result.records
-    notice_id = result.records[0]["notice_id"]
+    notice_id = SHARED["notice_id"] = result.records[0]["notice_id"]
 
     awaiting = wait_for(lambda: {s["platform_id"] for s in statuses(kafka, notice_id)} >= {ANSWERS, SILENT} or None,
                         60, "both platforms tracked")
@@ -125,3 +126,19 @@ def test_rule_changes_routed_or_refused_with_the_reason(kafka, worker):
                                     if r["event_id"] == refused["event_id"]], 60, "refused change")
     assert (rejection["reason"], rejection["event_type"]) == ("consultation_missing", "algorithm-changes")
     assert not [r for r in records(kafka, REGULATOR_TOPIC, "algorithm_rule_change") if r["event_id"] == refused["event_id"]]
+
+
+def test_state_survives_a_restart(kafka, worker):
+    """Open sites, notice areas and tracks are restored from the state topic: the silent
+    platform's late measure still answers its track, and its OVERDUE status is not repeated."""
+    notice_id = SHARED["notice_id"]
+    assert worker.stop() == 0, worker.log_tail()
+    worker.start()
+    wait_for(lambda: worker.metric("gigbridge_notice_tracks", state="OVERDUE") >= 1, 90, "tracks restored")
+    late = example("protection_measure", "suspend_dispatch_nanshan", platform_id=SILENT, notice_id=notice_id,
+                   occurred_at=int(time.time() * 1000), division_codes=["440304000000"])
+    send(kafka, f"platform.{SILENT}.measures", "protection_measure", late)
+    answered = wait_for(lambda: [s for s in statuses(kafka, notice_id)
+                                 if s["platform_id"] == SILENT and s["state"] == "ANSWERED"], 60, "late answer")
+    assert answered[0]["response_ms"] > 4000  # after the overdue time
+    assert [s["state"] for s in statuses(kafka, notice_id) if s["platform_id"] == SILENT].count("OVERDUE") == 1
