@@ -83,11 +83,30 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     try:
         ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
         threading.Thread(target=simulate, name="simulator", daemon=True).start()
+        settings = _start_notice_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/notices.md
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
         if insurer is not None:
             insurer.terminate()
+
+
+def _start_notice_demo(settings: Settings, platforms: list[str]) -> Settings:
+    """A heat warning, answers (in time, late, never) and rule changes, in a background thread;
+    unless configured, the demo's overdue time is 60 s so an overdue notice shows within minutes."""
+    from gigbridge.simulator.notice_demo import run_notice_demo
+
+    if "notice_overdue_after_s" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"notice_overdue_after_s": 60.0, "notice_check_interval_s": 5.0})
+
+    def demo() -> None:
+        try:
+            run_notice_demo(settings, platforms)
+        except Exception as exc:  # the demo keeps the worker up; say why
+            log.error("notice demo stopped", error=str(exc))
+
+    threading.Thread(target=demo, name="notice-demo", daemon=True).start()
+    return settings
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
