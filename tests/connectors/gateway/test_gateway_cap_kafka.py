@@ -124,9 +124,8 @@ def test_import_command_publishes_through_the_same_intake(kafka, tmp_path, monke
     for name in ("typhoon_yellow_zhejiang.xml", "typhoon_orange_update_zhejiang.xml", "billion_laughs.xml"):
         files.append(tmp_path / name)
         files[-1].write_bytes(cap(name, run))
-    for key, value in {"BOOTSTRAP": kafka.bootstrap, "USERNAME": kafka.username, "PASSWORD": kafka.password,
-                       "SECURITY_PROTOCOL": kafka.security_protocol, "SASL_MECHANISM": kafka.sasl_mechanism}.items():
-        monkeypatch.setenv(f"GIGBRIDGE_KAFKA_{key}", value)
+    for name, value in kafka.as_env().items():
+        monkeypatch.setenv(name, value)
     assert main(["alerts", "import", *map(str, files)]) == 1  # the billion-laughs file is refused
     out = capsys.readouterr()
     assert [json.loads(line)["topic"] for line in out.out.splitlines()] == ["gov.notices.33", "gov.notices.33"]
