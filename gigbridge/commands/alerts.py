@@ -58,7 +58,7 @@ def import_and_publish(settings, files: list[str]) -> int:
         refused = 0
         for name in files:
             result = await intake.submit(Path(name).read_bytes())
-            refused += _report(name, result.records, name if result.repeat else None, result.problem)
+            refused += _report(name, result.records, result.repeat_of, result.problem)
         return refused
 
     return 1 if asyncio.run(run()) else 0

@@ -32,11 +32,16 @@ ReadPublished = Callable[[], Awaitable[list[dict]]]
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    """``records`` published (empty for a repeat or a refusal); ``problem``: why it was refused."""
+    """``records`` published (empty for a repeat or a refusal); ``problem``: why it was refused;
+    ``repeat_of``: the CAP identifier of a message seen before (nothing published)."""
 
     records: tuple[dict, ...] = ()
     problem: CapProblem | None = None
-    repeat: bool = False
+    repeat_of: str | None = None
+
+    @property
+    def repeat(self) -> bool:
+        return self.repeat_of is not None
 
     def topics(self) -> list[str]:
         return [notice_topic(r) for r in self.records]
@@ -68,7 +73,7 @@ class CapIntake:
             if applied.kind == "refused":
                 return IntakeResult(problem=applied.problem)
             if applied.kind == "repeat":
-                return IntakeResult(repeat=True)
+                return IntakeResult(repeat_of=parsed.identifier)
             encoded = [(notice_topic(r), r["notice_id"].encode("utf-8"), encode(self._version, r))
                        for r in applied.records]
             await self._publish(encoded)
