@@ -27,6 +27,7 @@ from typing import Awaitable, Callable
 
 import faust
 
+from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from streams.core.classify import Source
 from streams.core.context import Context
@@ -41,6 +42,8 @@ from streams.runtime.notices import metrics
 from streams.runtime.notices.kafka_edges import read_to_end
 from streams.runtime.notices.state import LoggedTables
 from streams.runtime.notices.steps import NoticeSteps
+
+log = get_logger("gigbridge.notices")
 
 SITES = validated_topic("sites")
 NOTICES = re.compile(r"gov\.notices\.\d{2}")
@@ -118,8 +121,15 @@ def register_notice_flows(app: faust.App, settings: Settings, ctx: Context, writ
 
     @app.task
     async def run_loop() -> None:
-        topic = state_topic(settings.app_id)
-        tables.restore(await asyncio.to_thread(read_to_end, settings.kafka_python_config, topic.__eq__, 60.0))
+        topic, backoff = state_topic(settings.app_id), 0.5
+        while not loop.stopping:
+            try:
+                tables.restore(await asyncio.to_thread(read_to_end, settings.kafka_python_config, topic.__eq__, 60.0))
+                break
+            except Exception as exc:  # broker not reachable yet: the loop must not start without its state
+                log.warning("notice state not restored yet, retrying", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
         restored.set()
         await loop.run()
 
