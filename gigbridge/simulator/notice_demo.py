@@ -72,7 +72,7 @@ def _site(platform: str, county: str, now_ms: int) -> dict:
             "capacity_workers": 30}
 
 
-def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: float = 10.0,
+def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: float = 20.0,
                     answer_after_s: float = 20.0, clock: Callable[[], float] = time.time,
                     sleep: Callable[[float], None] = time.sleep, should_stop: Callable[[], bool] = lambda: False) -> None:
     answering, late, silent = (platforms + [None, None, None])[:3]

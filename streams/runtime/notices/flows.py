@@ -69,7 +69,8 @@ class NoticeStep:
 
     async def start(self, records: list[Record]) -> Awaitable[None]:
         deliveries: list[Delivery] = []
-        for r in records:
+        # a batch's site changes first: a warning read in the same batch then sees those sites
+        for r in sorted(records, key=lambda record: record.topic != SITES):
             deliveries += self.one(r, self.clock())
         metrics.OPEN_SITES.set(len(self.steps.open_sites))
         await self.write_with_state(deliveries)
