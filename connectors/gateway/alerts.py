@@ -97,7 +97,7 @@ class CapAlerts:
             return web.json_response({"status": "repeat", "published": []})
         first = result.records[0]
         log.info("CAP notice published", source=source, notice_id=first["notice_id"], revision=first["revision"],
-                 topics=result.topics())
+                 topics=",".join(result.topics()))
         return web.json_response({"status": "published", "notice_id": first["notice_id"],
                                   "revision": first["revision"], "published": result.topics()}, status=201)
 

@@ -100,7 +100,7 @@ def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: f
             log.error("demo warning not published", problem=result.problem and result.problem.as_problem())
             return
         notice = result.records[0]
-        log.info("demo heat warning published", notice_id=notice["notice_id"], topics=result.topics(),
+        log.info("demo heat warning published", notice_id=notice["notice_id"], topics=",".join(result.topics()),
                  answering=answering, late=late, silent=silent)
         responder = SimulatedNoticeResponder(late_platform=late, silent_platform=silent)
         for number, platform in enumerate(platforms):
