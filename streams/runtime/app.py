@@ -39,6 +39,8 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        # pattern agents (streams.runtime.notices) see a new platform's topics this soon
+        consumer_metadata_max_age_ms=int(settings.topic_discovery_interval_s * 1000),
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,

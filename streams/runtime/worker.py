@@ -34,6 +34,7 @@ from streams.runtime.delivery_step import delivery_loop
 from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.runtime.ingest_monitor import IngestMonitor
 from streams.runtime.ingest_loop import ingest_loop
+from streams.runtime.notices.flows import register_notice_flows
 from streams.context import build_context
 from streams.core.route import new_topic_partitions
 from streams.core.topics import DLQ_TOPIC, is_output_topic, validated_topics
@@ -86,6 +87,7 @@ class HubWorker:
         self._trim_heap = heap_trimmer() if settings.heap_trim_interval_s else None
         if self._trim_heap is not None:
             self.app.timer(settings.heap_trim_interval_s, on_leader=False)(self._give_back_heap)
+        self.notices = register_notice_flows(self.app, settings, self.ctx, self.writer.write, self.clock)
         self.app.task(self._run)
         self.app.task(self.monitor.watch)
 
@@ -132,7 +134,7 @@ class HubWorker:
         started = time.monotonic()
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
-        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, *self.deliveries))))
+        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, *self.deliveries, self.notices.loop))))
         while not await self.health.wait_idle(0.2):
             for loop in self.deliveries:
                 if loop.step.sink.paused or time.monotonic() > deadline:

@@ -40,6 +40,12 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     # the claims stream (streams/runtime/claims.py)
     "gigbridge_claim_updates_total": ("province", "outcome", "reason"),
     "gigbridge_claims_determination_overdue": ("province", "platform"),
+    # the notice flows (streams/runtime/notices/metrics.py)
+    "gigbridge_notices_overdue": ("province", "level"),
+    "gigbridge_notice_tracks": ("state",),
+    "gigbridge_notice_open_sites": (),
+    "gigbridge_notice_measures_total": ("outcome",),
+    "gigbridge_algorithm_changes_total": ("outcome",),
     # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
     "gigbridge_gateway_requests_total": ("platform", "status"),
     "gigbridge_gateway_events_total": ("platform", "type", "outcome"),
