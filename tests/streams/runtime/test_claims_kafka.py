@@ -110,8 +110,11 @@ def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
     regress["event_id"] = str(uuid.uuid4())  # a new RECEIVED after UNDER_REVIEW: a regression
 
     async def insurer_posts() -> list[int]:
-        async with running_gateway(producer=KafkaEventProducer.from_settings(kafka_settings(kafka)),
-                                   clock=time.time, insurers=insurers) as gw:
+        producer = KafkaEventProducer.from_settings(kafka_settings(kafka))
+        await producer.start()
+        # the producer connects in the background: on a busy broker a request sent at once gets 503
+        assert await producer.wait_ready(30), producer.last_error
+        async with running_gateway(producer=producer, clock=time.time, insurers=insurers) as gw:
             url = f"{gw.url}/v1/insurance/{PROVINCE}/claim-status"
             statuses = []
             for updates, secret in (([review], "wrong"), ([review], "s"), ([regress], "s")):
