@@ -128,13 +128,14 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.topics_admin import TopicAdmin
     from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
     from streams.core.validate import EVENT_TYPES
+    from streams.runtime.cover_topics import COPARTITIONED_TOPICS, ensure_cover_topics
 
-    wanted = [*validated_topics(), DLQ_TOPIC]
+    wanted = [*validated_topics(), *COPARTITIONED_TOPICS, DLQ_TOPIC]
     for platform in args.platform:
         wanted += [ingest_topic(platform, t) for t in EVENT_TYPES] + [rejected_topic(platform)]
     admin = TopicAdmin(settings)
     try:
-        created = admin.ensure(wanted)
+        created = ensure_cover_topics(admin) + admin.ensure(wanted)
     finally:
         admin.close()
     print(json.dumps({"created": created, "existing": sorted(set(wanted) - set(created))}))
@@ -157,6 +158,8 @@ def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streams.core.validate import EVENT_TYPES
+
     parser = argparse.ArgumentParser(
         prog="gigbridge",
         description="Event hub between gig platforms and government offices. Configuration "
@@ -187,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate a JSON-lines file offline (no broker); exit 1 if any rejected")
     p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
-    p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
+    p.add_argument("--type", choices=EVENT_TYPES, help="all lines are events of this type")
     p.set_defaults(func=_validate)
 
     from gigbridge.devtools.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="validate a JSON-lines file and produce the accepted events "
                                        "to platform.<id>.<type>; exit 1 if any rejected")
     p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
-    p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
+    p.add_argument("--type", choices=EVENT_TYPES, help="all lines are events of this type")
     p.add_argument("--platform", help="publish as this platform (events claiming another are rejected)")
     p.set_defaults(func=_publish)
 
