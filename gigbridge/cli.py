@@ -49,6 +49,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 DEMO_INSURED_PROVINCES = ("11", "31", "32", "33", "44", "51")  # where most simulated traffic is
+DEMO_ORDER_RATE = 20.0  # orders/s while the two days of history go out; then as they happen
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -80,9 +81,17 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped
             log.error("simulator stopped", error=str(exc))
 
+    def simulate_orders() -> None:  # injury-cover orders and insured incidents (docs/cover.md)
+        from gigbridge.simulator.order_feed import run_order_traffic
+        try:
+            run_order_traffic(settings, rate=DEMO_ORDER_RATE, seed=seed)
+        except Exception as exc:
+            log.error("order simulator stopped", error=str(exc))
+
     try:
         ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
         threading.Thread(target=simulate, name="simulator", daemon=True).start()
+        threading.Thread(target=simulate_orders, name="order-simulator", daemon=True).start()
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
