@@ -5,12 +5,10 @@ window. Reduced in ``make test`` (2 kills; ``GIGBRIDGE_RELIABILITY_TRIALS`` rais
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from tests.reliability.harness import SEED, Worker, env_int, onboard_platforms, record, unique
-from tests.support.kafka_io import wait_for
+from tests.reliability.harness import SEED, Worker, env_int, kill_9_trials, onboard_platforms, record, unique
 from tests.support.ledger import delete_platform_topics, wait_until_accounted
 from tests.support.order_traffic import OrderTraffic
 
@@ -30,20 +28,9 @@ def test_kill_9_during_order_ingest_loses_no_order(kafka, platforms, tmp_path, s
     rng = random.Random(SEED + 20)
     worker = Worker(kafka, tmp_path, unique("rel-orders")).start()
     traffic = OrderTraffic(kafka, platforms, seed=SEED + 20)
-    kill_points = []
     try:
         worker.wait_subscribed(8)
-        traffic.stream(n=10_000_000, rate=200)  # open-ended; stopped after the last trial
-        for trial in range(trials):
-            wait_for(lambda: worker.received() >= 100, 90, f"trial {trial}: worker processing orders")
-            delay = rng.uniform(0.2, 3.0)
-            time.sleep(delay)  # a random kill point, not a wait for a condition
-            kill_points.append((round(delay, 2), int(worker.received())))
-            worker.kill()
-            worker.start()
-        wait_for(lambda: worker.received() >= 100, 90, "worker processing after the last restart")
-        traffic.stop()
-        traffic.join()
+        kill_points = kill_9_trials(worker, traffic, trials, rng, rate=200, busy=100)
         report = wait_until_accounted(kafka, traffic, "orders kill -9", 90)
         diagnosis = worker.diagnosis()
     finally:

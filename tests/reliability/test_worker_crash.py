@@ -5,11 +5,10 @@ restart nothing is lost and nothing is repeated."""
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from tests.reliability.harness import SEED, Worker, env_int, onboard_platforms, record, unique
+from tests.reliability.harness import SEED, Worker, env_int, kill_9_trials, onboard_platforms, record, unique
 from tests.support.kafka_io import wait_for
 from tests.support.ledger import Traffic, delete_platform_topics, wait_until_accounted
 
@@ -31,21 +30,9 @@ def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scena
     rng = random.Random(SEED)
     worker = Worker(kafka, tmp_path, unique("rel-kill")).start()
     traffic = Traffic(kafka, platforms, seed=SEED + 1)
-    kill_points = []
     try:
         worker.wait_subscribed(6)
-        traffic.stream(n=10_000_000, rate=100)  # open-ended; stopped after the last trial
-        for trial in range(trials):
-            # the (re)started worker is processing again: its own counter moves
-            wait_for(lambda: worker.received() >= 50, 90, f"trial {trial}: worker processing")
-            delay = rng.uniform(0.2, 3.0)
-            time.sleep(delay)
-            kill_points.append((round(delay, 2), int(worker.received())))
-            worker.kill()
-            worker.start()
-        wait_for(lambda: worker.received() >= 50, 90, "worker processing after the last restart")
-        traffic.stop()
-        traffic.join()
+        kill_points = kill_9_trials(worker, traffic, trials, rng, rate=100)
         report = wait_until_accounted(kafka, traffic, "kill -9", 90)
         status, _ = worker.get("/healthz")
         diagnosis = worker.diagnosis()
