@@ -92,11 +92,28 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
         threading.Thread(target=simulate, name="simulator", daemon=True).start()
         threading.Thread(target=simulate_orders, name="order-simulator", daemon=True).start()
+        _start_demo_insurers(settings)
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
         if insurer is not None:
             insurer.terminate()
+
+
+def _start_demo_insurers(settings: Settings) -> None:
+    """Each insurer of deploy/access.yaml answers its insured incidents with claim updates over
+    Kafka (gigbridge.simulator.claims_demo), so claim states move in the demo."""
+    from gigbridge.access import load_access
+    from gigbridge.simulator.claims_demo import run_demo_insurer
+
+    def answer(province: str) -> None:
+        try:
+            run_demo_insurer(settings, province, should_stop=lambda: False)
+        except Exception as exc:  # the demo keeps the worker up; say why claims stopped
+            log.error("demo insurer stopped", province=province, error=str(exc))
+
+    for province in sorted({i.province for i in load_access().insurers}):
+        threading.Thread(target=answer, args=(province,), name=f"insurer-{province}", daemon=True).start()
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
+    claims_overdue_scan_interval_s: float = Field(
+        60.0, gt=0, description="worker: how often open claims are checked against their determination deadline")
 
     # --- Routing and privacy -------------------------------------------------------------
     office_level: Literal["county", "township"] = Field(
@@ -137,6 +139,8 @@ class Settings(BaseSettings):
     gateway_tokens: SecretStr | None = Field(
         None, description='platform id -> SHA-256 hex digest of its bearer token (or a list), JSON')
     gateway_tokens_file: Path | None = Field(None, description="the same JSON in a file")
+    gateway_insurers: SecretStr | None = Field(
+        None, description='insurer name (deploy/access.yaml) -> {"token_sha256": ..., "signing_secret": ...}, JSON')
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")

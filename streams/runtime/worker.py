@@ -25,6 +25,7 @@ from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
 from streams.runtime import metrics
 from streams.runtime.app import create_app
+from streams.runtime.claims import claims_agent
 from streams.runtime.counts import Counts
 from streams.runtime.dedupe import Dedupe
 from streams.runtime.dedupe.log import log_topic
@@ -79,6 +80,7 @@ class HubWorker:
                           # the Faust delivery agents before them shared the app's own group
                           legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
+        self.claims = claims_agent(self.app, settings, self.ctx, self.writer.write, self.clock)
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
@@ -123,6 +125,7 @@ class HubWorker:
         topics = [*validated_topics(), *COPARTITIONED_TOPICS, DLQ_TOPIC]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
+        topics += self.claims.input_topics
         return topics
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
