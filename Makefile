@@ -77,7 +77,7 @@ k8s-tools: .local/bin/kustomize .local/checkov/bin/checkov
 # --- benchmarks: not part of `make test`; see docs/performance.md -------------------------
 # Own broker in .local/bench-kafka, left running for the next run (`.venv/bin/python -m bench down`
 # stops it); results in bench/results/<UTC timestamp>.{json,md}. py-spy is for the profile phase.
-.PHONY: bench bench-quick soak
+.PHONY: bench bench-quick bench-orders soak
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP)
@@ -86,6 +86,11 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench run $(BENCH_ARGS)
+	$(BIN)/python -m bench orders $(ORDERS_BENCH_ARGS)
+
+# The order firehose alone (issue #20): passthrough, hub and the Faust peer on the same orders.
+bench-orders: $(STAMP)
+	$(BIN)/python -m bench orders $(ORDERS_BENCH_ARGS)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench run --quick $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""``python -m bench run [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``report TS`` | ``down``."""
+"""``python -m bench run [--quick]`` | ``orders [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``report TS`` | ``down``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ def main() -> int:
     if command == "run":
         from bench.run import main as run
         return run(rest)
+    if command == "orders":  # the order firehose: passthrough, hub, Faust peer (issue #20)
+        from bench.orders import main as orders
+        return orders(rest)
     if command == "soak":
         from bench.soak import main as soak
         return soak(rest)
@@ -24,7 +27,7 @@ def main() -> int:
     if command == "down":
         from bench.broker import down
         return down()
-    print("usage: python -m bench [run|soak|whatif|report|down] [options]  (see --help of each)", file=sys.stderr)
+    print("usage: python -m bench [run|orders|soak|whatif|report|down] [options]  (see --help of each)", file=sys.stderr)
     return 2
 
 

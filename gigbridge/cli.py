@@ -49,6 +49,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 DEMO_INSURED_PROVINCES = ("11", "31", "32", "33", "44", "51")  # where most simulated traffic is
+DEMO_ORDER_RATE = 20.0  # orders/s while the two days of history go out; then as they happen
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -80,9 +81,17 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped
             log.error("simulator stopped", error=str(exc))
 
+    def simulate_orders() -> None:  # injury-cover orders and insured incidents (docs/cover.md)
+        from gigbridge.simulator.order_feed import run_order_traffic
+        try:
+            run_order_traffic(settings, rate=DEMO_ORDER_RATE, seed=seed)
+        except Exception as exc:
+            log.error("order simulator stopped", error=str(exc))
+
     try:
         ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
         threading.Thread(target=simulate, name="simulator", daemon=True).start()
+        threading.Thread(target=simulate_orders, name="order-simulator", daemon=True).start()
         _start_demo_insurers(settings)
         settings = _start_notice_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/notices.md
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
@@ -164,13 +173,14 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.topics_admin import TopicAdmin
     from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topics
     from streams.core.validate import EVENT_TYPES
+    from streams.runtime.cover_topics import COPARTITIONED_TOPICS, ensure_cover_topics
 
-    wanted = [*validated_topics(), DLQ_TOPIC]
+    wanted = [*validated_topics(), *COPARTITIONED_TOPICS, DLQ_TOPIC]
     for platform in args.platform:
         wanted += [ingest_topic(platform, t) for t in EVENT_TYPES] + [rejected_topic(platform)]
     admin = TopicAdmin(settings)
     try:
-        created = admin.ensure(wanted)
+        created = ensure_cover_topics(admin) + admin.ensure(wanted)
     finally:
         admin.close()
     print(json.dumps({"created": created, "existing": sorted(set(wanted) - set(created))}))
@@ -195,6 +205,8 @@ def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streams.core.validate import EVENT_TYPES
+
     parser = argparse.ArgumentParser(
         prog="gigbridge",
         description="Event hub between gig platforms and government offices. Configuration "
@@ -225,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate a JSON-lines file offline (no broker); exit 1 if any rejected")
     p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
-    p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
+    p.add_argument("--type", choices=EVENT_TYPES, help="all lines are events of this type")
     p.set_defaults(func=_validate)
 
     from gigbridge.devtools.sim_endpoint import add_cli_arguments as sim_endpoint_arguments
@@ -246,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="validate a JSON-lines file and produce the accepted events "
                                        "to platform.<id>.<type>; exit 1 if any rejected")
     p.add_argument("file", help='JSON lines: {"type": "sites", "event": {...}} or plain events with --type; - = stdin')
-    p.add_argument("--type", choices=("sites", "headcounts", "incidents"), help="all lines are events of this type")
+    p.add_argument("--type", choices=EVENT_TYPES, help="all lines are events of this type")
     p.add_argument("--platform", help="publish as this platform (events claiming another are rejected)")
     p.set_defaults(func=_publish)
 

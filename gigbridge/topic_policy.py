@@ -86,6 +86,8 @@ FAMILIES: tuple[TopicFamily, ...] = (
                 AUDIT_PERIOD_MS, "announced algorithm-rule changes, for the audit period"),
     TopicFamily("audit", r"hub\.validated\.(sites|headcounts|incidents|orders|claim-status|cases|case-events)",
                 "delete", AUDIT_PERIOD_MS, "every accepted event: the audit stream"),
+    TopicFamily("cover-input", r"hub\.cover\.incidents", "delete", 7 * DAY_MS,
+                "insured incidents for the cover stage, read within seconds; a week to replay, like ingest"),
     TopicFamily("case-state", r"hub\.cases\.state", "compact", None,
                 "each case's current state, keyed by case: the last record per key is the state"),
     TopicFamily("dlq", r"hub\.dlq", "delete", 90 * DAY_MS,

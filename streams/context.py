@@ -14,8 +14,9 @@ settings and files, so it cannot be core; and the gateway and CLI (connectors, g
 as much as the worker does, so it is not part of the worker runtime either. It sits above all
 three layers and only wires them.
 
-No network I/O: building reads the packaged division table and contract schemas and, unless
-``validate_only``, the privacy policy file (through ``streams.loaders.policy``).
+No network I/O: building reads the packaged division table, contract schemas and cover rate
+table (``streams.loaders.cover``) and, unless ``validate_only``, the privacy policy file (through
+``streams.loaders.policy``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
 from streams.core.context import Context
+from streams.core.cover.rates import RateTable
 from streams.core.route import RoutingConfig
 from streams.core.validate import DAY_MS, Rules
 
@@ -42,22 +44,26 @@ def rules_from(settings: Settings) -> Rules:
 
 
 def build_context(settings: Settings, *, validate_only: bool = False, catalog: Catalog | None = None,
-                  division_exists: Callable[[str], bool] | None = None) -> Context:
+                  division_exists: Callable[[str], bool] | None = None, rates: RateTable | None = None) -> Context:
     """The context every path judges events with.
 
     ``validate_only`` (gateway, CLI): the rules and lookups only; routing and the privacy
     policy stay at their identity defaults, so no policy file is read and no master secret is
     needed (those paths never route). ``catalog`` and ``division_exists`` replace the packaged
-    ones (tests inject them). Without ``GIGBRIDGE_PRIVACY_MASTER_SECRET`` the worker re-keys
+    ones (tests inject them), ``rates`` the packaged, lock-checked cover rate table
+    (``deploy/cover-rates.yaml``, read on every path: orders are judged everywhere). Without ``GIGBRIDGE_PRIVACY_MASTER_SECRET`` the worker re-keys
     with a development secret and says so in the log.
     """
     from gigbridge.divisions import default_table
     from schemas.catalog import default_catalog
+    from streams.loaders.cover import load_rates
 
     catalog = catalog or default_catalog()
     rules = rules_from(settings)
+    rates = rates or load_rates()
     if validate_only:
-        return Context(catalog=catalog, division_exists=division_exists or default_table().exists, rules=rules)
+        return Context(catalog=catalog, division_exists=division_exists or default_table().exists, rules=rules,
+                       rates=rates)
     from streams.core.policy import Protector, SecretSource
     from streams.loaders.policy import load_policies
 
@@ -76,4 +82,5 @@ def build_context(settings: Settings, *, validate_only: bool = False, catalog: C
         routing=RoutingConfig.from_names(settings.office_level, settings.office_level_overrides),
         protect=Protector(book),
         emit_validated=settings.emit_validated,
+        rates=rates,
     )

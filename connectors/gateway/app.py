@@ -39,7 +39,7 @@ from streams.core.classify import Accepted, classify_json
 from streams.context import build_context
 from streams.core.context import Context
 from streams.core.topics import ingest_topic
-from streams.core.validate import EVENT_TYPES, PLATFORM_ID_RE
+from streams.core.validate import EVENT_TYPES, INGEST_KEY_FIELD, PLATFORM_ID_RE
 
 from .alerts import add_alert_routes
 from .body import media_type_of, parse_events, read_body
@@ -57,7 +57,7 @@ __all__ = ["GATEWAY", "REGISTRY_PREFIX", "Gateway", "create_gateway_app", "runne
 log = get_logger("connectors.gateway")
 
 REGISTRY_PREFIX = "/registry"
-KEY_FIELD = {"sites": "site_id", "headcounts": "site_id", "incidents": "incident_id"}
+KEY_FIELD = INGEST_KEY_FIELD
 MAX_TOKEN_CHARS = 4096
 _DEFAULT = object()
 PLATFORM_KEY = web.RequestKey("gigbridge.gateway.platform", str)

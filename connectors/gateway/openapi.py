@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.catalog import Catalog
-from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
+from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES, INGEST_KEY_FIELD
 
 from .avro_jsonschema import avro_to_json_schema
 from .body import MAX_EVENT_DEPTH
@@ -27,8 +27,8 @@ REASON_CODES = {
     "unknown_division_code": "division_code is not an NBS 2023 statistical division",
     "timestamp_in_future": "a timestamp is more than 5 minutes ahead of the hub's clock",
     "timestamp_too_old": "a timestamp is more than 90 days old",
-    "invalid_period": "period_end is not after period_start",
-    "period_too_long": "the period is longer than 31 days",
+    "invalid_period": "period_end is not after period_start (orders: accepted_at <= finished_at <= occurred_at)",
+    "period_too_long": "the period is longer than 31 days (orders: over 24 hours from acceptance to the end)",
     "negative_count": "a count is negative",
     "status_sum_mismatch": "employed + non_standard + independent differs from active_workers",
     "count_exceeds_active": "insured_workers or long_hours_workers exceeds active_workers",
@@ -36,6 +36,8 @@ REASON_CODES = {
     "description_too_long": "description is longer than 500 characters",
     "invalid_coordinates": "location.lat / location.lon out of range",
     "invalid_key_id": "site_id / incident_id is empty or longer than 128 characters",
+    "invalid_order_state": "finished_at is null for a completed order or set for a cancelled one",
+    "premium_mismatch": "premium_fen / rate_version differ from the cover rate in force at accepted_at",
 }
 
 REGISTRY_CT = "application/vnd.schemaregistry.v1+json"
@@ -176,7 +178,7 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
     paths: dict[str, Any] = {}
     for event_type in EVENT_TYPES:
         name = event_schema_names[event_type]
-        key_field = "incident_id" if event_type == "incidents" else "site_id"
+        key_field = INGEST_KEY_FIELD[event_type]
         paths[f"/v1/events/{event_type}"] = {"post": {
             "operationId": f"ingest_{event_type}",
             "tags": ["ingest"],
@@ -206,7 +208,7 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
         "parameters": [{"name": "type", "in": "path", "required": True,
                         "schema": {"type": "string", "pattern": "^[a-z]{1,20}$", "not": {"enum": list(EVENT_TYPES)}}}],
         "responses": {"404": _problem_response("unknown event type", ["unknown-event-type", "not-found"]),
-                      # a path that names one of the three types is that operation, with its answers
+                      # a path that names one of the event types is that operation, with its answers
                       **{k: v for k, v in batch_responses.items() if k not in ("200", "207")}},
     }}
     paths["/healthz"] = {"get": {"operationId": "healthz", "tags": ["operations"], "summary": "Liveness",

@@ -68,8 +68,8 @@ def settings_of(config: dict[str, str]) -> Settings:
 
 
 #: Hub topics of the injury-cover and concern-case flows (contracts in schemas/catalog.yaml).
-HUB_FLOW_TOPICS = ("hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
-                   "hub.validated.case-events", "hub.cases.state")
+HUB_FLOW_TOPICS = ("hub.validated.claim-status", "hub.validated.cases", "hub.validated.case-events",
+                   "hub.cases.state", "hub.cover.incidents")
 #: The algorithm-rule change feeds: the regulator's and the public register.
 FEED_TOPICS = (f"{names.REGULATOR_PREFIX}algorithm-changes", f"{names.PUBLIC_PREFIX}algorithm-register")
 
@@ -88,7 +88,8 @@ def provisioned_topics(access: AccessFile) -> list[str]:
         topics += [f"gov.units.{unit.id}.{t}" for t in (*names.UNIT_WRITES, *names.UNIT_READS)]
     if access.platforms:
         topics += [names.notice_topic(province) for province in names.PROVINCE_CODES]
-    return topics + list(FEED_TOPICS)
+    # platform.<id>.orders is both an ingest topic and a platform-written one: listed once
+    return list(dict.fromkeys(topics + list(FEED_TOPICS)))
 
 
 DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")

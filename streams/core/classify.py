@@ -19,6 +19,7 @@ from typing import NamedTuple
 from schemas.catalog import SchemaVersion
 from schemas.wire import WireFormatError, decode
 from streams.core.context import Context
+from streams.core.cover.orders import check_order_cover
 from streams.core.topics import IngestTopic
 from streams.core.validate import CONTRACT_BY_EVENT_TYPE, Rejection, check_rules, check_schema
 
@@ -103,8 +104,12 @@ def classify_json(payload: object, event_type: str, ctx: Context, now_ms: int,
 
 def _judge(event_type, record, version, ctx, now_ms, topic_platform,
            writer_schema_id: int | None = None, raw: bytes | None = None) -> Accepted | Rejected:
-    rejection = check_rules(event_type, record, now_ms=now_ms, division_exists=ctx.division_exists,
-                            topic_platform=topic_platform, rules=ctx.rules)
+    if event_type == "orders":
+        rejection = check_order_cover(record, now_ms=now_ms, division_exists=ctx.division_exists, rates=ctx.rates,
+                                      topic_platform=topic_platform, rules=ctx.rules)
+    else:
+        rejection = check_rules(event_type, record, now_ms=now_ms, division_exists=ctx.division_exists,
+                                topic_platform=topic_platform, rules=ctx.rules)
     if rejection is None:
         return Accepted(event_type, record, version, raw)
     return Rejected(rejection, event_type, record.get("event_id"), record.get("platform_id"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from schemas.catalog import Catalog
+from streams.core.cover.rates import RateTable
 from streams.core.route import Route, RoutingConfig
 from streams.core.validate import DEFAULT_RULES, Rules
 
@@ -22,7 +23,8 @@ class Context:
     ``level_of`` (division code -> level) and ``routing`` decide the destinations; ``protect``
     returns the copy of a record a destination may see (the privacy policy; identity until
     one is configured); ``emit_validated`` also writes every valid event to
-    ``hub.validated.<type>`` (the audit stream of everything accepted).
+    ``hub.validated.<type>`` (the audit stream of everything accepted). ``rates`` prices orders
+    (``deploy/cover-rates.yaml``); without it every order is a ``premium_mismatch``.
     """
 
     catalog: Catalog
@@ -32,3 +34,4 @@ class Context:
     routing: RoutingConfig = RoutingConfig()
     protect: Callable[[Route, dict], dict] = _unchanged
     emit_validated: bool = True
+    rates: RateTable = RateTable(())

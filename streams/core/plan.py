@@ -25,13 +25,15 @@ from streams.core.classify import (
     dead_letter_headers, dead_letter_record, rejection_record,
 )
 from streams.core.context import Context
+from streams.core.cover.keys import cover_key, feeds_cover_stage
 from streams.core.policy import POLICY_LEAVES
 from streams.core.route import DestinationKind, routes_for
-from streams.core.topics import DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
+from streams.core.topics import COVER_INCIDENTS_TOPIC, DLQ_TOPIC, parse_ingest_topic, rejected_topic, validated_topic
 
 # What an output record is: a copy for a destination (``streams.core.route.DestinationKind``) or one of
 # the hub's own records. Also the ``destination`` label of ``gigbridge_routed_total``.
-DeliveryKind = Literal[DestinationKind, "validated", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
+# "cover": an insured incident's copy for the cover stage (``hub.cover.incidents``).
+DeliveryKind = Literal[DestinationKind, "validated", "cover", "rejected", "dlq", "receipt", "sink_dlq", "dedupe"]
 
 
 # The per-record types are NamedTuples: immutable like frozen dataclasses, but built ~3x
@@ -109,13 +111,16 @@ def plan_batch(messages: Iterable[InMessage], ctx: Context,
 def _deliveries(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context,
                 now_ms: int) -> tuple[Delivery, ...]:
     if isinstance(outcome, Accepted):
-        # Every copy keeps the platform's key (the site) so one site's events stay in order.
+        # Every copy keeps the platform's key (the site) so one site's events stay in order,
+        # except the cover stage's inputs: keyed by platform and province (streams.core.cover.keys).
         # Encoding is the main per-event cost: reuse the platform's bytes when they already are
         # the latest version, and them again for a destination whose policy changed nothing.
         record = outcome.record
         original = outcome.raw or encode(outcome.version, record, validate=False)
         out = []
-        if ctx.emit_validated:
+        if outcome.event_type == "orders":  # the cover stage's input: written even without emit_validated
+            out.append(Delivery("validated", validated_topic("orders"), cover_key(record), original))
+        elif ctx.emit_validated:
             out.append(Delivery("validated", validated_topic(outcome.event_type), msg.key, original))
         for route in routes_for(outcome.event_type, record, ctx.routing, ctx.level_of):
             copy = ctx.protect(route, record)
@@ -124,6 +129,8 @@ def _deliveries(outcome: Outcome, msg: InMessage, platform_id: str, ctx: Context
             value = original if copy == record else (
                 splice(original, outcome.version, record, copy, POLICY_LEAVES) or encode(outcome.version, copy, validate=False))
             out.append(Delivery(route.kind, route.topic, msg.key, value))
+        if feeds_cover_stage(outcome.event_type, record):
+            out.append(Delivery("cover", COVER_INCIDENTS_TOPIC, cover_key(record), original))
         return tuple(out)
     if isinstance(outcome, Rejected):
         record = rejection_record(outcome, msg.source, now_ms)

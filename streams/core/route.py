@@ -7,6 +7,7 @@
   division codes are hierarchical, a PREFIXED ACL on ``gov.office.3101`` lets a city office
   read all its counties' topics.
 * insured incidents additionally -> ``gov.insurance.<province>.incidents`` (kind ``insurer``).
+* orders -> nowhere here: the cover stage reads them from ``hub.validated.orders``.
 
 Keys are kept by the caller (the platform's site key), so one site's events stay in order in
 every destination topic.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal, get_args
 
 from gigbridge.divisions import Level, truncate
+from streams.core.validate import OFFICE_EVENT_TYPES
 
 # The one vocabulary of destination kinds, used by routes, the HTTP sinks (``streams.runtime.delivery``),
 # the privacy policies (``streams.core.policy``, ``deploy/privacy.yaml``) and the ``destination``
@@ -78,7 +80,10 @@ def insurance_topic(province: str, suffix: str = "incidents") -> str:
 
 def routes_for(event_type: str, record: dict, config: RoutingConfig,
                level_of: Callable[[str], Level | None]) -> list[Route]:
-    """Destinations of one validated event (its division code is known to exist)."""
+    """Destinations of one validated event (its division code is known to exist); none for an
+    order (only the cover stage reads orders, from ``hub.validated.orders``)."""
+    if event_type not in OFFICE_EVENT_TYPES:
+        return []
     return list(_routes(event_type, record["division_code"], bool(record.get("insured")), config, level_of))
 
 

@@ -1,9 +1,10 @@
 """Topic names of the hub's ingest side and own outputs, in one place (pure).
 
-Ingest: ``platform.<platform_id>.<type>`` (type: sites, headcounts, incidents), written by the
+Ingest: ``platform.<platform_id>.<type>`` (type: sites, headcounts, incidents, orders), written by the
 platform; ``platform.<platform_id>.rejected`` carries the hub's rejection records back to it.
 Hub outputs: ``hub.validated.<type>`` (every accepted event, unless
-``GIGBRIDGE_EMIT_VALIDATED=false``), ``hub.dlq`` for undecodable bytes. The routed copies go to
+``GIGBRIDGE_EMIT_VALIDATED=false``; orders always, the cover stage reads them),
+``hub.cover.incidents`` (insured incidents, for the cover stage), ``hub.dlq`` for undecodable bytes. The routed copies go to
 ``gov.office.*`` and ``gov.insurance.*`` topics, named by ``streams.core.route``; the dedupe logs are
 named by ``streams.runtime.dedupe.log``.
 """
@@ -17,7 +18,10 @@ from typing import NamedTuple
 from streams.core.validate import EVENT_TYPES
 
 DLQ_TOPIC = "hub.dlq"
-_INGEST_RE = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.(sites|headcounts|incidents)")
+#: Insured incidents for the cover stage, keyed like ``hub.validated.orders`` and with as many
+#: partitions (co-partitioned: a platform-province's orders and incidents meet in one partition).
+COVER_INCIDENTS_TOPIC = "hub.cover.incidents"
+_INGEST_RE = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.(sites|headcounts|incidents|orders)")
 
 
 class IngestTopic(NamedTuple):

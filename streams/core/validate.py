@@ -18,8 +18,14 @@ from typing import Any, Callable, Iterable
 from schemas.shape import find_problem
 from streams.core.pii import find_identifier
 
-EVENT_TYPES = ("sites", "headcounts", "incidents")
-CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
+EVENT_TYPES = ("sites", "headcounts", "incidents", "orders")
+CONTRACT_BY_EVENT_TYPE = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report",
+                          "orders": "order_cover"}
+# Copied to the government offices (``streams.core.route``); orders feed only the cover stage
+# (docs/cover.md) and are judged by ``streams.core.cover.orders.check_order_cover``, not here.
+OFFICE_EVENT_TYPES = ("sites", "headcounts", "incidents")
+# The field a platform's record key is taken from on ``platform.<id>.<type>`` (gateway, simulator).
+INGEST_KEY_FIELD = {"sites": "site_id", "headcounts": "site_id", "incidents": "incident_id", "orders": "order_ref"}
 
 PLATFORM_ID_RE = re.compile(r"[a-z][a-z0-9-]{1,31}")
 DIVISION_CODE_RE = re.compile(r"[0-9]{12}")

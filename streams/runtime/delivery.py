@@ -17,7 +17,7 @@ from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.core.plan import Delivery, InMessage
 from streams.core.route import DestinationKind, insurance_topic, office_topic
-from streams.core.validate import EVENT_TYPES
+from streams.core.validate import OFFICE_EVENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province),),
                          insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
               for province, endpoint in sorted(settings.insurer_endpoints.items())]
-    routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in EVENT_TYPES),
+    routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
                           f"gov.office.{code}.receipts", f"gov.office.{code}.dlq"), endpoint)
                for code, endpoint in sorted(settings.office_webhooks.items())]
     return routes

@@ -33,6 +33,8 @@ class DomainState:
             self.incidents[(record["division_code"][:2], record["category"], record["severity"],
                             record["weather"])] += 1
             return
+        if event_type not in ("sites", "headcounts"):  # orders: counted by the cover stage
+            return
         key = (record["platform_id"], record["site_id"])
         if event_type == "sites":
             if record["action"] == "CLOSED":

@@ -15,7 +15,7 @@ from streams.runtime.broker.kafka import KafkaConsumer
 from streams.runtime.checkpoint import State
 from streams.runtime.loop import BatchLoop, LoopConfig, PartitionsCallback, Step
 
-INGEST_PATTERN = r"^platform\.[a-z][a-z0-9-]{1,31}\.(sites|headcounts|incidents)$"
+INGEST_PATTERN = r"^platform\.[a-z][a-z0-9-]{1,31}\.(sites|headcounts|incidents|orders)$"
 
 
 def ingest_group(settings: Settings) -> str:

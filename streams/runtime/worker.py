@@ -38,6 +38,7 @@ from streams.runtime.notices.flows import register_notice_flows
 from streams.context import build_context
 from streams.core.route import new_topic_partitions
 from streams.core.topics import DLQ_TOPIC, is_output_topic, validated_topics
+from streams.runtime.cover_topics import COPARTITIONED_TOPICS, ensure_cover_topics
 from streams.runtime.validation_step import ValidationStep
 from streams.runtime.writer import Writer, create_producer
 
@@ -92,7 +93,7 @@ class HubWorker:
         self.app.task(self.monitor.watch)
 
     async def _run(self) -> None:
-        await asyncio.to_thread(self.admin.ensure, self.static_topics())
+        await asyncio.to_thread(self.ensure_topics)
         dedupe_logs = log_topic(self.settings.app_id, "")
         await self.writer.learn_existing_topics(lambda t: is_output_topic(t) or t.startswith(dedupe_logs))
         fix_mmap_threshold()  # before RocksDB allocates: gigbridge.heap
@@ -116,9 +117,14 @@ class HubWorker:
     def _partitions_of_new_topic(self, topic: str) -> int:
         return new_topic_partitions(topic, self.settings.topic_partitions, self.settings.office_topic_partitions)
 
+    def ensure_topics(self) -> None:
+        """Create the static topics, the cover stage's two co-partitioned ones first."""
+        ensure_cover_topics(self.admin)
+        self.admin.ensure(self.static_topics())
+
     def static_topics(self) -> list[str]:
         """Topics that must exist before the worker starts (outputs every batch may need)."""
-        topics = [*validated_topics(), DLQ_TOPIC]
+        topics = [*validated_topics(), *COPARTITIONED_TOPICS, DLQ_TOPIC]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
         topics += self.claims.input_topics
@@ -164,7 +170,7 @@ def serve(hub: HubWorker) -> int:
     (:meth:`HubWorker.drain`); returns the exit code (0)."""
     from streams.runtime.health import GracefulWorker
 
-    hub.admin.ensure(hub.static_topics())  # before subscribing: see HubWorker.static_topics
+    hub.ensure_topics()  # before subscribing: see HubWorker.static_topics
     worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=hub.settings.log_level, override_logging=False,
                             redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()

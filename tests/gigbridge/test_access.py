@@ -307,6 +307,12 @@ def test_cover_case_and_notice_families_are_least_privilege(acls: set[AclSpec]) 
     assert can(acls, "gigbridge-hub", "WRITE", "public.algorithm-register")
     for reader in ("regulator-a", "public-register", "insurer-44", "unit-x", "office-3101"):
         assert not can(acls, reader, "READ", "hub.cases.state")
+    # the cover stage's input of insured incidents (platform refs): the hub's alone
+    assert can(acls, "gigbridge-hub", "READ", "hub.cover.incidents")
+    assert can(acls, "gigbridge-hub", "WRITE", "hub.cover.incidents")
+    for other in ("regulator-a", "public-register", "insurer-44", "unit-x", "office-3101", a, b, "ops"):
+        assert not can(acls, other, "READ", "hub.cover.incidents")
+        assert not can(acls, other, "WRITE", "hub.cover.incidents")
     assert can(acls, "office-3101", "READ", "gov.office.310101.cases")
     assert not can(acls, "unit-x", "READ", "gov.office.110105.cases")
     assert can(acls, "regulator-a", "READ", "regulator.algorithms.x", "GROUP")

@@ -52,6 +52,7 @@ EXPECTED = {
     "hub.validated.claim-status": "audit",
     "hub.validated.case-events": "audit",
     "hub.cases.state": "case-state",
+    "hub.cover.incidents": "cover-input",
 }
 
 #: A value per placeholder of schemas/catalog.yaml's topic patterns.
@@ -89,9 +90,11 @@ def test_cover_case_and_notice_retention():
                   "platform.swiftmeal.claims", "gov.insurance.44.statements", "gov.insurance.44.claim-status"):
         assert configs(topic) == {"cleanup.policy": "delete", "retention.ms": str(AUDIT_PERIOD_MS)}, topic
     assert configs("platform.swiftmeal.orders") == configs(ingest_topic("swiftmeal", "sites"))
+    assert configs("hub.cover.incidents") == configs(ingest_topic("swiftmeal", "sites"))  # replayable like ingest
     assert configs("gov.units.110105-hrss.case-updates") == configs(office_topic("310101", "sites"))
     # look-alikes stay unmatched
-    for topic in ("gov.notices.440", "public.algorithm-changes", "gov.units.X.case-events", "hub.cases.other"):
+    for topic in ("gov.notices.440", "public.algorithm-changes", "gov.units.X.case-events", "hub.cases.other",
+                  "hub.cover.incidents.x"):
         assert family_of(topic) is None, topic
 
 

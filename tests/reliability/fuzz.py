@@ -20,10 +20,10 @@ from gigbridge.divisions import default_table
 from gigbridge.simulator.generator import Simulator
 from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
-from streams.core.validate import EVENT_TYPES
+from streams.core.validate import CONTRACT_BY_EVENT_TYPE, EVENT_TYPES
 
 CATALOG = default_catalog()
-CONTRACTS = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
+CONTRACTS = dict(CONTRACT_BY_EVENT_TYPE)
 PER_EXAMPLE = 50
 HUGE = 900_000  # under the broker's max message size (1 MB) with room for the record around it
 

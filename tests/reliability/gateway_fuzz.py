@@ -106,7 +106,22 @@ def valid_events(platform: str, now_ms: int, seed: int, n: int = 300) -> list[tu
     for _ in range(n):
         e = sim.next_event(now_ms)
         out.append((e.event_type, dict(e.record, event_id="fresh")))
-    return out
+    return out + [("orders", dict(r, platform_id=platform, event_id="fresh")) for r in valid_orders(now_ms, seed, n // 10)]
+
+
+def valid_orders(now_ms: int, seed: int, n: int) -> list[dict]:
+    """``n`` correctly priced OrderCover records of the CST day before yesterday (in the past, in
+    the 90 days validation accepts)."""
+    from datetime import date, timedelta
+
+    from gigbridge.divisions import default_table
+    from gigbridge.simulator.orders import OrderSimulator
+    from streams.core.cover.cst import service_date
+    from streams.loaders.cover import load_rates
+
+    day = (date.fromisoformat(service_date(now_ms)) - timedelta(days=2)).isoformat()
+    sim = OrderSimulator(default_table(), load_rates(), seed=seed, workers=n // 10 + 2)
+    return [o.record for o in sim.day(day).orders if o.expected_reason is None][:n]
 
 
 def keeps_json_rules(value: Any, levels: int = MAX_EVENT_DEPTH) -> bool:
@@ -137,8 +152,8 @@ def _nested(depth: int, opener: str) -> str:
 
 
 def strategies(pool: list[tuple[str, dict]], other_platform: str):
-    types = st.sampled_from(EVENT_TYPES)
     by_type = {t: [r for et, r in pool if et == t] for t in EVENT_TYPES}
+    types = st.sampled_from(EVENT_TYPES)
     json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40)
     json_value = st.recursive(json_leaf, lambda c: st.lists(c, max_size=4) | st.dictionaries(
         st.text(max_size=12), c, max_size=4), max_leaves=10)

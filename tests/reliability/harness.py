@@ -245,3 +245,24 @@ def group_coordinator(conn, group_id: str) -> int | None:
         return None
     finally:
         admin.close()
+
+
+def kill_9_trials(worker, traffic, trials: int, rng, *, rate: float, busy: int = 50) -> list[tuple[float, int]]:
+    """Stream ``traffic`` open-ended at ``rate``/s and SIGKILL ``worker`` ``trials`` times, each at
+    a random point 0.2-3 s after the (re)started worker has processed ``busy`` messages, restarting
+    it each time; returns the kill points (seconds, messages done). On return the worker is
+    processing again and the traffic is stopped and flushed."""
+    traffic.stream(n=10_000_000, rate=rate)  # open-ended; stopped after the last trial
+    kill_points = []
+    for trial in range(trials):
+        # the (re)started worker is processing again: its own counter moves
+        wait_for(lambda: worker.received() >= busy, 90, f"trial {trial}: worker processing")
+        delay = rng.uniform(0.2, 3.0)
+        time.sleep(delay)  # a random kill point, not a wait for a condition
+        kill_points.append((round(delay, 2), int(worker.received())))
+        worker.kill()
+        worker.start()
+    wait_for(lambda: worker.received() >= busy, 90, "worker processing after the last restart")
+    traffic.stop()
+    traffic.join()
+    return kill_points

@@ -1,17 +1,18 @@
 """Worker crashes and stops while a stream is flowing: kill -9 at random points (restarted each
-time) loses nothing; SIGTERM drains the batch in flight, exits 0 within the bound, and after a
+time) loses nothing, also during order ingest (issue #20: every order offset in
+hub.validated.orders or rejected with its reason; 2 kills in ``make test``); SIGTERM drains the batch in flight, exits 0 within the bound, and after a
 restart nothing is lost and nothing is repeated."""
 
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from tests.reliability.harness import SEED, Worker, env_int, onboard_platforms, record, unique
+from tests.reliability.harness import SEED, Worker, env_int, kill_9_trials, onboard_platforms, record, unique
 from tests.support.kafka_io import wait_for
 from tests.support.ledger import Traffic, delete_platform_topics, wait_until_accounted
+from tests.support.order_traffic import OrderTraffic
 
 pytestmark = [pytest.mark.reliability, pytest.mark.kafka]
 
@@ -26,36 +27,31 @@ def platforms(kafka):
     delete_platform_topics(kafka, names)
 
 
-def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scenario_timer):
-    trials = env_int("GIGBRIDGE_RELIABILITY_TRIALS", 3)
-    rng = random.Random(SEED)
-    worker = Worker(kafka, tmp_path, unique("rel-kill")).start()
-    traffic = Traffic(kafka, platforms, seed=SEED + 1)
-    kill_points = []
+# (traffic, kills in make test, messages/s, messages done before a kill point, seed offset)
+KILL_SCENARIOS = {"events": (Traffic, 3, 100, 50, 1), "orders": (OrderTraffic, 2, 200, 100, 20)}
+
+
+@pytest.mark.parametrize("kind", sorted(KILL_SCENARIOS))
+def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scenario_timer, kind):
+    traffic_class, default_trials, rate, busy, seed = KILL_SCENARIOS[kind]
+    trials = env_int("GIGBRIDGE_RELIABILITY_TRIALS", default_trials)
+    rng = random.Random(SEED + seed - 1)
+    worker = Worker(kafka, tmp_path, unique(f"rel-kill-{kind}")).start()
+    traffic = traffic_class(kafka, platforms, seed=SEED + seed)
+    name = "kill -9" if kind == "events" else "orders kill -9"
     try:
-        worker.wait_subscribed(6)
-        traffic.stream(n=10_000_000, rate=100)  # open-ended; stopped after the last trial
-        for trial in range(trials):
-            # the (re)started worker is processing again: its own counter moves
-            wait_for(lambda: worker.received() >= 50, 90, f"trial {trial}: worker processing")
-            delay = rng.uniform(0.2, 3.0)
-            time.sleep(delay)
-            kill_points.append((round(delay, 2), int(worker.received())))
-            worker.kill()
-            worker.start()
-        wait_for(lambda: worker.received() >= 50, 90, "worker processing after the last restart")
-        traffic.stop()
-        traffic.join()
-        report = wait_until_accounted(kafka, traffic, "kill -9", 90)
+        worker.wait_subscribed(8)  # 2 platforms x (sites, headcounts, incidents, orders)
+        kill_points = kill_9_trials(worker, traffic, trials, rng, rate=rate, busy=busy)
+        report = wait_until_accounted(kafka, traffic, name, 90)
         status, _ = worker.get("/healthz")
         diagnosis = worker.diagnosis()
     finally:
         traffic.close()
         worker.stop()
-    record(f"kill -9 x{trials}", report, scenario_timer(),
-           f"kill points (s after resume, events done): {kill_points}")
+    record(f"{name} x{trials}", report, scenario_timer(), f"kill points (s after resume, events done): {kill_points}")
     assert status == 200
     assert report.sent == report.inputs, "every message the traffic sent is in the input topics"
+    assert report.rejected > 0, "the traffic's invalid share (orders: mispriced) came back rejected"
     assert report.lost == 0, f"{report.table()}\n{diagnosis}"
     assert report.ok, report.table()
 

@@ -11,8 +11,8 @@ output topic (``hub.validated.<type>``, the office and insurance topics the even
 ``platform.<id>.rejected``, ``hub.dlq``, insurer receipts and DLQ topics, and the simulated
 insurer's ``/_received``) and checks per input offset:
 
-* valid → its ``event_id`` in ``hub.validated.<type>`` AND in its office topic AND (insured
-  incidents) in ``gov.insurance.<prov>.incidents`` AND (insurer endpoint configured for the
+* valid → its ``event_id`` in ``hub.validated.<type>`` AND in its office topic (not for orders)
+  AND (insured incidents) in ``gov.insurance.<prov>.incidents`` and ``hub.cover.incidents`` AND (insurer endpoint configured for the
   province) exactly one claim at the endpoint and a receipt;
 * rejected → one rejection record naming that source topic/partition/offset (right reason);
 * undecodable → one DLQ record naming that source offset;
@@ -48,7 +48,8 @@ from gigbridge.simulator.run import event_bytes
 from schemas.catalog import default_catalog
 from schemas.wire import WireFormatError, decode
 from streams.core.route import RoutingConfig, insurance_topic, routes_for
-from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
+from streams.core.cover.keys import feeds_cover_stage
+from streams.core.topics import COVER_INCIDENTS_TOPIC, DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
 from streams.core.validate import EVENT_TYPES
 
 SEQ_HEADER = "ledger-seq"
@@ -71,6 +72,7 @@ class Expectation:
     event_id: str | None = None    # kind valid
     office_topic: str | None = None
     insurance_topic: str | None = None
+    cover_topic: str | None = None  # hub.cover.incidents, for an insured incident
     province: str | None = None
     label: str = ""                # fuzz category, for the report
     acked: bool = False            # the broker acknowledged the write (acks=all)
@@ -142,6 +144,8 @@ class Traffic:
     def _expect_routed(self, exp: Expectation, record: dict, label: str) -> None:
         """``exp`` is a valid event: where its copies must appear."""
         exp.event_id, exp.label = record["event_id"], label
+        if feeds_cover_stage(exp.event_type, record):
+            exp.cover_topic = COVER_INCIDENTS_TOPIC
         for route in routes_for(exp.event_type, record, self.routing, DIVISIONS.level_of):
             if route.kind == "office":
                 exp.office_topic = route.topic
@@ -374,6 +378,7 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
     ingest = [ingest_topic(p, t) for p in traffic.platforms for t in EVENT_TYPES]
     offices = {e.office_topic for e in exps.values() if e.office_topic}
     insurance = {e.insurance_topic for e in exps.values() if e.insurance_topic}
+    insurance |= {e.cover_topic for e in exps.values() if e.cover_topic}  # read and counted alike
     outputs = ([validated_topic(t) for t in EVENT_TYPES] + sorted(offices) + sorted(insurance)
                + [rejected_topic(p) for p in traffic.platforms] + [DLQ_TOPIC])
     for prov in sorted(provinces):
@@ -452,8 +457,11 @@ def check(conn, traffic: Traffic, scenario: str, *, endpoint_url: str | None = N
             if exp.event_id in counted_ids:  # a producer retry: the second copy is a dedupe repeat
                 continue
             counted_ids.add(exp.event_id)
-            need = {"validated": validated.get((validated_topic(exp.event_type), exp.event_id), 0),
-                    "office": routed_copies.get((exp.office_topic, exp.event_id), 0)}
+            need = {"validated": validated.get((validated_topic(exp.event_type), exp.event_id), 0)}
+            if exp.office_topic:  # orders go to no office (docs/cover.md)
+                need["office"] = routed_copies.get((exp.office_topic, exp.event_id), 0)
+            if exp.cover_topic:
+                need["cover"] = routed_copies.get((exp.cover_topic, exp.event_id), 0)
             if exp.insurance_topic:
                 need["insurance"] = routed_copies.get((exp.insurance_topic, exp.event_id), 0)
                 if exp.province in provinces:

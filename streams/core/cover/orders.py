@@ -36,6 +36,9 @@ from streams.core.validate import (
 )
 
 MAX_ORDER_MS = 24 * 3_600_000
+# Built once: a check per call would make new closures for every order (the firehose's hot path).
+_GENERIC_CHECKS = (*COMMON_CHECKS, time_window_check("occurred_at", "accepted_at"))
+_FINISHED_WINDOW = time_window_check("finished_at")
 
 
 def province_of(division_code: str) -> str:
@@ -53,7 +56,7 @@ def check_order_cover(
     rules: Rules = DEFAULT_RULES,
 ) -> Rejection | None:
     """Business rules for a schema-valid OrderCover; the first rule broken, or None."""
-    for check in (*COMMON_CHECKS, time_window_check("occurred_at", "accepted_at")):
+    for check in _GENERIC_CHECKS:
         rejection = check(record, now_ms, division_exists, topic_platform, rules)
         if rejection is not None:
             return rejection
@@ -70,7 +73,7 @@ def check_order_cover(
 def _finished_time(r: dict, now_ms: int, rules: Rules) -> Rejection | None:
     if r.get("finished_at") is None:
         return None
-    return time_window_check("finished_at")(r, now_ms, None, None, rules)
+    return _FINISHED_WINDOW(r, now_ms, None, None, rules)
 
 
 def _order_life(r: dict, now_ms: int, rules: Rules) -> Rejection | None:

@@ -33,7 +33,8 @@ from tests.support.kafka_io import free_port
 # ghostline has a token but no topics on the broker (never onboarded)
 TOKENS = {"swiftdash": "tok-swiftdash-6a1f0c2e9b", "cityride": "tok-cityride-1d4b7e0a33",
           "ghostline": "tok-ghostline-77c2d91e05"}
-CONTRACT_OF = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report"}
+CONTRACT_OF = {"sites": "site_event", "headcounts": "headcount_report", "incidents": "incident_report",
+               "orders": "order_cover"}
 TYPE_OF = {v: k for k, v in CONTRACT_OF.items()}
 TIME_FIELDS = ("occurred_at", "reported_at", "period_start", "period_end")
 
@@ -71,7 +72,7 @@ def kafka_settings(kafka) -> Settings:
 
 
 def platform_topics(platform: str) -> list[str]:
-    """What ``gigbridge topics ensure --platform`` creates: the three ingest topics AND
+    """What ``gigbridge topics ensure --platform`` creates: the ingest topics AND
     ``platform.<id>.rejected`` (a worker sharing the broker writes rejections there)."""
     from streams.core.topics import ingest_topic, rejected_topic
     from streams.core.validate import EVENT_TYPES

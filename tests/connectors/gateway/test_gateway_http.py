@@ -138,7 +138,7 @@ async def test_malformed_platform_id_is_a_per_event_rejection_not_403():
     assert body["results"][0]["reason"] == "invalid_platform_id"
 
 
-@pytest.mark.parametrize("path", ["/v1/events/orders", "/v1/events/rejected", "/v1/events/SITES"])
+@pytest.mark.parametrize("path", ["/v1/events/statements", "/v1/events/rejected", "/v1/events/SITES"])
 async def test_unknown_event_type_is_404(path):
     async with running_gateway() as gw:
         resp = await gw.session.post(gw.url + path, json=examples("sites"), headers=auth())

@@ -14,7 +14,7 @@ from connectors.gateway import GatewayConfig, KafkaEventProducer
 from schemas.catalog import default_catalog
 from schemas.wire import MAGIC_BYTE, decode
 from streams.core.topics import ingest_topic
-from streams.core.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES, INGEST_KEY_FIELD
 from tests.connectors.gateway.helpers import onboarded as onboarded_platforms
 from tests.connectors.gateway.helpers import (
     examples,
@@ -60,7 +60,7 @@ async def records_with_ids(kafka, topic: str, event_ids: set[str]) -> list:
 async def test_all_accepted_is_200_and_in_the_topic_in_wire_format(onboarded, event_type):
     kafka = onboarded
     events = examples(event_type, PLATFORM)
-    key_field = "incident_id" if event_type == "incidents" else "site_id"
+    key_field = INGEST_KEY_FIELD[event_type]
     async with gateway(producer=await connected_producer(kafka)) as gw:
         assert (await gw.session.get(f"{gw.url}/readyz")).status == 200
         resp = await gw.post(event_type, events, platform=PLATFORM)

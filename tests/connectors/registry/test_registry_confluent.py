@@ -128,3 +128,32 @@ def test_default_auto_register_client_gets_the_existing_id(registry_url):
         client.register_schema(f"{TOPIC}-value", Schema(own, "AVRO"))
     assert err.value.error_code == 42205 and err.value.http_status_code == 422
     assert client.test_compatibility(f"{TOPIC}-value", Schema(own, "AVRO")) is False
+
+
+def test_stock_serializer_writes_orders_the_hub_accepts(kafka, registry_url):
+    """The cover contract's subject works like the others: a stock AvroSerializer writes an
+    OrderCover byte for byte as the hub would, and the hub's stream judgement accepts it."""
+    from schemas.examples import REFERENCE_NOW_MS
+    from streams.context import build_context
+    from streams.core.classify import Accepted, classify
+    from streams.core.topics import parse_ingest_topic
+    from gigbridge.settings import Settings
+
+    topic = ingest_topic(PLATFORM, "orders")
+    client = SchemaRegistryClient({"url": registry_url})
+    latest = client.get_latest_version(f"{topic}-value")
+    assert latest.schema_id == CATALOG.contract("order_cover").latest.schema_id
+    serializer = AvroSerializer(client, latest.schema.schema_str,
+                                conf={"auto.register.schemas": False, "use.latest.version": True})
+    record = examples("orders", platform=PLATFORM)[0]
+    value = serializer(record, SerializationContext(topic, MessageField.VALUE))
+    assert value == encode(CATALOG.contract("order_cover").latest, record)
+
+    start = end_offset(kafka, topic)
+    producer = Producer(confluent_config(kafka))
+    producer.produce(topic, value=value, key=record["order_ref"].encode())
+    assert producer.flush(20) == 0
+    [written] = read_from(kafka, topic, start)
+    ctx = build_context(Settings(), validate_only=True, catalog=CATALOG)
+    outcome = classify(written, parse_ingest_topic(topic), ctx, REFERENCE_NOW_MS)
+    assert isinstance(outcome, Accepted) and outcome.record == record

@@ -119,7 +119,8 @@ def test_routes_carry_each_destinations_privacy_policy():
     assert office["location"]["lat"] == round(incident["location"]["lat"], 2)
     assert round(insurer["location"]["lat"], 4) == insurer["location"]["lat"]
     assert [d.topic for d in plan.deliveries] == [f"gov.office.{incident['division_code'][:6]}.incidents",
-                                                  f"gov.insurance.{incident['division_code'][:2]}.incidents"]
+                                                  f"gov.insurance.{incident['division_code'][:2]}.incidents",
+                                                  "hub.cover.incidents"]  # the cover stage's copy (test_plan_orders)
 
 
 def test_a_huge_undecodable_value_is_dead_lettered_without_its_bytes():

@@ -13,7 +13,7 @@ from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS, load_examples
 from schemas.wire import decode, encode
 from streams.core.topics import DLQ_TOPIC, ingest_topic, rejected_topic, validated_topic
-from streams.core.validate import EVENT_TYPES
+from streams.core.validate import EVENT_TYPES, OFFICE_EVENT_TYPES
 from tests.support.kafka_io import HubProcess, onboard, producer, read_all, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -118,7 +118,8 @@ def test_every_offset_ends_in_exactly_one_place(kafka, worker):
     validated_records = {decode(CATALOG, r.value).record["event_id"]: decode(CATALOG, r.value).record for r in validated}
     routed: dict[str, list] = {}
     insured = {i for i, rec in validated_records.items() if rec.get("insured")}
-    route_topics = {f"gov.office.{rec['division_code'][:6]}.{t}" for t in EVENT_TYPES for rec in validated_records.values()}
+    route_topics = {f"gov.office.{rec['division_code'][:6]}.{t}" for t in OFFICE_EVENT_TYPES
+                    for rec in validated_records.values()}
     route_topics |= {f"gov.insurance.{validated_records[i]['division_code'][:2]}.incidents" for i in insured}
     for route_topic in sorted(route_topics):
         for r in read_all(kafka, route_topic):
