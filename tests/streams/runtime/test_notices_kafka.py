@@ -1,7 +1,8 @@
 """The worker's notice flows on the real broker: a CAP warning published through the intake
 reaches the platforms with open sites in its area as NoticeStatus tracks; a platform's measure
 answers its track; a platform that never answers an ORANGE warning becomes overdue (status and
-metric); algorithm-rule changes are routed or refused with the reason code."""
+metric); algorithm-rule changes are routed or refused with the reason code; incidents inside a
+warning's area and window are counted per 10,000 active workers before/after the first measure."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def worker(kafka, tmp_path_factory):
     admin = TopicAdmin(hub_settings(kafka))
     try:  # what `gigbridge topics ensure --platform` creates for the notice flows
         admin.ensure([f"platform.{p}.{t}" for p in (ANSWERS, SILENT) for t in ("measures", "algorithm-changes")]
-                     + [validated_topic("sites"), "gov.notices.44"])
+                     + [validated_topic(t) for t in ("sites", "incidents", "headcounts")] + ["gov.notices.44"])
     finally:
         admin.close()
     hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker"),
@@ -126,6 +127,72 @@ def test_rule_changes_routed_or_refused_with_the_reason(kafka, worker):
                                     if r["event_id"] == refused["event_id"]], 60, "refused change")
     assert (rejection["reason"], rejection["event_type"]) == ("consultation_missing", "algorithm-changes")
     assert not [r for r in records(kafka, REGULATOR_TOPIC, "algorithm_rule_change") if r["event_id"] == refused["event_id"]]
+
+
+INJURED, AREA, OUTSIDE = f"inj{RUN}", "445381000000", "441523000000"  # divisions no other test uses
+HOUR_MS = 3_600_000
+
+
+def injury_cell(worker, phase: str) -> dict:
+    return {name: worker.metric(f"gigbridge_notice_{name}", phase=phase)
+            for name in ("injuries", "exposed_workers", "injuries_per_10000")}
+
+
+def test_incidents_in_a_warning_counted_per_10000_workers_before_and_after_the_measure(kafka, worker):
+    """A warning for one county (15 June 2026, 10:00-20:00 +08:00), a platform with 2,000 active
+    workers there answering with a measure effective from 13:00: six incidents before it, five
+    after it, and three not linked (outside the area, before the onset, after the expiry).
+    Headcounts and incidents are written to the validated topics as the validator would (the
+    incidents' times lie in the warning's past window, which ingest validation would refuse as late)."""
+    onboard(kafka, INJURED)
+    admin = TopicAdmin(hub_settings(kafka))
+    try:
+        admin.ensure([f"platform.{INJURED}.{t}" for t in ("measures", "algorithm-changes")])
+    finally:
+        admin.close()
+    now = int(time.time() * 1000)
+    send(kafka, ingest_topic(INJURED, "sites"), "site_event", example(
+        "site_event", "opened_delivery_station", platform_id=INJURED, occurred_at=now, site_id=f"site-{INJURED}",
+        division_code=AREA))
+    send(kafka, validated_topic("headcounts"), "headcount_report", example(
+        "headcount_report", "monthly_delivery_station", platform_id=INJURED, site_id=f"site-{INJURED}",
+        division_code=AREA, active_workers=2000, occurred_at=now))
+    wait_for(lambda: worker.metric("gigbridge_notice_open_sites") >= 3, 60, "the platform's site known")
+
+    cap = ((CAP_DIR / "heat_orange_shenzhen.xml").read_bytes().replace(b"0041600000-", f"00417{RUN}-".encode())
+           .replace(b"2026-05-31T", b"2026-06-15T").replace(b"440305", AREA[:6].encode())
+           .replace(b"440304", AREA[:6].encode()))
+    result = asyncio.run(kafka_intake(hub_settings(kafka), default_table().exists).submit(cap))
+    assert result.problem is None and result.records
+    notice_id, onset = result.records[0]["notice_id"], result.records[0]["onset"]
+    wait_for(lambda: [s for s in statuses(kafka, notice_id) if s["platform_id"] == INJURED], 60, "platform tracked")
+    measure = example("protection_measure", "suspend_dispatch_nanshan", platform_id=INJURED, notice_id=notice_id,
+                      occurred_at=int(time.time() * 1000), division_codes=[AREA],
+                      effective_from=onset + 3 * HOUR_MS, effective_to=onset + 8 * HOUR_MS)
+    send(kafka, f"platform.{INJURED}.measures", "protection_measure", measure)
+    wait_for(lambda: [s for s in statuses(kafka, notice_id) if s["state"] == "ANSWERED"], 60, "measure answered")
+    baseline = injury_cell(worker, "before_measure")["injuries"]  # 0 unless earlier tests linked some
+
+    def incident(division: str, at: int) -> None:
+        send(kafka, validated_topic("incidents"), "incident_report", example(
+            "incident_report", "traffic_accident_in_rain", platform_id=INJURED, division_code=division,
+            occurred_at=at, reported_at=at, incident_id=str(uuid.uuid4())))
+
+    for minute in range(6):
+        incident(AREA, onset + HOUR_MS + minute * 60_000)
+    for minute in range(5):
+        incident(AREA, onset + 4 * HOUR_MS + minute * 60_000)
+    incident(OUTSIDE, onset + 4 * HOUR_MS)
+    incident(AREA, onset - 60_000)
+    incident(AREA, onset + 10 * HOUR_MS)
+
+    after = wait_for(lambda: (cell := injury_cell(worker, "after_measure"))["injuries"] >= 5 and cell, 60,
+                     "after-measure injuries shown")
+    assert after == {"injuries": 5, "exposed_workers": 2000, "injuries_per_10000": 25.0}
+    before = wait_for(lambda: (cell := injury_cell(worker, "before_measure"))["injuries"] >= baseline + 6 and cell,
+                      60, "before-measure injuries shown")
+    assert before["injuries"] == baseline + 6 and before["exposed_workers"] >= 2000
+    assert before["injuries_per_10000"] == round(before["injuries"] * 10_000 / before["exposed_workers"], 2)
 
 
 def test_state_survives_a_restart(kafka, worker):
