@@ -78,8 +78,9 @@ FAMILIES: tuple[TopicFamily, ...] = (
                 AUDIT_PERIOD_MS, "cover, statements and claim decisions are what the audit checks"),
     TopicFamily("insurer-feedback", r"gov\.insurance\.\d{2}\.claim-rejections", "delete", 30 * DAY_MS,
                 "like rejected: the insurer's refused claim updates, a month to fix and resend"),
-    TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+)\.(receipts|dlq)", "delete", AUDIT_PERIOD_MS,
-                "proof of each delivery to an insurer or office webhook (or its refusal) for the audit period"),
+    TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+|notices\.webhooks)\.(receipts|dlq)", "delete",
+                AUDIT_PERIOD_MS, "proof of each delivery to an insurer, office or platform webhook (or its "
+                "refusal) for the audit period"),
     TopicFamily("notices", r"gov\.notices\.\d{2}(\.status)?", "delete", AUDIT_PERIOD_MS,
                 "which platform was warned when, and how it answered, for the audit period"),
     TopicFamily("algorithm-changes", r"gov\.regulator\.algorithm-changes|public\.algorithm-register", "delete",

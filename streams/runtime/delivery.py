@@ -1,4 +1,5 @@
-"""HTTP delivery of routed records to insurers and office webhooks (pure mapping part).
+"""HTTP delivery of routed records to insurers, office webhooks and platforms' notice webhooks
+(pure mapping part).
 
 One ``SinkRoute`` per configured endpoint: the topics it reads, where receipts and permanent
 failures go. The worker's delivery agent reads a batch, hands the records to the endpoint's
@@ -27,6 +28,11 @@ class SinkRoute:
     sources: tuple[str, ...]
     receipts_topic: str
     dlq_topic: str
+    # WeatherNotice webhooks: no personal data, so no privacy filter; idempotency key per notice revision
+    notices: bool = False
+
+
+NOTICE_RECEIPTS, NOTICE_DLQ = "gov.notices.webhooks.receipts", "gov.notices.webhooks.dlq"
 
 
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
@@ -36,7 +42,18 @@ def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
                           f"gov.office.{code}.receipts", f"gov.office.{code}.dlq"), endpoint)
                for code, endpoint in sorted(settings.office_webhooks.items())]
+    routes += [(SinkRoute(f"notices-{platform}", "webhook", tuple(f"gov.notices.{p}" for p in sorted(webhook.provinces)),
+                          NOTICE_RECEIPTS, NOTICE_DLQ, notices=True), webhook)
+               for platform, webhook in sorted(settings.platform_notice_webhooks.items())]
     return routes
+
+
+def idempotency_key(record: dict) -> str:
+    """``event_id``; a WeatherNotice (no event_id) is one record per notice, revision and
+    province: ``<notice_id>/<revision>/<province>`` (the same key on a re-send after a crash)."""
+    if "event_id" in record:
+        return record["event_id"]
+    return f"{record['notice_id']}/{record['revision']}/{record['province']}"
 
 
 def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | DeadLetter:
@@ -48,17 +65,18 @@ def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | De
     except WireFormatError as exc:
         placeholder = SinkRecord(None, {}, f"{msg.topic}/{msg.partition}/{msg.offset}", meta=meta)
         return DeadLetter(placeholder, None, "undecodable", exc.reason)
-    event_type = catalog.contract(decoded.version.contract).event_type
+    # a hub-issued record (WeatherNotice) has no ingest event type: its contract names it
+    event_type = catalog.contract(decoded.version.contract).event_type or decoded.version.contract
     record = protect(decoded.record)
     key = msg.key.decode("utf-8", "replace") if msg.key else None
-    return SinkRecord(key, {"event_type": event_type, "event": record}, record["event_id"], meta=meta)
+    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key(record), meta=meta)
 
 
 def outcome_delivery(outcome: Delivered | DeadLetter, route: SinkRoute, catalog: Catalog, now_ms: int) -> Delivery:
     """The receipt or dead letter that makes one record's outcome durable."""
     msg: InMessage = outcome.record.meta
     source = {"source_topic": msg.topic, "source_partition": msg.partition, "source_offset": msg.offset}
-    event_id = outcome.record.value.get("event", {}).get("event_id") if outcome.record.value else None
+    event_id = outcome.record.idempotency_key if outcome.record.value else None
     if isinstance(outcome, Delivered):
         receipt = outcome.receipt
         record = {"event_id": event_id, "destination": route.destination, "endpoint_status": outcome.status,
