@@ -1,18 +1,22 @@
 """The worker's notice flows on the real broker: a CAP warning published through the intake
 reaches the platforms with open sites in its area as NoticeStatus tracks; a platform's measure
 answers its track; a platform that never answers an ORANGE warning becomes overdue (status and
-metric); algorithm-rule changes are routed or refused with the reason code; incidents inside a
+metric) and the answering platform's notice webhook receives it; algorithm-rule changes are routed
+or refused with the reason code; incidents inside a
 warning's area and window are counted per 10,000 active workers before/after the first measure."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from gigbridge.devtools.sim_endpoint import SimEndpoint
 from gigbridge.divisions import default_table
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
@@ -20,6 +24,7 @@ from schemas.examples import load_examples
 from schemas.wire import decode, encode
 from streams.core.notices.rule_changes import PUBLIC_REGISTER_TOPIC, REGULATOR_TOPIC
 from streams.core.topics import ingest_topic, rejected_topic, validated_topic
+from streams.runtime.delivery import NOTICE_RECEIPTS
 from streams.runtime.notices.kafka_edges import kafka_intake
 from tests.support.kafka_io import HubProcess, hub_settings, onboard, producer, read_all, wait_for
 
@@ -51,8 +56,24 @@ def statuses(kafka, notice_id: str) -> list[dict]:
     return [s for s in records(kafka, "gov.notices.44.status", "notice_status") if s["notice_id"] == notice_id]
 
 
+WEBHOOK_SECRET = "notice-webhook-secret-0123456789"
+
+
 @pytest.fixture(scope="module")
-def worker(kafka, tmp_path_factory):
+def webhook():
+    """The in-repo simulated endpoint on loopback, served by its own event loop in a thread."""
+    loop, endpoint = asyncio.new_event_loop(), SimEndpoint(secret=WEBHOOK_SECRET)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(30)
+    yield endpoint
+    asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def worker(kafka, tmp_path_factory, webhook):
     for platform in (ANSWERS, SILENT):
         onboard(kafka, platform)
     admin = TopicAdmin(hub_settings(kafka))
@@ -63,13 +84,15 @@ def worker(kafka, tmp_path_factory):
         admin.close()
     hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker"),
                      {"GIGBRIDGE_APP_ID": f"hub-notices-{RUN}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
-                      "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1"}).start()
+                      "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1",
+                      "GIGBRIDGE_PLATFORM_NOTICE_WEBHOOKS": json.dumps({ANSWERS: {
+                          "url": webhook.webhook_url, "secret": WEBHOOK_SECRET, "provinces": ["44"]}})}).start()
     wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 6, 90, "worker subscribed")
     yield hub
     assert hub.stop() == 0, hub.log_tail()
 
 
-def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker):
+def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker, webhook):
     now = int(time.time() * 1000)
     for platform in (ANSWERS, SILENT):
         site = example("site_event", "opened_delivery_station", platform_id=platform, occurred_at=now,
@@ -102,6 +125,13 @@ def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker):
     assert latest[SILENT]["state"] == "OVERDUE" and latest[SILENT]["level"] == "ORANGE"
     wait_for(lambda: worker.metric("gigbridge_notices_overdue", province="44", level="ORANGE") >= 1, 30,
              "overdue metric")
+
+    # the answering platform's webhook got the notice, signed (the endpoint verified it), receipted
+    key = f"{notice_id}/0/44"
+    [posted] = wait_for(lambda: [c for c in webhook.received if c["idempotency_key"] == key], 60, "notice webhook")
+    assert posted["payload"]["event"]["level"] == "ORANGE"
+    wait_for(lambda: [r for r in records(kafka, NOTICE_RECEIPTS, "delivery_receipt") if r["event_id"] == key
+                      and r["destination"] == f"notices-{ANSWERS}"], 60, "webhook receipt")
 
     # a measure for a notice nobody issued is refused back to the platform
     stray = dict(measure, event_id=str(uuid.uuid4()), notice_id="no-such-notice")
