@@ -28,13 +28,6 @@ class Endpoint(BaseModel):
     secret: SecretStr  # HMAC-SHA256 key of the X-Gigbridge-Signature header
 
 
-class NoticeWebhook(Endpoint):
-    """A platform's webhook for WeatherNotice records (docs/notices.md): the provinces whose
-    ``gov.notices.<province>`` it receives."""
-
-    provinces: list[str] = Field(min_length=1)
-
-
 class Settings(BaseSettings):
     """Hub settings. Construct with ``Settings()``; no I/O happens besides reading env files."""
 
@@ -140,9 +133,9 @@ class Settings(BaseSettings):
         description='province code -> endpoint, e.g. {"44": {"url": "https://...", "secret": "..."}} (JSON)')
     office_webhooks: dict[str, Endpoint] = Field(
         default_factory=dict, description="office code (as in gov.office.<code>.*) -> endpoint (JSON)")
-    platform_notice_webhooks: dict[str, NoticeWebhook] = Field(
-        default_factory=dict, description='platform id -> WeatherNotice webhook, e.g. {"meituan": {"url": '
-        '"https://...", "secret": "...", "provinces": ["44"]}} (JSON)')
+    platform_notice_webhooks: dict[str, Endpoint] = Field(
+        default_factory=dict, description="platform id -> endpoint receiving the WeatherNotice records that "
+        "concern the platform (JSON, docs/notices.md)")
     sink_base_backoff_s: float = Field(0.5, gt=0, description="first retry delay of an HTTP sink (full jitter)")
     sink_max_backoff_s: float = Field(60.0, gt=0, description="cap of the exponential retry delay")
     sink_timeout_s: float = Field(10.0, gt=0, description="total timeout of one HTTP request")

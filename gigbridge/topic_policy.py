@@ -81,7 +81,8 @@ FAMILIES: tuple[TopicFamily, ...] = (
     TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+|notices\.webhooks)\.(receipts|dlq)", "delete",
                 AUDIT_PERIOD_MS, "proof of each delivery to an insurer, office or platform webhook (or its "
                 "refusal) for the audit period"),
-    TopicFamily("notices", r"gov\.notices\.\d{2}(\.status)?", "delete", AUDIT_PERIOD_MS,
+    TopicFamily("notices", r"gov\.notices\.(\d{2}(\.status)?|webhooks\.[a-z][a-z0-9-]{1,31})", "delete",
+                AUDIT_PERIOD_MS,
                 "which platform was warned when, and how it answered, for the audit period"),
     TopicFamily("algorithm-changes", r"gov\.regulator\.algorithm-changes|public\.algorithm-register", "delete",
                 AUDIT_PERIOD_MS, "announced algorithm-rule changes, for the audit period"),

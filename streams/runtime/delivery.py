@@ -35,6 +35,11 @@ class SinkRoute:
 NOTICE_RECEIPTS, NOTICE_DLQ = "gov.notices.webhooks.receipts", "gov.notices.webhooks.dlq"
 
 
+def notice_webhook_topic(platform: str) -> str:
+    """The WeatherNotice records that concern ``platform``, written by the notice flows for its webhook."""
+    return f"gov.notices.webhooks.{platform}"
+
+
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province),),
                          insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
@@ -42,9 +47,9 @@ def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
                           f"gov.office.{code}.receipts", f"gov.office.{code}.dlq"), endpoint)
                for code, endpoint in sorted(settings.office_webhooks.items())]
-    routes += [(SinkRoute(f"notices-{platform}", "webhook", tuple(f"gov.notices.{p}" for p in sorted(webhook.provinces)),
-                          NOTICE_RECEIPTS, NOTICE_DLQ, notices=True), webhook)
-               for platform, webhook in sorted(settings.platform_notice_webhooks.items())]
+    routes += [(SinkRoute(f"notices-{platform}", "webhook", (notice_webhook_topic(platform),),
+                          NOTICE_RECEIPTS, NOTICE_DLQ, notices=True), endpoint)
+               for platform, endpoint in sorted(settings.platform_notice_webhooks.items())]
     return routes
 
 

@@ -11,6 +11,9 @@ Registered by :func:`register_notice_flows` on the HubWorker's app, one call:
   is committed;
 * ``hub.validated.incidents`` and ``hub.validated.headcounts`` too, for injuries during warnings
   (:mod:`.incident_steps`: incidents in a notice's area and window, latest active workers);
+* each WeatherNotice record is also copied to ``gov.notices.webhooks.<platform>`` for every
+  concerned platform with a notice webhook (``platform_notice_webhooks``), which the worker's
+  HTTP delivery posts (:mod:`streams.runtime.delivery`);
 * a Faust timer every ``notice_check_interval_s``: ORANGE/RED tracks unanswered after
   ``notice_overdue_after_s`` get one OVERDUE NoticeStatus; gauges of overdue and of all tracks,
   and of injuries per 10,000 active workers during warnings before/after the first measure.
@@ -40,6 +43,7 @@ from streams.core.plan import Delivery
 from streams.core.topics import validated_topic
 from streams.runtime.broker.kafka import KafkaConsumer
 from streams.runtime.broker.protocols import Record
+from streams.runtime.delivery import notice_webhook_topic
 from streams.runtime.loop import BatchLoop, LoopConfig
 from streams.runtime.notices import metrics
 from streams.runtime.notices.incident_steps import IncidentSteps
@@ -71,8 +75,9 @@ class NoticeStep:
     changes, all acknowledged, before returning."""
 
     def __init__(self, steps: NoticeSteps, incidents: IncidentSteps, tables: LoggedTables, write: Write,
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], webhook_platforms: frozenset[str] = frozenset()) -> None:
         self.steps, self.incidents, self.tables, self.write, self.clock = steps, incidents, tables, write, clock
+        self.webhook_platforms = webhook_platforms
 
     async def start(self, records: list[Record]) -> Awaitable[None]:
         deliveries: list[Delivery] = []
@@ -95,8 +100,8 @@ class NoticeStep:
             self.incidents.on_incident(r.value or b"")
             return []
         if NOTICES.fullmatch(r.topic):
-            self.incidents.on_notice(r.value or b"")
-            return self.steps.on_notice(r.value or b"", now)
+            notice_id = self.incidents.on_notice(r.value or b"")
+            return self.steps.on_notice(r.value or b"", now) + self.webhook_copies(notice_id, r)
         if match := MEASURES.fullmatch(r.topic):
             out = self.steps.on_measure(r.value or b"", source, match[1], now)
             metrics.MEASURES.labels("rejected" if any(d.kind == "rejected" for d in out) else "accepted").inc()
@@ -106,6 +111,13 @@ class NoticeStep:
             metrics.RULE_CHANGES.labels("rejected" if out[0].kind == "rejected" else "accepted").inc()
             return out
         return []
+
+    def webhook_copies(self, notice_id: str, r: Record) -> list[Delivery]:
+        """The WeatherNotice record, unchanged, for each concerned platform (tracked for this
+        notice, after the record was applied) that has a notice webhook."""
+        tracked = {key.split("|", 1)[1] for key in self.steps.tracks if key.split("|", 1)[0] == notice_id}
+        return [Delivery("validated", notice_webhook_topic(p), r.key, r.value)
+                for p in sorted(tracked & self.webhook_platforms)]
 
     async def write_with_state(self, deliveries: list[Delivery]) -> None:
         deliveries = deliveries + self.tables.changes()
@@ -133,7 +145,7 @@ def register_notice_flows(app: faust.App, settings: Settings, ctx: Context, writ
         change_rules=ChangeRules(notice_period_ms=int(settings.algorithm_notice_period_days * 86_400_000)))
     incidents = IncidentSteps(ctx.catalog, tables["notice_areas"], tables["tracks"],
                               *(tables[name] for name in INJURY_TABLES))
-    step = NoticeStep(steps, incidents, tables, write, clock)
+    step = NoticeStep(steps, incidents, tables, write, clock, frozenset(settings.platform_notice_webhooks))
     consumer = KafkaConsumer(f"{settings.app_id}-notices", {
         "metadata_max_age_ms": int(settings.topic_discovery_interval_s * 1000), **settings.aiokafka_config})
     loop = BatchLoop(LoopConfig("notices", pattern=PATTERN, batch_size=500,

@@ -36,10 +36,11 @@ class IncidentSteps:
     linked_incidents: Table
     k: int = DEFAULT_K
 
-    def on_notice(self, value: bytes) -> None:
-        """A WeatherNotice: its window (a Cancel's records carry the shortened ``expires``)."""
+    def on_notice(self, value: bytes) -> str:
+        """A WeatherNotice: its window (a Cancel's records carry the shortened ``expires``); its notice_id."""
         notice = decode(self.catalog, value, expect_contract="weather_notice").record
         self.notice_windows[notice["notice_id"]] = [notice["onset"], notice["expires"]]
+        return notice["notice_id"]
 
     def on_headcount(self, value: bytes) -> None:
         """A validated HeadcountReport: the latest active workers of its site."""

@@ -1,5 +1,6 @@
-"""A platform's notice webhook, on the batch loop with the in-memory broker and the in-repo
-simulated endpoint over real HTTP: every WeatherNotice of its provinces is posted signed, with the
+"""A platform's notice webhook: the notice flows copy each WeatherNotice record to the webhook
+topics of the concerned platforms that have one; on the batch loop with the in-memory broker and
+the in-repo simulated endpoint over real HTTP, each record there is posted signed, with the
 idempotency key ``<notice_id>/<revision>/<province>``, retried through an outage, receipted before
 its offset is committed; a re-sent record is a duplicate at the endpoint, not a second notice."""
 
@@ -15,25 +16,37 @@ from schemas.catalog import default_catalog
 from schemas.wire import decode, encode
 from streams.runtime.broker.memory import MemoryBroker
 from streams.runtime.broker.protocols import TopicPartition
-from streams.runtime.delivery import NOTICE_RECEIPTS, sink_routes
+from streams.runtime.broker.protocols import Record
+from streams.runtime.delivery import NOTICE_RECEIPTS, notice_webhook_topic, sink_routes
 from streams.runtime.delivery_step import delivery_loop
-from tests.streams.runtime.test_notice_steps import NOTICE
+from streams.runtime.notices.flows import NoticeStep
+from tests.streams.runtime.test_notice_incident_steps import flows
+from tests.streams.runtime.test_notice_steps import NOTICE, NOW, wire
 from tests.support.aio import no_wait, until
 
 CATALOG = default_catalog()
 SECRET = "notice-webhook-secret-0123456789"
-TOPIC = "gov.notices.44"
+TOPIC = notice_webhook_topic("alpha")
 
 
 def never_filtered(route, record):
     raise AssertionError("a notice webhook must not go through the personal-data policy")
 
 
+def test_a_notice_is_copied_for_concerned_platforms_with_a_webhook_only():
+    steps, incidents, _ = flows()  # alpha and beta have open sites in the notice's area, gamma elsewhere
+    step = NoticeStep(steps, incidents, None, None, lambda: NOW, frozenset({"alpha", "gamma"}))
+    value = wire("weather_notice", NOTICE)
+    out = step.one(Record("gov.notices.44", 0, 3, b"n-1", value, NOW), NOW)
+    copies = [d for d in out if d.topic.startswith("gov.notices.webhooks.")]
+    assert [(d.topic, d.key, d.value) for d in copies] == [(notice_webhook_topic("alpha"), b"n-1", value)]
+
+
 def test_each_notice_revision_is_posted_signed_once_through_an_outage():
     async def scenario():
         async with SimEndpoint(secret=SECRET) as endpoint:
             settings = Settings(platform_notice_webhooks={"alpha": {
-                "url": endpoint.webhook_url, "secret": SECRET, "provinces": ["44"]}},
+                "url": endpoint.webhook_url, "secret": SECRET}},
                 stream_batch_size=2, stream_batch_timeout_s=0.01)
             [(route, webhook)] = sink_routes(settings)
             assert (route.destination, route.sources) == ("notices-alpha", (TOPIC,))

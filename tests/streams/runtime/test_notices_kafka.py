@@ -86,7 +86,7 @@ def worker(kafka, tmp_path_factory, webhook):
                      {"GIGBRIDGE_APP_ID": f"hub-notices-{RUN}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
                       "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1",
                       "GIGBRIDGE_PLATFORM_NOTICE_WEBHOOKS": json.dumps({ANSWERS: {
-                          "url": webhook.webhook_url, "secret": WEBHOOK_SECRET, "provinces": ["44"]}})}).start()
+                          "url": webhook.webhook_url, "secret": WEBHOOK_SECRET}})}).start()
     wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 6, 90, "worker subscribed")
     yield hub
     assert hub.stop() == 0, hub.log_tail()
