@@ -17,6 +17,9 @@ from typing import NamedTuple
 from streams.core.validate import EVENT_TYPES
 
 DLQ_TOPIC = "hub.dlq"
+#: Insured incidents for the cover stage, keyed like ``hub.validated.orders`` and with as many
+#: partitions (co-partitioned: a platform-province's orders and incidents meet in one partition).
+COVER_INCIDENTS_TOPIC = "hub.cover.incidents"
 _INGEST_RE = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.(sites|headcounts|incidents)")
 
 
@@ -52,4 +55,8 @@ def validated_topics() -> list[str]:
 
 def is_output_topic(name: str) -> bool:
     """A topic the validation worker or a delivery agent may write to."""
-    return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(".rejected"))
+    return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(_PLATFORM_OUTPUTS))
+
+
+#: What the hub writes back to a platform: rejections, and the cover stage's statements and gaps.
+_PLATFORM_OUTPUTS = (".rejected", ".statements", ".cover-gaps")

@@ -26,6 +26,7 @@ from gigbridge.topics_admin import TopicAdmin
 from streams.runtime import metrics
 from streams.runtime.app import create_app
 from streams.runtime.counts import Counts
+from streams.runtime.cover_stage import CoverStage, cover_inputs
 from streams.runtime.dedupe import Dedupe
 from streams.runtime.dedupe.log import log_topic
 from streams.runtime.delivery import sink_routes
@@ -78,6 +79,9 @@ class HubWorker:
                           # the Faust delivery agents before them shared the app's own group
                           legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
+        self.cover = CoverStage(settings, self.ctx.catalog, self.writer, self.admin, self.clock,
+                                lambda: self.health.batch(validation=False))  # issue 20: streams.runtime.cover_stage
+        self.app.timer(settings.cover_close_interval_s, on_leader=False)(self.cover.tick)
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
@@ -93,9 +97,10 @@ class HubWorker:
         await self.writer.learn_existing_topics(lambda t: is_output_topic(t) or t.startswith(dedupe_logs))
         fix_mmap_threshold()  # before RocksDB allocates: gigbridge.heap
         self.dedupe.open()
+        self.cover.open()
         tune_gc(self.settings.gc_gen0_threshold)
         try:
-            await asyncio.gather(self.ingest.run(), *(loop.run() for loop in self.deliveries))
+            await asyncio.gather(self.ingest.run(), self.cover.loop.run(), *(loop.run() for loop in self.deliveries))
         finally:
             await asyncio.shield(self._close())
 
@@ -103,6 +108,7 @@ class HubWorker:
         for loop in self.deliveries:
             await loop.step.close()
         await self.dedupe.close()
+        await self.cover.close()
         await self.writer.stop()
 
     async def _on_assigned(self, assigned: set) -> None:
@@ -114,7 +120,7 @@ class HubWorker:
 
     def static_topics(self) -> list[str]:
         """Topics that must exist before the worker starts (outputs every batch may need)."""
-        topics = [*validated_topics(), DLQ_TOPIC]
+        topics = [*validated_topics(), DLQ_TOPIC, *cover_inputs()]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
         return topics
@@ -129,7 +135,7 @@ class HubWorker:
         started = time.monotonic()
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
-        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, *self.deliveries))))
+        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, self.cover.loop, *self.deliveries))))
         while not await self.health.wait_idle(0.2):
             for loop in self.deliveries:
                 if loop.step.sink.paused or time.monotonic() > deadline:

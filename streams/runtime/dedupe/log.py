@@ -55,7 +55,7 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     wanted = {TopicPartition(log_topic(app_id, t), p): (t, p) for t, p in partitions}
     if not wanted:
         return 0
-    await _wait_for_leaders(consumer, list(wanted))
+    await wait_for_leaders(consumer, list(wanted))
     consumer.assign(list(wanted))
     ends = await consumer.end_offsets(list(wanted))
     begins = await consumer.beginning_offsets(list(wanted))
@@ -87,7 +87,7 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     return applied
 
 
-async def _wait_for_leaders(consumer, tps: list, timeout_s: float = 30.0) -> None:
+async def wait_for_leaders(consumer, tps: list, timeout_s: float = 30.0) -> None:
     """Metadata with a leader for every partition: log topics are often brand new, and
     aiokafka's offset requests fail at once (NodeNotReadyError) for a partition without one."""
     client = consumer._client  # noqa: SLF001 - aiokafka has no public "track and refresh these topics"
