@@ -35,10 +35,10 @@ def cover_inputs() -> list[str]:
     return [validated_topic("orders"), COVER_INCIDENTS_TOPIC]
 
 
-def cover_consumer(settings: Settings) -> KafkaConsumer:
+def cover_consumer(settings: Settings, group: str | None = None) -> KafkaConsumer:
     from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-    return KafkaConsumer(f"{settings.app_id}-cover", {
+    return KafkaConsumer(group or f"{settings.app_id}-cover", {
         "partition_assignment_strategy": (RangePartitionAssignor,), **settings.aiokafka_config})
 
 

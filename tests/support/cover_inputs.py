@@ -23,18 +23,18 @@ def ref(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def order(n: int, worker: str, *, event: str | None = None, fen: int = 4) -> bytes:
+def order(n: int, worker: str, *, event: str | None = None, fen: int = 4, platform: str = PLATFORM) -> bytes:
     """Order ``n`` (its order_ref) of ``worker`` that day; ``event`` another event id for it."""
     accepted = NOON + n * 60_000
-    record = {"event_id": event or f"order-ev-{n}", "platform_id": PLATFORM, "occurred_at": accepted + 600_000,
+    record = {"event_id": event or f"order-ev-{n}", "platform_id": platform, "occurred_at": accepted + 600_000,
               "order_ref": ref(f"order-{n}"), "worker_ref": ref(worker), "industry": "INSTANT_DELIVERY",
               "division_code": DIVISION, "accepted_at": accepted, "finished_at": accepted + 600_000,
               "cancelled": False, "premium_fen": fen, "rate_version": "2026-01"}
     return encode(CATALOG.contract("order_cover").latest, record)
 
 
-def incident(n: int, worker: str, order_n: int | None) -> bytes:
-    record = {"event_id": f"incident-ev-{n}", "platform_id": PLATFORM, "occurred_at": NOON + HOUR,
+def incident(n: int, worker: str, order_n: int | None, platform: str = PLATFORM) -> bytes:
+    record = {"event_id": f"incident-ev-{n}", "platform_id": platform, "occurred_at": NOON + HOUR,
               "incident_id": f"INC-{n}", "division_code": DIVISION, "category": "HEAT_ILLNESS",
               "severity": "SEVERE", "weather": "HEAT", "worker_ref": ref(worker), "insured": True,
               "order_ref": None if order_n is None else ref(f"order-{order_n}"), "reported_at": NOON + 2 * HOUR}
