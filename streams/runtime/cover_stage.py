@@ -23,6 +23,7 @@ from streams.runtime.cover_state.changelog import changelog_configs, changelog_t
 from streams.runtime.cover_state.store import CoverStore
 from streams.runtime.cover_step import CoverStep
 from streams.runtime.loop import BatchLoop, LoopConfig
+from streams.runtime.retry import retry_with_backoff
 
 log = get_logger("gigbridge.cover")
 
@@ -80,16 +81,8 @@ class CoverStage:
         partitions = {tp.partition for tp in assigned} - self.step.owned
         if not partitions:
             return
-        backoff = RESTORE_BACKOFF_S[0]
-        while not self.loop.stopping:
-            try:
-                await self.restore(partitions)
-                break
-            except Exception as exc:  # noqa: BLE001 - broker unreachable, topic being created
-                log.warning("cover changelog restore failed, retrying", error=f"{type(exc).__name__}: {exc}",
-                            backoff_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RESTORE_BACKOFF_S[1])
+        await retry_with_backoff(lambda: self.restore(partitions), lambda: not self.loop.stopping, log,
+                                 "cover changelog restore failed, retrying", RESTORE_BACKOFF_S)
         await self.step.take(partitions)
 
     async def _revoked(self, revoked: set) -> None:

@@ -15,7 +15,7 @@ from typing import Iterable
 from gigbridge.topic_policy import topic_configs
 from streams.core.plan import Delivery
 from streams.runtime.cover_state.store import Change, CoverStore
-from streams.runtime.dedupe.log import wait_for_leaders
+from streams.runtime.dedupe.log import assign_for_replay
 
 
 def changelog_topic(app_id: str) -> str:
@@ -42,10 +42,7 @@ async def replay(consumer, store: CoverStore, app_id: str, partitions: Iterable[
     wanted = {TopicPartition(topic, p): p for p in partitions}
     if not wanted:
         return 0
-    await wait_for_leaders(consumer, list(wanted))
-    consumer.assign(list(wanted))
-    ends = await consumer.end_offsets(list(wanted))
-    begins = await consumer.beginning_offsets(list(wanted))
+    begins, ends = await assign_for_replay(consumer, list(wanted))
     todo = {}
     for tp, p in wanted.items():
         start = max(store.next_changelog_offset(p), begins[tp])

@@ -55,10 +55,7 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     wanted = {TopicPartition(log_topic(app_id, t), p): (t, p) for t, p in partitions}
     if not wanted:
         return 0
-    await wait_for_leaders(consumer, list(wanted))
-    consumer.assign(list(wanted))
-    ends = await consumer.end_offsets(list(wanted))
-    begins = await consumer.beginning_offsets(list(wanted))
+    begins, ends = await assign_for_replay(consumer, list(wanted))
     todo = {}
     for tp, (topic, partition) in wanted.items():
         start = max(store.next_log_offset(topic, partition), begins[tp])
@@ -85,6 +82,14 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
                 store.set_next_log_offset(*wanted[tp], todo.pop(tp))
                 consumer.pause(tp)
     return applied
+
+
+async def assign_for_replay(consumer, tps: list) -> tuple[dict, dict]:
+    """Assign ``tps`` (log partitions, perhaps just created) to a group-less consumer; returns
+    their beginning and end offsets."""
+    await wait_for_leaders(consumer, tps)
+    consumer.assign(tps)
+    return await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
 
 
 async def wait_for_leaders(consumer, tps: list, timeout_s: float = 30.0) -> None:

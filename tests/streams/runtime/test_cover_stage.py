@@ -7,8 +7,10 @@ stage on the same disk replays every input without counting anything twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from gigbridge.settings import Settings
+from schemas.catalog import default_catalog
 from streams.core.topics import COVER_INCIDENTS_TOPIC, validated_topic
 from streams.runtime import cover_metrics
 from streams.runtime.broker.memory import MemoryBroker
@@ -34,8 +36,7 @@ async def _no_restore(partitions) -> None:  # same disk, nothing new in the chan
 
 def make_stage(broker, tmp_path, clock, group="cover"):
     settings = Settings(app_id="covertest", data_dir=tmp_path)
-    stage = CoverStage(settings, __import__("schemas.catalog").catalog.default_catalog(), broker.producer(),
-                       broker.admin(), clock, lambda: __import__("contextlib").nullcontext(),
+    stage = CoverStage(settings, default_catalog(), broker.producer(), broker.admin(), clock, contextlib.nullcontext,
                        consumer=broker.consumer(group), restore=_no_restore)
     stage.loop.sleep = no_wait
     stage.open()
@@ -52,6 +53,16 @@ async def run_until_committed(broker, stage, group="cover"):
     task = asyncio.ensure_future(stage.loop.run())
     await until(lambda: committed_to_end(broker, group), "every input committed")
     return task
+
+
+async def started(tmp_path, orders=(), incidents=()):
+    """A broker holding ``orders`` and ``incidents``, and a stage that committed all of them
+    while its clock stood an hour after noon of the day."""
+    broker, clock = setup_broker(), Clock(NOON + 3_600_000)
+    produce(broker, ORDERS, *orders)
+    produce(broker, COVER_INCIDENTS_TOPIC, *incidents)
+    stage = make_stage(broker, tmp_path, clock)
+    return broker, clock, stage, await run_until_committed(broker, stage)
 
 
 async def stop(stage, task):
@@ -79,10 +90,8 @@ def produce(broker, topic, *values_):
 
 def test_days_close_amend_and_survive_a_replay(tmp_path):
     async def scenario():
-        broker, clock = setup_broker(), Clock(NOON + 3_600_000)
-        produce(broker, ORDERS, order(1, "w1"), order(2, "w1"), order(3, "w2"), order(1, "w1"))  # last: a replay
-        stage = make_stage(broker, tmp_path, clock)
-        task = await run_until_committed(broker, stage)
+        broker, clock, stage, task = await started(  # the last order: a replay
+            tmp_path, orders=[order(1, "w1"), order(2, "w1"), order(3, "w2"), order(1, "w1")])
         assert values(broker, COVER) == []  # the day is open
         clock.now = CLOSED
         assert await stage.step.close_due() == 3  # two worker-days and their statement
@@ -115,11 +124,8 @@ def test_days_close_amend_and_survive_a_replay(tmp_path):
 
 def test_an_insured_incident_without_its_order_becomes_a_gap_after_the_grace(tmp_path):
     async def scenario():
-        broker, clock = setup_broker(), Clock(NOON + 3_600_000)
-        produce(broker, ORDERS, order(1, "w1"))
-        produce(broker, COVER_INCIDENTS_TOPIC, incident(1, "w1", order_n=1), incident(2, "w1", order_n=9))
-        stage = make_stage(broker, tmp_path, clock)
-        task = await run_until_committed(broker, stage)
+        broker, clock, stage, task = await started(
+            tmp_path, orders=[order(1, "w1")], incidents=[incident(1, "w1", order_n=1), incident(2, "w1", order_n=9)])
         gaps = cover_metrics.COVER_GAPS.labels(PLATFORM, PROVINCE, "ORDER_NOT_COVERED")._value.get()
         clock.now = CLOSED
         await stage.step.close_due()
@@ -134,10 +140,7 @@ def test_an_insured_incident_without_its_order_becomes_a_gap_after_the_grace(tmp
 
 def test_a_failed_output_keeps_nothing_and_the_batch_emits_the_same_records_again(tmp_path):
     async def scenario():
-        broker, clock = setup_broker(), Clock(NOON + 3_600_000)
-        produce(broker, ORDERS, order(1, "w1"))
-        stage = make_stage(broker, tmp_path, clock)
-        task = await run_until_committed(broker, stage)
+        broker, clock, stage, task = await started(tmp_path, orders=[order(1, "w1")])
         clock.now = CLOSED
         producer = stage.step.producer
         producer.fail_next = 1
