@@ -12,6 +12,7 @@ most ``cache_size`` durable entries per mapping, whatever the size of the histor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping, MutableSet
 from typing import Any
 
@@ -27,7 +28,7 @@ class StoredMap(MutableMapping):
     def __init__(self, db, prefix: bytes, kind: Kind, cache_size: int) -> None:
         self.db, self.prefix, self.kind, self.cache_size = db, prefix, kind, cache_size
         self.changes: dict[Any, Any] = {}  # key -> value or DELETED, not durable yet
-        self._cache: dict[Any, Any] = {}  # key -> durable value, or None: known absent
+        self._cache: OrderedDict[Any, Any] = OrderedDict()  # key -> durable value, or None: known absent
 
     def _durable(self, key: Any) -> Any:
         value = self._cache.get(key, _ABSENT)
@@ -35,7 +36,7 @@ class StoredMap(MutableMapping):
             raw = self.db.get(self.prefix + self.kind.encode_key(key))
             value = None if raw is None else self.kind.decode_value(raw)
             if len(self._cache) >= self.cache_size:
-                del self._cache[next(iter(self._cache))]  # oldest first: hot keys come back at once
+                self._cache.popitem(last=False)  # oldest first (O(1)); a hot key is read back at once
             self._cache[key] = value
         return value
 
