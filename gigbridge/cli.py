@@ -83,11 +83,47 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     try:
         ensure_platform_topics(settings, list(PLATFORM_NAMES[: args.platforms]))
         threading.Thread(target=simulate, name="simulator", daemon=True).start()
+        _start_demo_insurers(settings)
+        settings = _start_notice_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/notices.md
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
         if insurer is not None:
             insurer.terminate()
+
+
+def _start_demo_insurers(settings: Settings) -> None:
+    """Each insurer of deploy/access.yaml answers its insured incidents with claim updates over
+    Kafka (gigbridge.simulator.claims_demo), so claim states move in the demo."""
+    from gigbridge.access import load_access
+    from gigbridge.simulator.claims_demo import run_demo_insurer
+
+    def answer(province: str) -> None:
+        try:
+            run_demo_insurer(settings, province, should_stop=lambda: False)
+        except Exception as exc:  # the demo keeps the worker up; say why claims stopped
+            log.error("demo insurer stopped", province=province, error=str(exc))
+
+    for province in sorted({i.province for i in load_access().insurers}):
+        threading.Thread(target=answer, args=(province,), name=f"insurer-{province}", daemon=True).start()
+
+
+def _start_notice_demo(settings: Settings, platforms: list[str]) -> Settings:
+    """A heat warning, answers (in time, late, never) and rule changes, in a background thread;
+    unless configured, the demo's overdue time is 60 s so an overdue notice shows within minutes."""
+    from gigbridge.simulator.notice_demo import run_notice_demo
+
+    if "notice_overdue_after_s" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"notice_overdue_after_s": 60.0, "notice_check_interval_s": 5.0})
+
+    def demo() -> None:
+        try:
+            run_notice_demo(settings, platforms)
+        except Exception as exc:  # the demo keeps the worker up; say why
+            log.error("notice demo stopped", error=str(exc))
+
+    threading.Thread(target=demo, name="notice-demo", daemon=True).start()
+    return settings
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
@@ -144,7 +180,9 @@ def _topics_ensure(settings: Settings, args: argparse.Namespace) -> int:
 def _alerts(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.commands import alerts
 
-    return alerts.import_dry_run(args.files)
+    if args.dry_run:
+        return alerts.import_dry_run(args.files)
+    return alerts.import_and_publish(settings, args.files)
 
 
 def _sim_endpoint(settings: Settings, args: argparse.Namespace) -> int:
@@ -243,11 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("alerts", help="weather warnings (CAP 1.2, docs/notices.md)")
     asub = p.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    a = asub.add_parser("import", help="parse and validate CAP 1.2 files, apply them in order and print the "
-                                       "WeatherNotice records they would publish; exit 1 if any file is refused")
+    a = asub.add_parser("import", help="parse and validate CAP 1.2 files, apply them in order and publish (or, "
+                                       "with --dry-run, print) their WeatherNotice records; exit 1 if any is refused")
     a.add_argument("files", nargs="+", metavar="FILE.xml")
-    a.add_argument("--dry-run", action="store_true", required=True,
-                   help="required: publishing to Kafka is not wired yet")
+    a.add_argument("--dry-run", action="store_true",
+                   help="apply the files to an empty in-memory registry and print; publish nothing")
     a.set_defaults(func=_alerts)
 
     p = sub.add_parser("topics", help="topic administration")

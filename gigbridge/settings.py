@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     stats_interval_s: float = Field(1.0, gt=0, description="period of the 'counts' log line")
+    claims_overdue_scan_interval_s: float = Field(
+        60.0, gt=0, description="worker: how often open claims are checked against their determination deadline")
+    # --- weather notices and algorithm-rule changes (streams/runtime/notices, docs/notices.md) --
+    notice_overdue_after_s: float = Field(7200.0, gt=0, description="ORANGE/RED notice unanswered this long: overdue")
+    notice_check_interval_s: float = Field(30.0, gt=0, description="period of the overdue check")
+    algorithm_notice_period_days: float = Field(7.0, ge=0, description="min. days from published_at to effective_at")
 
     # --- Routing and privacy -------------------------------------------------------------
     office_level: Literal["county", "township"] = Field(
@@ -140,6 +146,10 @@ class Settings(BaseSettings):
     gateway_tokens: SecretStr | None = Field(
         None, description='platform id -> SHA-256 hex digest of its bearer token (or a list), JSON')
     gateway_tokens_file: Path | None = Field(None, description="the same JSON in a file")
+    gateway_insurers: SecretStr | None = Field(
+        None, description='insurer name (deploy/access.yaml) -> {"token_sha256": ..., "signing_secret": ...}, JSON')
+    gateway_cap_source_tokens: SecretStr | None = Field(
+        None, description="weather source -> SHA-256 digest(s) of its token for POST /v1/alerts/cap, JSON")
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")

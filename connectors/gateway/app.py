@@ -41,7 +41,9 @@ from streams.core.context import Context
 from streams.core.topics import ingest_topic
 from streams.core.validate import EVENT_TYPES, PLATFORM_ID_RE
 
+from .alerts import add_alert_routes
 from .body import media_type_of, parse_events, read_body
+from .claims import InsurerDirectory, add_claim_status_route
 from .config import GatewayConfig, TokenStore
 from .connections import ConnectionLimits
 from .metrics import GatewayMetrics, metrics_for
@@ -100,16 +102,17 @@ class Gateway:
 
     # -- ingest ---------------------------------------------------------------------------------
 
-    def authenticate(self, request: web.Request) -> str:
+    def authenticate(self, request: web.Request, tokens: TokenStore | None = None, who: str = "platform") -> str:
+        """The owner of the request's bearer token in ``tokens`` (default: the platforms'), or 401."""
         header = request.headers.get("Authorization")
         if not header:
-            raise Problem("missing-token", "send the platform's token as `Authorization: Bearer <token>`",
+            raise Problem("missing-token", f"send the {who}'s token as `Authorization: Bearer <token>`",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge"'})
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         platform = None
         if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS:
-            platform = self.tokens.platform_for(token)
+            platform = (tokens or self.tokens).platform_for(token)
         if platform is None:
             raise Problem("invalid-token", "the bearer token is not valid",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})
@@ -285,7 +288,8 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
                        config: GatewayConfig | None = None, catalog: Catalog | None = None,
                        registry: CollectorRegistry | None = None, topic_lister: Any = _DEFAULT,
                        division_exists: Callable[[str], bool] | None = None,
-                       mount_registry: bool = True) -> web.Application:
+                       mount_registry: bool = True, insurers: InsurerDirectory | None = None,
+                       cap_intake: Any = None, cap_sources: TokenStore | None = None) -> web.Application:
     """The gateway app. Nothing connects until the app starts (``on_startup``).
 
     ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields,
@@ -297,7 +301,9 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     a mapping platform -> token sha256 digest(s) (default: from the configuration);
     ``config``: default :meth:`GatewayConfig.from_settings`; ``registry``: Prometheus registry
     (default the process-wide one); ``topic_lister``: for the schema registry's ``/subjects``
-    (default: list the broker's topics; None: fixed topics only).
+    (default: list the broker's topics; None: fixed topics only); ``insurers``: see ``.claims``;
+    ``cap_intake``/``cap_sources``: for ``POST /v1/alerts/cap`` (default: from ``settings``,
+    :mod:`connectors.gateway.alerts`).
     """
     config = config or GatewayConfig.from_settings(settings)
     if tokens is None:
@@ -317,10 +323,12 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     app = web.Application(middlewares=[_middleware(gateway)], client_max_size=config.max_body_bytes)
     app[GATEWAY] = gateway
     app.router.add_post("/v1/events/{type}", gateway.ingest)
+    add_claim_status_route(app, gateway, insurers or InsurerDirectory.from_settings(settings))
     app.router.add_get("/healthz", gateway.healthz)
     app.router.add_get("/readyz", gateway.readyz)
     app.router.add_get("/metrics", gateway.metrics_endpoint)
     app.router.add_get("/openapi.json", gateway.openapi)
+    add_alert_routes(app, gateway, settings, intake=cap_intake, sources=cap_sources)  # POST /v1/alerts/cap
     if mount_registry:
         from connectors.registry.api import create_registry_app
         from connectors.registry.topic_lister import KafkaTopicLister

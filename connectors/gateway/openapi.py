@@ -247,6 +247,9 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
+    from .claims import add_claim_status_openapi  # the insurers' route (its own module)
+
+    add_claim_status_openapi(doc, catalog, config)
     return doc
 
 

@@ -28,7 +28,7 @@ PLATFORM_WRITES = ("orders", "cases", "case-events", "measures", "algorithm-chan
 PLATFORM_READS = ("statements", "claims", "cover-gaps", "case-updates", "case-rejections", "incident-acks")
 OFFICE_TYPES = ("sites", "headcounts", "incidents")
 #: Topics under an insurer's ``gov.insurance.<province>.`` that the hub writes (the insurer reads).
-INSURANCE_TYPES = ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps")
+INSURANCE_TYPES = ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps", "claim-rejections")
 #: The one topic an insurer writes; the hub only reads it.
 CLAIM_STATUS = "claim-status"
 UNIT_WRITES = ("case-events", "incident-acks")

@@ -24,7 +24,9 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        store="memory://",  # no Faust tables yet: the dedupe state is streams.runtime.dedupe
+        # Faust tables (the low-volume workflow state, e.g. claims) live in RocksDB through
+        # rocksdict, restored from their changelog topics; the dedupe state is streams.runtime.dedupe.
+        store="rocksdb://",
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
@@ -37,6 +39,8 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         topic_replication_factor=settings.topic_replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        # pattern agents (streams.runtime.notices) see a new platform's topics this soon
+        consumer_metadata_max_age_ms=int(settings.topic_discovery_interval_s * 1000),
         web_enabled=True,
         web_bind=settings.worker_web_host,
         web_host=settings.worker_web_host,

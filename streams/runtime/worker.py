@@ -25,6 +25,7 @@ from gigbridge.settings import Settings
 from gigbridge.topics_admin import TopicAdmin
 from streams.runtime import metrics
 from streams.runtime.app import create_app
+from streams.runtime.claims import claims_agent
 from streams.runtime.counts import Counts
 from streams.runtime.cover_stage import CoverStage, cover_inputs
 from streams.runtime.dedupe import Dedupe
@@ -34,6 +35,7 @@ from streams.runtime.delivery_step import delivery_loop
 from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.runtime.ingest_monitor import IngestMonitor
 from streams.runtime.ingest_loop import ingest_loop
+from streams.runtime.notices.flows import register_notice_flows
 from streams.context import build_context
 from streams.core.route import new_topic_partitions
 from streams.core.topics import DLQ_TOPIC, is_output_topic, validated_topics
@@ -79,6 +81,7 @@ class HubWorker:
                           # the Faust delivery agents before them shared the app's own group
                           legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
+        self.claims = claims_agent(self.app, settings, self.ctx, self.writer.write, self.clock)
         self.cover = CoverStage(settings, self.ctx.catalog, self.writer, self.admin, self.clock,
                                 lambda: self.health.batch(validation=False))  # issue 20: streams.runtime.cover_stage
         self.app.timer(settings.cover_close_interval_s, on_leader=False)(self.cover.tick)
@@ -88,6 +91,7 @@ class HubWorker:
         self._trim_heap = heap_trimmer() if settings.heap_trim_interval_s else None
         if self._trim_heap is not None:
             self.app.timer(settings.heap_trim_interval_s, on_leader=False)(self._give_back_heap)
+        self.notices = register_notice_flows(self.app, settings, self.ctx, self.writer.write, self.clock)
         self.app.task(self._run)
         self.app.task(self.monitor.watch)
 
@@ -123,6 +127,7 @@ class HubWorker:
         topics = [*validated_topics(), DLQ_TOPIC, *cover_inputs()]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
+        topics += self.claims.input_topics
         return topics
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
@@ -135,7 +140,8 @@ class HubWorker:
         started = time.monotonic()
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
-        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, self.cover.loop, *self.deliveries))))
+        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (
+            self.ingest, self.cover.loop, *self.deliveries, self.notices.loop))))
         while not await self.health.wait_idle(0.2):
             for loop in self.deliveries:
                 if loop.step.sink.paused or time.monotonic() > deadline:

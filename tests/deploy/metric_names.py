@@ -37,6 +37,19 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
     "gigbridge_worker_ready": (),  # gauge, defined in streams/runtime/health.py
+    # the claims stream (streams/runtime/claims.py)
+    "gigbridge_claim_updates_total": ("province", "outcome", "reason"),
+    "gigbridge_claims_determination_overdue": ("province", "platform"),
+    # the cover stage (streams/runtime/cover_metrics.py)
+    "gigbridge_cover_duplicate_premiums_total": ("platform", "province"),
+    "gigbridge_cover_records_emitted_total": ("contract",),
+    "gigbridge_cover_gaps_total": ("platform", "province", "gap"),
+    # the notice flows (streams/runtime/notices/metrics.py)
+    "gigbridge_notices_overdue": ("province", "level"),
+    "gigbridge_notice_tracks": ("state",),
+    "gigbridge_notice_open_sites": (),
+    "gigbridge_notice_measures_total": ("outcome",),
+    "gigbridge_algorithm_changes_total": ("outcome",),
     # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
     "gigbridge_gateway_requests_total": ("platform", "status"),
     "gigbridge_gateway_events_total": ("platform", "type", "outcome"),
@@ -88,6 +101,7 @@ def exported_metric_names() -> MetricNames:
         # streams.runtime.health registers gigbridge_worker_ready; the worker imports it (streams.runtime.app),
         # streams.runtime.metrics does not, so import it here for the registry to be the worker's.
         import streams.runtime.health  # noqa: F401
+        import streams.runtime.claims  # noqa: F401 - the claims stream's metrics, registered by the worker too
         from streams.runtime.metrics import exported_metric_names as from_registry
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "

@@ -342,7 +342,7 @@ def test_insurer_writes_only_its_claim_status(acls: set[AclSpec]) -> None:
     assert can(acls, "insurer-44", "WRITE", "gov.insurance.44.claim-status")
     assert not can(acls, "insurer-44", "WRITE", "gov.insurance.31.claim-status")
     assert not can(acls, "insurer-31", "WRITE", "gov.insurance.44.claim-status")
-    for t in ("cover", "statements", "cover-gaps", "claim-status"):
+    for t in ("cover", "statements", "cover-gaps", "claim-status", "claim-rejections"):
         assert not can(acls, "insurer-44", "READ", f"gov.insurance.31.{t}")
     for t in ("cover", "statements", "cover-gaps", "incidents"):
         assert not can(acls, "insurer-44", "WRITE", f"gov.insurance.44.{t}")
@@ -351,6 +351,11 @@ def test_insurer_writes_only_its_claim_status(acls: set[AclSpec]) -> None:
     assert not can(acls, "gigbridge-hub", "WRITE", "gov.insurance.44.claim-status")
     assert can(acls, "gigbridge-hub", "WRITE", "gov.insurance.44.cover")
     assert not can(acls, "platform-swiftmeal", "READ", "gov.insurance.44.claim-status")
+    # the hub's refusals of claim updates: written by the hub, read by that province's insurer only
+    assert can(acls, "gigbridge-hub", "WRITE", "gov.insurance.44.claim-rejections")
+    assert can(acls, "insurer-44", "READ", "gov.insurance.44.claim-rejections")
+    assert not can(acls, "insurer-44", "WRITE", "gov.insurance.44.claim-rejections")
+    assert not can(acls, "platform-swiftmeal", "READ", "gov.insurance.44.claim-rejections")
 
 
 def test_unit_acls(acls: set[AclSpec]) -> None:

@@ -270,7 +270,9 @@ def dep(kafka: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Ite
     topics = sorted({t for f in families if f.resource_type == "TOPIC" for t in f.samples})
     principals = [f"User:{u}" for u in access.user_names()]
     try:
-        adm.create_topics({t: {"num_partitions": 1} for t in topics}, wait_for_metadata=True)
+        # Other tests on the session's broker may have created some of them already.
+        missing = sorted(set(topics) - set(adm.list_topics()))
+        adm.create_topics({t: {"num_partitions": 1} for t in missing}, wait_for_metadata=True)
         # One marker per topic, written as admin, for the read checks.
         with closing(KafkaProducer(**kafka.kafka_python_config(), acks="all")) as producer:
             for fut in [producer.send(t, f"marker:{t}".encode(), partition=0) for t in topics]:

@@ -40,6 +40,7 @@ EXPECTED = {
     "platform.swiftmeal.cover-gaps": "platform-cover",
     "platform.swiftmeal.case-rejections": "platform-case-feedback",
     "gov.insurance.44.claim-status": "insurance-audit",
+    "gov.insurance.44.claim-rejections": "insurer-feedback",
     "gov.insurance.44.cover": "insurance-audit",
     "gov.units.110105-hrss.case-events": "unit",
     "gov.units.110105001-gov.case-updates": "unit",

@@ -11,7 +11,8 @@ nor too old, no direct identifiers anywhere -- the project's detector, streams.c
 * ``summary`` (plain language for workers) has 1 to 2,000 characters, ``consultation.response``
   at most 2,000 (``description_too_long``); ``change_id`` is 1 to 64 of [A-Za-z0-9-].
 
-Accepted changes go to :data:`REGULATOR_TOPIC` and :data:`PUBLIC_REGISTER_TOPIC` (not wired yet).
+Accepted changes go to :data:`REGULATOR_TOPIC` and :data:`PUBLIC_REGISTER_TOPIC` (the worker's
+notice flows, ``streams.runtime.notices``).
 """
 
 from __future__ import annotations

@@ -45,11 +45,5 @@ def test_malicious_or_foreign_xml_publishes_nothing(name, capsys):
     assert out.out == "" and json.loads(out.err)["problem"]["detail"]
 
 
-def test_publishing_is_not_wired_so_dry_run_is_required(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["alerts", "import", str(CAP_DIR / "heat_orange_shenzhen.xml")])
-    assert exc.value.code == 2 and "--dry-run" in capsys.readouterr().err
-
-
 def test_a_missing_file_is_a_usage_error(tmp_path):
     assert main(["alerts", "import", str(tmp_path / "nope.xml"), "--dry-run"]) == 2

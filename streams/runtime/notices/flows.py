@@ -1,0 +1,145 @@
+"""The worker's notice flows (low volume, stateful): one batch loop and a Faust timer.
+
+Registered by :func:`register_notice_flows` on the HubWorker's app, one call:
+
+* one :class:`streams.runtime.loop.BatchLoop` (group ``<app_id>-notices``) subscribed by pattern
+  to ``hub.validated.sites`` (where platforms have open sites), ``gov.notices.<province>``,
+  ``platform.<id>.measures`` and ``platform.<id>.algorithm-changes``: a new platform's topics
+  are picked up at the next metadata refresh, without a restart. Per batch,
+  :class:`~streams.runtime.notices.steps.NoticeSteps` decides, and the outputs AND the state
+  changes (:mod:`.state`) are written acknowledged through the worker's Writer before the input
+  is committed;
+* a Faust timer every ``notice_check_interval_s``: ORANGE/RED tracks unanswered after
+  ``notice_overdue_after_s`` get one OVERDUE NoticeStatus; gauges of overdue and of all tracks.
+
+Why not Faust agents and tables: Faust's aiokafka driver cannot subscribe to a topic pattern,
+and a table written outside an agent (the timer) needs the partitioner, whose producer has no
+metadata for a changelog it never wrote to. The state is small and restored on start by
+reading its compacted topic; one worker owns it (docs/notices.md, "Not wired yet").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import faust
+
+from gigbridge.logs import get_logger
+from gigbridge.settings import Settings
+from streams.core.classify import Source
+from streams.core.context import Context
+from streams.core.notices.rule_changes import ChangeRules
+from streams.core.notices.tracking import TrackingRules
+from streams.core.plan import Delivery
+from streams.core.topics import validated_topic
+from streams.runtime.broker.kafka import KafkaConsumer
+from streams.runtime.broker.protocols import Record
+from streams.runtime.loop import BatchLoop, LoopConfig
+from streams.runtime.notices import metrics
+from streams.runtime.notices.kafka_edges import read_to_end
+from streams.runtime.notices.state import LoggedTables
+from streams.runtime.notices.steps import NoticeSteps
+
+log = get_logger("gigbridge.notices")
+
+SITES = validated_topic("sites")
+NOTICES = re.compile(r"gov\.notices\.\d{2}")
+MEASURES = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.measures")
+CHANGES = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.algorithm-changes")
+PATTERN = r"^(hub\.validated\.sites|gov\.notices\.\d{2}|platform\.[a-z][a-z0-9-]{1,31}\.(measures|algorithm-changes))$"
+TABLES = ("open_sites", "notice_areas", "tracks")
+
+Write = Callable[[list[Delivery]], Awaitable[object]]
+
+
+def state_topic(app_id: str) -> str:
+    """Compacted (the topic policy's "state" family)."""
+    return f"{app_id}-notices-state-changelog"
+
+
+class NoticeStep:
+    """The batch loop's step: dispatch each record by topic; write the outputs and the state
+    changes, all acknowledged, before returning."""
+
+    def __init__(self, steps: NoticeSteps, tables: LoggedTables, write: Write, clock: Callable[[], int]) -> None:
+        self.steps, self.tables, self.write, self.clock = steps, tables, write, clock
+
+    async def start(self, records: list[Record]) -> Awaitable[None]:
+        deliveries: list[Delivery] = []
+        # a batch's site changes first: a warning read in the same batch then sees those sites
+        for r in sorted(records, key=lambda record: record.topic != SITES):
+            deliveries += self.one(r, self.clock())
+        metrics.OPEN_SITES.set(len(self.steps.open_sites))
+        await self.write_with_state(deliveries)
+        return asyncio.sleep(0)  # already acknowledged
+
+    def one(self, r: Record, now: int) -> list[Delivery]:
+        source = Source(r.topic, r.partition, r.offset)
+        if r.topic == SITES:
+            self.steps.on_site(r.value or b"")
+            return []
+        if NOTICES.fullmatch(r.topic):
+            return self.steps.on_notice(r.value or b"", now)
+        if match := MEASURES.fullmatch(r.topic):
+            out = self.steps.on_measure(r.value or b"", source, match[1], now)
+            metrics.MEASURES.labels("rejected" if any(d.kind == "rejected" for d in out) else "accepted").inc()
+            return out
+        if match := CHANGES.fullmatch(r.topic):
+            out = self.steps.on_rule_change(r.value or b"", source, match[1], now)
+            metrics.RULE_CHANGES.labels("rejected" if out[0].kind == "rejected" else "accepted").inc()
+            return out
+        return []
+
+    async def write_with_state(self, deliveries: list[Delivery]) -> None:
+        deliveries = deliveries + self.tables.changes()
+        if deliveries:
+            await self.write(deliveries)
+
+
+@dataclass
+class NoticeFlows:
+    steps: NoticeSteps
+    loop: BatchLoop
+
+
+def register_notice_flows(app: faust.App, settings: Settings, ctx: Context, write: Write,
+                          clock: Callable[[], int]) -> NoticeFlows:
+    """Declare the loop (started as an app task) and the timer on ``app``; nothing runs until it starts."""
+    tables = LoggedTables(state_topic(settings.app_id), *TABLES)
+    steps = NoticeSteps(
+        ctx.catalog, ctx.division_exists, *(tables[name] for name in TABLES), rules=ctx.rules,
+        tracking_rules=TrackingRules(overdue_after_ms=int(settings.notice_overdue_after_s * 1000)),
+        change_rules=ChangeRules(notice_period_ms=int(settings.algorithm_notice_period_days * 86_400_000)))
+    step = NoticeStep(steps, tables, write, clock)
+    consumer = KafkaConsumer(f"{settings.app_id}-notices", {
+        "metadata_max_age_ms": int(settings.topic_discovery_interval_s * 1000), **settings.aiokafka_config})
+    loop = BatchLoop(LoopConfig("notices", pattern=PATTERN, batch_size=500,
+                                batch_timeout_s=settings.stream_batch_timeout_s), consumer, step)
+    restored = asyncio.Event()
+
+    @app.task
+    async def run_loop() -> None:
+        topic, backoff = state_topic(settings.app_id), 0.5
+        while not loop.stopping:
+            try:
+                tables.restore(await asyncio.to_thread(read_to_end, settings.kafka_python_config, topic.__eq__, 60.0))
+                break
+            except Exception as exc:  # broker not reachable yet: the loop must not start without its state
+                log.warning("notice state not restored yet, retrying", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        restored.set()
+        await loop.run()
+
+    @app.timer(settings.notice_check_interval_s, on_leader=False)
+    async def overdue() -> None:
+        if not restored.is_set():
+            return
+        deliveries, overdue_counts, states = steps.overdue_tick(clock())
+        metrics.set_gauges(overdue_counts, states)
+        await step.write_with_state(deliveries)
+
+    return NoticeFlows(steps, loop)
