@@ -23,8 +23,10 @@ from streams.runtime.cover_state import codec
 from streams.runtime.cover_state.mapping import StoredMap, StoredSet
 
 _OFFSET = struct.Struct(">q")
-#: Durable entries cached per mapping and partition: enough for a busy day's open workers.
-DEFAULT_CACHE_SIZE = 50_000
+#: Durable entries cached per mapping and partition. Measured (2 days x 10,000 workers, 400,000
+#: orders through the state and RocksDB, no Kafka): 50,000 gave 7,800 orders/s at 303 MB RSS,
+#: 5,000 gave 9,700 orders/s at 236 MB -- RocksDB's own block cache serves the misses.
+DEFAULT_CACHE_SIZE = 5_000
 
 Change = tuple[bytes, bytes | None]  # (row key without the partition prefix, value; None: delete)
 
