@@ -64,6 +64,8 @@ class CoverStage:
         self.store.open()
 
     async def close(self) -> None:
+        """After the loop stopped: the timer finds no partition to close from now on."""
+        await self.step.give_up(set(self.step.owned))
         if self._replayer is not None:
             await self._replayer.stop()
         self.store.close()
