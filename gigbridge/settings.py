@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         100, ge=0, le=5000, description="the dedupe log is written at most once per interval for every batch "
         "acknowledged meanwhile (group commit); offsets are committed after it, so a crash re-reads up to "
         "this much more (0: as soon as the previous write returns)")
+    cover_grace_s: float = Field(2 * 3600, ge=0, description="cover stage: a worker-day closes this long after "
+                                 "24:00 CST; insured incidents wait as long for their order (issue 20)")
+    cover_close_interval_s: float = Field(10.0, gt=0, description="cover stage: how often closed days are emitted")
     max_future_skew_s: float = Field(300, ge=0)
     max_event_age_days: float = Field(90, gt=0)
     log_level: str = "INFO"

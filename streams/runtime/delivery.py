@@ -2,7 +2,8 @@
 
 One ``SinkRoute`` per configured endpoint: the topics it reads, where receipts and permanent
 failures go. The worker's delivery agent reads a batch, hands the records to the endpoint's
-sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>``, retried with
+sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>`` -- for the cover
+stage's WorkerDayCover, which has none, ``<platform>:<worker>:<date>:v<version>`` --, retried with
 backoff while the endpoint is down), writes one receipt or dead letter per record, waits for
 Kafka to acknowledge those, and only then acks the batch. So an offset is committed only after
 its outcome is durable; a crash re-sends, and the endpoint's idempotency key makes that safe.
@@ -15,6 +16,7 @@ from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
+from streams.core.cover.emits import Emit
 from streams.core.plan import Delivery, InMessage
 from streams.core.route import DestinationKind, insurance_topic, office_topic
 from streams.core.validate import OFFICE_EVENT_TYPES
@@ -30,7 +32,7 @@ class SinkRoute:
 
 
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
-    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province),),
+    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province), insurance_topic(province, "cover")),
                          insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
               for province, endpoint in sorted(settings.insurer_endpoints.items())]
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
@@ -48,17 +50,20 @@ def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | De
     except WireFormatError as exc:
         placeholder = SinkRecord(None, {}, f"{msg.topic}/{msg.partition}/{msg.offset}", meta=meta)
         return DeadLetter(placeholder, None, "undecodable", exc.reason)
-    event_type = catalog.contract(decoded.version.contract).event_type
+    contract = decoded.version.contract
+    event_type = catalog.contract(contract).event_type or contract  # hub-made records: their contract
     record = protect(decoded.record)
     key = msg.key.decode("utf-8", "replace") if msg.key else None
-    return SinkRecord(key, {"event_type": event_type, "event": record}, record["event_id"], meta=meta)
+    # The cover stage's records have no event_id: each version of a key is one delivery.
+    idempotency_key = record["event_id"] if "event_id" in record else Emit(contract, (), key or "", record).idempotency_key
+    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key, meta=meta)
 
 
 def outcome_delivery(outcome: Delivered | DeadLetter, route: SinkRoute, catalog: Catalog, now_ms: int) -> Delivery:
     """The receipt or dead letter that makes one record's outcome durable."""
     msg: InMessage = outcome.record.meta
     source = {"source_topic": msg.topic, "source_partition": msg.partition, "source_offset": msg.offset}
-    event_id = outcome.record.value.get("event", {}).get("event_id") if outcome.record.value else None
+    event_id = outcome.record.idempotency_key if outcome.record.value else None  # what the endpoint was sent
     if isinstance(outcome, Delivered):
         receipt = outcome.receipt
         record = {"event_id": event_id, "destination": route.destination, "endpoint_status": outcome.status,

@@ -40,6 +40,10 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     # the claims stream (streams/runtime/claims.py)
     "gigbridge_claim_updates_total": ("province", "outcome", "reason"),
     "gigbridge_claims_determination_overdue": ("province", "platform"),
+    # the cover stage (streams/runtime/cover_metrics.py)
+    "gigbridge_cover_duplicate_premiums_total": ("platform", "province"),
+    "gigbridge_cover_records_emitted_total": ("contract",),
+    "gigbridge_cover_gaps_total": ("platform", "province", "gap"),
     # the notice flows (streams/runtime/notices/metrics.py)
     "gigbridge_notices_overdue": ("province", "level"),
     "gigbridge_notice_tracks": ("state",),
