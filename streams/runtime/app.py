@@ -24,7 +24,9 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        store="memory://",  # no Faust tables yet: the dedupe state is streams.runtime.dedupe
+        # Faust tables (the low-volume workflows, e.g. concern cases) live in RocksDB under
+        # datadir (Faust's rocksdb store drives rocksdict), restored from their changelog topics.
+        store="rocksdb://",
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
         producer_acks=-1,
