@@ -29,6 +29,7 @@ from streams.runtime.counts import Counts
 from streams.runtime.dedupe import Dedupe
 from streams.runtime.dedupe.log import log_topic
 from streams.runtime.delivery import sink_routes
+from streams.runtime.cases import register_case_flows
 from streams.runtime.delivery_step import delivery_loop
 from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.runtime.ingest_monitor import IngestMonitor
@@ -78,6 +79,8 @@ class HubWorker:
                           # the Faust delivery agents before them shared the app's own group
                           legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
+        self.cases = register_case_flows(self.app, settings, self.ctx, self.writer, self.clock,
+                                         lambda: self.health.batch(validation=False))  # docs/cases.md
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
