@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     gateway_tokens: SecretStr | None = Field(
         None, description='platform id -> SHA-256 hex digest of its bearer token (or a list), JSON')
     gateway_tokens_file: Path | None = Field(None, description="the same JSON in a file")
+    case_unit_tokens: SecretStr | None = Field(
+        None, description='unit id -> SHA-256 hex digest of its bearer token (or a list), JSON: the worker\'s '
+                          '/v1/cases look-ups (platforms use their gateway tokens)')
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")

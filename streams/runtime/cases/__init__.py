@@ -1,7 +1,8 @@
 """Concern cases (issue #16) on the worker: the intake on the batch loop
 (:mod:`.intake`: senders' topics -> ``hub.validated.cases`` / ``hub.validated.case-events`` keyed by
 case_id, rejections, acknowledgements) and the owner, a Faust agent with a durable table and a
-deadline timer (:mod:`.owner`). :func:`register_case_flows` is the worker's one wiring call."""
+deadline timer (:mod:`.owner`), and the look-ups on the worker's web server (:mod:`.pages`).
+:func:`register_case_flows` is the worker's one wiring call."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from streams.core.context import Context
 from streams.loaders.cases import load_units
 from streams.runtime.cases.intake import CaseIntakeStep, case_intake_loop
 from streams.runtime.cases.owner import CaseOwner
+from streams.runtime.cases.pages import CaseViewers, register_case_pages
 from streams.runtime.writer import Writer
 
 
@@ -36,4 +38,10 @@ class CaseFlows:
 def register_case_flows(app: faust.App, settings: Settings, ctx: Context, writer: Writer,
                         clock: Callable[[], int], batch_scope: Callable[[], ContextManager]) -> CaseFlows:
     """Put the case intake and owner on the worker's Faust app (started with it)."""
-    return CaseFlows(app, settings, ctx, load_units(), writer, clock, batch_scope)
+    from connectors.gateway.config import GatewayConfig
+
+    flows = CaseFlows(app, settings, ctx, load_units(), writer, clock, batch_scope)
+    unit_tokens = settings.case_unit_tokens.get_secret_value() if settings.case_unit_tokens else None
+    viewers = CaseViewers.from_json(GatewayConfig.from_settings(settings).tokens, unit_tokens)
+    register_case_pages(app, flows.owner, viewers, clock)
+    return flows

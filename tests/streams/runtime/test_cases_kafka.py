@@ -6,7 +6,14 @@ and after a restart of the worker the case table is the same (restored from its 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -24,6 +31,21 @@ UNITS = load_units()
 PLATFORM = "caseride"
 OTHER_COUNTY_UNIT = "310115-hrss"  # Shanghai Pudong
 STRANGER = "440305-hrss"  # Shenzhen Nanshan: never involved in the case
+TOKENS = {"platform": "caseride-look-up-token", "stranger": "nanshan-look-up-token"}
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get(port: int, path: str, token: str | None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def now_ms() -> int:
@@ -60,7 +82,9 @@ def hub(kafka, tmp_path_factory):
                       *(f"gov.units.{u}.case-events" for u in (first, OTHER_COUNTY_UNIT, STRANGER))])
     finally:
         admin.close()
-    env = {"GIGBRIDGE_APP_ID": f"hub-cases-{uuid.uuid4().hex[:8]}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2"}
+    env = {"GIGBRIDGE_APP_ID": f"hub-cases-{uuid.uuid4().hex[:8]}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
+           "GIGBRIDGE_GATEWAY_TOKENS": json.dumps({PLATFORM: digest(TOKENS["platform"])}),
+           "GIGBRIDGE_CASE_UNIT_TOKENS": json.dumps({STRANGER: digest(TOKENS["stranger"])})}
 
     def start() -> HubProcess:
         process = HubProcess(kafka, ["worker"], workdir, env).start()
@@ -130,6 +154,22 @@ def test_one_case_full_path_and_restart(kafka, hub):
         assert {s["version"] for s in records(kafka, f"gov.units.{first}.case-updates", cid)} == set(range(1, 8))
         assert {s["version"] for s in records(kafka, f"gov.units.{OTHER_COUNTY_UNIT}.case-updates", cid)} >= {3, 7}
         assert records(kafka, f"gov.units.{STRANGER}.case-updates", cid) == []
+
+        # look-ups: the platform concerned sees the case, a unit that never handled it does not
+        status, seen = get(worker.port, f"/v1/cases/{cid}", TOKENS["platform"])
+        assert (status, seen["version"], seen["status"], seen["overdue"]) == (200, 7, "RESOLVED", [])
+        assert "applied_event_ids" not in seen
+        assert get(worker.port, f"/v1/cases/{cid}", TOKENS["stranger"])[0] == 404
+        assert get(worker.port, f"/v1/cases/{cid}", None)[0] == 401
+        status, listed = get(worker.port, "/v1/cases?division=110105&overdue=false", TOKENS["platform"])
+        assert status == 200 and cid in {c["case_id"] for c in listed["cases"]}
+        assert get(worker.port, "/v1/cases?overdue=true", TOKENS["platform"])[1]["count"] == 0
+        assert cid not in {c["case_id"] for c in get(worker.port, "/v1/cases", TOKENS["stranger"])[1]["cases"]}
+        cli = subprocess.run([sys.executable, "-m", "gigbridge.cli", "cases", "list", "--division", "110105001",
+                              "--status", "RESOLVED"], env={**os.environ, **kafka.as_env()},
+                             capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
+        assert cid in {json.loads(line)["case_id"] for line in cli.stdout.splitlines()}
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
