@@ -58,7 +58,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     from gigbridge.settings import Endpoint
     from gigbridge.simulator.generator import PLATFORM_NAMES
+    from gigbridge.simulator.case_run import run_case_simulation
     from gigbridge.simulator.run import ensure_platform_topics, run_simulation
+    from streams.runtime.cases.metrics import case_records_handled
 
     insurer = None
     if not settings.insurer_endpoints:
@@ -75,6 +77,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     def simulate() -> None:
         try:
+            run_case_simulation(settings, case_records_handled, seed=seed)  # docs/cases.md
             run_simulation(settings, rate=args.rate, platforms=args.platforms, seed=seed,
                            invalid_share=args.invalid_share)
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped

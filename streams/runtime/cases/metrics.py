@@ -29,6 +29,17 @@ CASES_OVERDUE = Gauge("gigbridge_cases_overdue", "Open cases past at least one d
                       ["county", "urgency"])
 
 
+def case_records_handled() -> float:
+    """Case inputs finished in this process: refused or dead-lettered by the intake, or handled by the
+    owner (every forwarded record becomes one owner step) -- what the demo's case simulator waits on."""
+    total = 0.0
+    for metric, skip in ((CASE_INPUTS, "forwarded"), (CASE_STEPS, None)):
+        for family in metric.collect():
+            total += sum(s.value for s in family.samples
+                         if s.name.endswith("_total") and (skip is None or s.labels.get("outcome") != skip))
+    return total
+
+
 def publish_measures(rows: list[UnitMeasures], overdue: dict[tuple[str, str], int | None]) -> None:
     """Replace the gauges with these figures (cells no longer present or now suppressed disappear)."""
     CASES_BY_UNIT.clear()
