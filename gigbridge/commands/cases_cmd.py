@@ -11,9 +11,8 @@ import json
 import sys
 import time
 
-from kafka import KafkaConsumer, TopicPartition
-
 from gigbridge.broker_errors import client_config
+from gigbridge.commands.topic_read import read_to_end
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
 from schemas.wire import WireFormatError, decode
@@ -24,26 +23,13 @@ from streams.core.cases.lookup import OPERATOR, latest, select
 def read_states(settings: Settings, topic: str = STATE_TOPIC) -> list[dict]:
     """Every decodable record of ``topic``, from the beginning to its end at the time of the call."""
     catalog = default_catalog()
-    consumer = KafkaConsumer(enable_auto_commit=False, client_id="gigbridge-cases", consumer_timeout_ms=5000,
-                             **client_config(settings))
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=2000).values():
-                for message in batch:
-                    try:
-                        records.append(decode(catalog, message.value or b"").record)
-                    except WireFormatError:
-                        continue  # the hub writes only CaseStates here; anything else is not a case
-        return records
-    finally:
-        consumer.close()
+    records = []
+    for message in read_to_end({**client_config(settings), "client_id": "gigbridge-cases"}, topic, timeout_ms=5000):
+        try:
+            records.append(decode(catalog, message.value or b"").record)
+        except WireFormatError:
+            continue  # the hub writes only CaseStates here; anything else is not a case
+    return records
 
 
 def run(settings: Settings, division: str | None, overdue: bool | None, status: str | None) -> int:
