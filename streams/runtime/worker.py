@@ -120,7 +120,7 @@ class HubWorker:
         topics = [*validated_topics(), DLQ_TOPIC]
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
-        return topics
+        return topics + self.cases.static_topics()
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Graceful stop (SIGTERM, see ``streams.runtime.health.GracefulWorker``): every loop takes no

@@ -12,6 +12,7 @@ from typing import Callable, ContextManager
 import faust
 
 from gigbridge.settings import Settings
+from streams.core.cases.flow import STATE_TOPIC, VALIDATED_CASE_EVENTS, VALIDATED_CASES
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.loaders.cases import load_units
@@ -27,6 +28,12 @@ class CaseFlows:
         self.owner = CaseOwner(app, settings, ctx, units, writer, clock)
         self.intake = case_intake_loop(settings, CaseIntakeStep(ctx, units, writer, clock), batch_scope)
         app.task(self._run_intake)
+
+    @staticmethod
+    def static_topics() -> list[str]:
+        """Created before the worker starts: Faust assigns only partitions of topics that exist
+        when its group forms, and does not revisit a source topic created a moment later."""
+        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC]
 
     async def _run_intake(self) -> None:
         try:
