@@ -150,6 +150,9 @@ class Settings(BaseSettings):
         None, description='insurer name (deploy/access.yaml) -> {"token_sha256": ..., "signing_secret": ...}, JSON')
     gateway_cap_source_tokens: SecretStr | None = Field(
         None, description="weather source -> SHA-256 digest(s) of its token for POST /v1/alerts/cap, JSON")
+    case_unit_tokens: SecretStr | None = Field(
+        None, description='unit id -> SHA-256 hex digest of its bearer token (or a list), JSON: the worker\'s '
+                          '/v1/cases look-ups (platforms use their gateway tokens)')
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")

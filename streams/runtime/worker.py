@@ -31,6 +31,7 @@ from streams.runtime.cover_stage import CoverStage
 from streams.runtime.dedupe import Dedupe
 from streams.runtime.dedupe.log import log_topic
 from streams.runtime.delivery import sink_routes
+from streams.runtime.cases import register_case_flows
 from streams.runtime.delivery_step import delivery_loop
 from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.runtime.ingest_monitor import IngestMonitor
@@ -86,6 +87,8 @@ class HubWorker:
         self.cover = CoverStage(settings, self.ctx.catalog, self.writer, self.admin, self.clock,
                                 lambda: self.health.batch(validation=False))  # issue 20: streams.runtime.cover_stage
         self.app.timer(settings.cover_close_interval_s, on_leader=False)(self.cover.tick)
+        self.cases = register_case_flows(self.app, settings, self.ctx, self.writer, self.clock,
+                                         lambda: self.health.batch(validation=False))  # docs/cases.md
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
@@ -134,7 +137,7 @@ class HubWorker:
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
         topics += self.claims.input_topics
-        return topics
+        return topics + self.cases.static_topics()
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Graceful stop (SIGTERM, see ``streams.runtime.health.GracefulWorker``): every loop takes no
@@ -147,7 +150,7 @@ class HubWorker:
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
         stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (
-            self.ingest, self.cover.loop, *self.deliveries, self.notices.loop))))
+            self.ingest, self.cover.loop, *self.deliveries, self.notices.loop, self.cases.intake))))
         while not await self.health.wait_idle(0.2):
             for loop in self.deliveries:
                 if loop.step.sink.paused or time.monotonic() > deadline:

@@ -36,6 +36,12 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_active_workers": ("county",),
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
+    "gigbridge_case_inputs_total": ("stream", "outcome"),  # concern cases: streams/runtime/cases/metrics.py
+    "gigbridge_case_steps_total": ("outcome", "reason"),
+    "gigbridge_case_deadline_breaches_total": ("deadline", "urgency"),
+    "gigbridge_cases_unit": ("county", "unit", "measure"),
+    "gigbridge_cases_satisfaction_mean": ("county", "unit"),
+    "gigbridge_cases_overdue": ("county", "urgency"),
     "gigbridge_worker_ready": (),  # gauge, defined in streams/runtime/health.py
     # the claims stream (streams/runtime/claims.py)
     "gigbridge_claim_updates_total": ("province", "outcome", "reason"),
@@ -102,6 +108,7 @@ def exported_metric_names() -> MetricNames:
         # streams.runtime.metrics does not, so import it here for the registry to be the worker's.
         import streams.runtime.health  # noqa: F401
         import streams.runtime.claims  # noqa: F401 - the claims stream's metrics, registered by the worker too
+        import streams.runtime.cases.metrics  # noqa: F401 - the case flows' metrics (the worker registers them)
         from streams.runtime.metrics import exported_metric_names as from_registry
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "
