@@ -59,7 +59,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     from gigbridge.settings import Endpoint
     from gigbridge.simulator.generator import PLATFORM_NAMES
+    from gigbridge.simulator.case_run import run_case_simulation
     from gigbridge.simulator.run import ensure_platform_topics, run_simulation
+    from streams.runtime.cases.metrics import case_records_handled
 
     insurer = None
     if not settings.insurer_endpoints:
@@ -76,6 +78,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     def simulate() -> None:
         try:
+            run_case_simulation(settings, case_records_handled, seed=seed)  # docs/cases.md
             run_simulation(settings, rate=args.rate, platforms=args.platforms, seed=seed,
                            invalid_share=args.invalid_share)
         except Exception as exc:  # the demo keeps the worker up; say why traffic stopped
@@ -151,6 +154,12 @@ def _tail(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.commands import tail
 
     return tail.run(settings, args.topic, args.start, args.division, args.max, args.idle_timeout)
+
+
+def _cases(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import cases_cmd
+
+    return cases_cmd.run(settings, args.division, args.overdue, args.status)
 
 
 def _schemas(settings: Settings, args: argparse.Namespace) -> int:
@@ -270,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max", type=int, help="stop after this many records")
     p.add_argument("--idle-timeout", type=float, help="stop after this many seconds without a record")
     p.set_defaults(func=_tail)
+
+    p = sub.add_parser("cases", help="concern cases (docs/cases.md): `cases list` from hub.cases.state")
+    cases = p.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    p = cases.add_parser("list", help="current cases as JSON lines, filtered; the count on stderr")
+    p.add_argument("--division", help="only cases whose division_code starts with this prefix (e.g. 110105)")
+    p.add_argument("--overdue", action="store_const", const=True, help="only cases past a deadline now")
+    p.add_argument("--on-time", dest="overdue", action="store_const", const=False, help="only cases past no deadline")
+    p.add_argument("--status", help="only cases in this status (OPEN, ACCEPTED, RESPONDED, RESOLVED, CLOSED_REJECTED)")
+    p.set_defaults(func=_cases)
 
     p = sub.add_parser("schemas", help="the contract catalog: list, show, check a candidate")
     ssub = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")

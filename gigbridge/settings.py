@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         100, ge=0, le=5000, description="the dedupe log is written at most once per interval for every batch "
         "acknowledged meanwhile (group commit); offsets are committed after it, so a crash re-reads up to "
         "this much more (0: as soon as the previous write returns)")
+    cover_grace_s: float = Field(2 * 3600, ge=0, description="cover stage: a worker-day closes this long after "
+                                 "24:00 CST; insured incidents wait as long for their order (issue 20)")
+    cover_close_interval_s: float = Field(10.0, gt=0, description="cover stage: how often closed days are emitted")
     max_future_skew_s: float = Field(300, ge=0)
     max_event_age_days: float = Field(90, gt=0)
     log_level: str = "INFO"
@@ -150,6 +153,9 @@ class Settings(BaseSettings):
         None, description='insurer name (deploy/access.yaml) -> {"token_sha256": ..., "signing_secret": ...}, JSON')
     gateway_cap_source_tokens: SecretStr | None = Field(
         None, description="weather source -> SHA-256 digest(s) of its token for POST /v1/alerts/cap, JSON")
+    case_unit_tokens: SecretStr | None = Field(
+        None, description='unit id -> SHA-256 hex digest of its bearer token (or a list), JSON: the worker\'s '
+                          '/v1/cases look-ups (platforms use their gateway tokens)')
     gateway_max_body_bytes: int = Field(1_048_576, ge=1, description="413 above this (decompressed) size")
     gateway_max_events: int = Field(1000, ge=1, description="413 above this many events per request")
     gateway_rate_events_per_s: float = Field(200.0, gt=0, description="per-platform token bucket refill")

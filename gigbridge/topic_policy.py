@@ -76,6 +76,8 @@ FAMILIES: tuple[TopicFamily, ...] = (
                 "like an office: an insurer's consumers may be offline for a holiday week"),
     TopicFamily("insurance-audit", r"gov\.insurance\.\d{2}\.(cover|statements|cover-gaps|claim-status)", "delete",
                 AUDIT_PERIOD_MS, "cover, statements and claim decisions are what the audit checks"),
+    TopicFamily("insurer-http-claims", r"hub\.claim-status\.gateway", "delete", AUDIT_PERIOD_MS,
+                "the insurers' claim updates accepted over HTTP: claim decisions, kept like their Kafka topic"),
     TopicFamily("insurer-feedback", r"gov\.insurance\.\d{2}\.claim-rejections", "delete", 30 * DAY_MS,
                 "like rejected: the insurer's refused claim updates, a month to fix and resend"),
     TopicFamily("receipts", r"gov\.(insurance\.\d{2}|office\.\d+|notices\.webhooks)\.(receipts|dlq)", "delete",

@@ -7,12 +7,16 @@ minutes of tolerance). The gateway checks, cheapest first: token (401 ``invalid-
 province of the path is the insurer's (403 ``wrong-province``) -> Content-Type (415) -> body read
 (413 / 408) -> signature (401 ``invalid-signature``) -> parse (400) -> every update fits the
 contract and its rules (400 ``invalid-claim-status``, per update ``reason``/``field``; nothing is
-written) -> write all to ``gov.insurance.<province>.claim-status`` keyed by ``claim_ref`` and await
-every acknowledgement (503 ``kafka-unavailable`` otherwise).
+written) -> write all to ``hub.claim-status.gateway`` keyed by ``claim_ref``, each with the
+verified province in the ``gigbridge-province`` header, and await every acknowledgement (503
+``kafka-unavailable`` otherwise).
 
-A 200 means the updates are in the insurer's topic, exactly as if the insurer had produced them:
-the worker's claims agent then decides whether each transition is legal (one validation, one
-state for both paths) and writes refusals to ``gov.insurance.<province>.claim-rejections``.
+Why not the insurer's own topic: the gateway runs as the hub's Kafka principal, and the hub is
+denied WRITE on every ``gov.insurance.<province>.claim-status`` so that it can never forge an
+insurer's record; that topic stays writable only by its insurer. The gateway's topic has the same
+key and partition count, and the worker's claims agent reads both, so a 200 means the updates are
+where the agent judges them exactly like the insurer's Kafka records (one validation, one state
+for both paths); refusals go to ``gov.insurance.<province>.claim-rejections``.
 
 Credentials: ``GIGBRIDGE_GATEWAY_INSURERS`` (JSON) maps each insurer name of ``deploy/access.yaml``
 to ``{"token_sha256": "<hex>", "signing_secret": "<secret>"}``; the province comes from the access
@@ -29,7 +33,7 @@ from aiohttp import web
 
 from connectors.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from schemas.wire import EncodeError, encode
-from streams.core.cover.claim_flow import claim_status_topic
+from streams.core.cover.claim_flow import GATEWAY_CLAIM_STATUS_TOPIC, PROVINCE_HEADER
 from streams.core.cover.claims import check_claim_status
 from streams.core.validate import check_schema
 
@@ -121,9 +125,10 @@ class ClaimStatusIngest:
                           f"{TIMESTAMP_HEADER} (within 5 minutes of now)")
         updates = parse_events(body, media_type, cfg.max_events)
         records = self.validate(updates, int(now_s * 1000))
-        topic = claim_status_topic(province)
+        topic = GATEWAY_CLAIM_STATUS_TOPIC
         try:
-            await self.gateway.producer.send_batch(topic, records, cfg.produce_timeout_s)
+            await self.gateway.producer.send_batch(topic, records, cfg.produce_timeout_s,
+                                                   headers=[(PROVINCE_HEADER, province.encode("ascii"))])
         except ProduceError as exc:
             retry = cfg.unavailable_retry_after_s
             raise Problem("kafka-unavailable", f"the updates could not be written ({exc}); nothing was accepted, "
@@ -180,9 +185,10 @@ def add_claim_status_openapi(doc: dict[str, Any], catalog: Any, config: Any) -> 
             "Signed like the hub's own deliveries to insurers: `X-Gigbridge-Timestamp` (unix seconds, within "
             "5 minutes) and `X-Gigbridge-Signature: v1=<hex HMAC-SHA256(signing secret, timestamp + '.' + "
             "body)>` over the exact body bytes. Every update is checked against the ClaimStatus contract and "
-            "its rules; all valid ones are written to `gov.insurance.<province>.claim-status` keyed by "
-            "`claim_ref` and acknowledged before the answer. Whether a transition is legal is decided by the "
-            "hub's claims stream, which writes refusals to `gov.insurance.<province>.claim-rejections`."),
+            "its rules; all valid ones are written to the hub's `hub.claim-status.gateway` (keyed by "
+            "`claim_ref`, with the insurer's province) and acknowledged before the answer; the hub's claims "
+            "stream reads it beside `gov.insurance.<province>.claim-status`, decides whether each transition "
+            "is legal and writes refusals to `gov.insurance.<province>.claim-rejections`."),
         "security": [{"insurerAuth": []}],
         "parameters": [{"name": "province", "in": "path", "required": True,
                         "schema": {"type": "string", "pattern": "^[0-9]{2}$"}}],
@@ -192,7 +198,7 @@ def add_claim_status_openapi(doc: dict[str, Any], catalog: Any, config: Any) -> 
             "application/x-ndjson": {"schema": {"type": "string",
                                                 "description": "one ClaimStatus JSON object per line"}}}},
         "responses": {
-            "200": {"description": "every update is in the insurer's claim-status topic (acks=all)",
+            "200": {"description": "every update is in the hub's claim-status topic for the claims stream (acks=all)",
                     "content": {"application/json": {"schema": {
                         "type": "object", "required": ["insurer", "topic", "accepted"],
                         "properties": {"insurer": {"type": "string"}, "topic": {"type": "string"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -37,7 +37,7 @@ class EventProducer(Protocol):
     async def stop(self) -> None: ...
 
     async def send_batch(self, topic: str, records: Iterable[tuple[bytes | None, bytes]],
-                         timeout_s: float) -> None: ...
+                         timeout_s: float, *, headers: Sequence[tuple[str, bytes]] = ()) -> None: ...
 
 
 class KafkaEventProducer:
@@ -136,13 +136,15 @@ class KafkaEventProducer:
                     await producer.stop()
 
     async def send_batch(self, topic: str, records: Iterable[tuple[bytes | None, bytes]],
-                         timeout_s: float) -> None:
+                         timeout_s: float, *, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        """``headers`` go on every record of the batch."""
         producer = self._producer
         if producer is None or not self.ready:
             raise ProduceError("not connected to Kafka")
         try:
             async with asyncio.timeout(timeout_s):
-                futures = [await producer.send(topic, value, key=key) for key, value in records]
+                futures = [await producer.send(topic, value, key=key, headers=list(headers) or None)
+                           for key, value in records]
                 await asyncio.gather(*futures)
         except TimeoutError:
             self.last_error = f"no acknowledgement within {timeout_s:g} s on {topic}"

@@ -56,4 +56,8 @@ def validated_topics() -> list[str]:
 
 def is_output_topic(name: str) -> bool:
     """A topic the validation worker or a delivery agent may write to."""
-    return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(".rejected"))
+    return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(_PLATFORM_OUTPUTS))
+
+
+#: What the hub writes back to a platform: rejections, and the cover stage's statements and gaps.
+_PLATFORM_OUTPUTS = (".rejected", ".statements", ".cover-gaps")

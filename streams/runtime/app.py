@@ -24,11 +24,16 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
         broker_credentials=credentials,
-        # Faust tables (the low-volume workflow state, e.g. claims) live in RocksDB through
-        # rocksdict, restored from their changelog topics; the dedupe state is streams.runtime.dedupe.
+        # Faust tables (the low-volume workflow state: claims, concern cases) live in RocksDB under
+        # datadir (Faust's rocksdb store drives rocksdict), restored from their changelog topics;
+        # the dedupe and cover state are streams.runtime.dedupe and streams.runtime.cover_state.
         store="rocksdb://",
         datadir=str(settings.data_dir),
         processing_guarantee="at_least_once",
+        # As the batch loops' consumers (aiokafka's 10 s): a worker killed with -9 keeps its Faust
+        # partitions (the claims and cases tables) until its session expires; with Faust's default
+        # 60 s, a restarted worker waited a minute or more before it applied a case step again.
+        broker_session_timeout=10.0,
         producer_acks=-1,
         # Faust's default is 20 minutes, also the expiry of a batch that aiokafka keeps retrying
         # (it can stall on NotLeaderForPartition for a just-created topic, aiokafka#1018).

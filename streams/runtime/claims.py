@@ -3,7 +3,9 @@ on the batch loop).
 
 The agent reads ``gov.insurance.<province>.claim-status`` of every insurer declared in
 ``deploy/access.yaml`` (a list, not a pattern: Faust's aiokafka driver subscribes to topic names
-only, so a new insurer needs a worker restart) and judges each
+only, so a new insurer needs a worker restart) plus ``hub.claim-status.gateway`` (the updates the
+gateway accepted over HTTP, province in a header; the hub may not write an insurer's topic) and
+judges each
 message with :func:`streams.core.cover.claim_flow.judge_claim_message` against the table
 ``claims`` (key ``<province>:<claim_ref>``, value the claim's state as JSON; RocksDB locally,
 restored from its changelog topic ``<app_id>-claims-changelog``).
@@ -33,12 +35,13 @@ from gigbridge.logs import get_logger
 from schemas.catalog import Catalog
 from schemas.wire import encode
 from streams.core.cover.claim_flow import (
+    GATEWAY_CLAIM_STATUS_TOPIC,
     ClaimVerdict,
     Source,
     claim_status_topic,
     judge_claim_message,
     overdue_by_province_platform,
-    province_of_topic,
+    province_of_message,
     state_from_plain,
     state_to_plain,
 )
@@ -73,10 +76,13 @@ class ClaimsAgent:
         self.clock = clock
         self.emit_validated = emit_validated
         self._calendar = functools.cache(calendar)
-        #: the insurers' topics, which must exist before the worker subscribes (HubWorker.static_topics)
-        self.input_topics = [claim_status_topic(p) for p in sorted(set(provinces))]
-        if not self.input_topics:
+        self.provinces = sorted(set(provinces))
+        if not self.provinces:
+            self.input_topics: list[str] = []
             return  # no insurer declared: no table, no agent, no timer
+        #: the insurers' topics and the gateway's, which must exist (with one partition count, as
+        #: the table is co-partitioned with them) before the worker subscribes (HubWorker.static_topics)
+        self.input_topics = [*(claim_status_topic(p) for p in self.provinces), GATEWAY_CLAIM_STATUS_TOPIC]
         self.table = app.Table(TABLE_NAME, default=None,
                                schema=faust.Schema(key_serializer="json", value_serializer="json"),
                                help="claim state by <province>:<claim_ref>")
@@ -87,12 +93,22 @@ class ClaimsAgent:
     async def process(self, stream) -> None:
         async for event in stream.events():
             message = event.message
-            await self.handle(Source(message.topic, message.partition, message.offset), message.key, message.value)
+            await self.handle(Source(message.topic, message.partition, message.offset), message.key, message.value,
+                              event.headers)
 
-    async def handle(self, source: Source, key: bytes | None, value: bytes | None) -> ClaimVerdict:
-        """Judge one message, write its outputs (acknowledged), then store the claim's new state."""
+    async def handle(self, source: Source, key: bytes | None, value: bytes | None,
+                     headers: dict[str, bytes] | None = None) -> ClaimVerdict | None:
+        """Judge one message, write its outputs (acknowledged), then store the claim's new state.
+        A gateway record without a declared insurer's province (only a hub bug can write one) is
+        counted and logged, and skipped: there is no insurer to send a rejection to."""
+        province = province_of_message(source.topic, headers, self.provinces)
+        if province is None:
+            CLAIM_UPDATES.labels("", "invalid", "province_unknown").inc()
+            log.error("gateway claim update without a declared province; skipped", topic=source.topic,
+                      partition=source.partition, offset=source.offset)
+            return None
         verdict = judge_claim_message(self._load, source, key, value, catalog=self.catalog, now_ms=self.clock(),
-                                      rules=self.rules, emit_validated=self.emit_validated)
+                                      rules=self.rules, emit_validated=self.emit_validated, province=province)
         if verdict.outputs:
             await self.write([
                 Delivery(_DELIVERY_KIND_OF_CONTRACT.get(o.contract, "claims"), o.topic, o.key,
@@ -100,7 +116,7 @@ class ClaimsAgent:
                 for o in verdict.outputs])
         if verdict.state is not None:
             self.table[verdict.state_key] = state_to_plain(verdict.state)
-        CLAIM_UPDATES.labels(province_of_topic(source.topic), verdict.kind, verdict.reason or "").inc()
+        CLAIM_UPDATES.labels(province, verdict.kind, verdict.reason or "").inc()
         if verdict.kind in ("illegal", "invalid"):
             log.info("claim update refused", topic=source.topic, partition=source.partition, offset=source.offset,
                      reason=verdict.reason)

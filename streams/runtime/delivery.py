@@ -3,7 +3,8 @@
 
 One ``SinkRoute`` per configured endpoint: the topics it reads, where receipts and permanent
 failures go. The worker's delivery agent reads a batch, hands the records to the endpoint's
-sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>``, retried with
+sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>`` -- for the records
+the hub makes, which have none, see :func:`idempotency_key` --, retried with
 backoff while the endpoint is down), writes one receipt or dead letter per record, waits for
 Kafka to acknowledge those, and only then acks the batch. So an offset is committed only after
 its outcome is durable; a crash re-sends, and the endpoint's idempotency key makes that safe.
@@ -16,6 +17,7 @@ from connectors.sinks.base import DeadLetter, Delivered, SinkRecord
 from gigbridge.settings import Endpoint, Settings
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
+from streams.core.cover.emits import Emit
 from streams.core.plan import Delivery, InMessage
 from streams.core.route import DestinationKind, insurance_topic, office_topic
 from streams.core.validate import OFFICE_EVENT_TYPES
@@ -41,7 +43,7 @@ def notice_webhook_topic(platform: str) -> str:
 
 
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
-    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province),),
+    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province), insurance_topic(province, "cover")),
                          insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
               for province, endpoint in sorted(settings.insurer_endpoints.items())]
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
@@ -53,12 +55,15 @@ def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     return routes
 
 
-def idempotency_key(record: dict) -> str:
-    """``event_id``; a WeatherNotice (no event_id) is one record per notice, revision and
-    province: ``<notice_id>/<revision>/<province>`` (the same key on a re-send after a crash)."""
+def idempotency_key(contract: str, key: str | None, record: dict) -> str:
+    """``event_id``; records the hub makes have none: a WeatherNotice is one record per notice,
+    revision and province, ``<notice_id>/<revision>/<province>``; the cover stage's records are
+    one delivery per version of their key. Either way the same key on a re-send after a crash."""
     if "event_id" in record:
         return record["event_id"]
-    return f"{record['notice_id']}/{record['revision']}/{record['province']}"
+    if contract == "weather_notice":
+        return f"{record['notice_id']}/{record['revision']}/{record['province']}"
+    return Emit(contract, (), key or "", record).idempotency_key
 
 
 def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | DeadLetter:
@@ -70,18 +75,19 @@ def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | De
     except WireFormatError as exc:
         placeholder = SinkRecord(None, {}, f"{msg.topic}/{msg.partition}/{msg.offset}", meta=meta)
         return DeadLetter(placeholder, None, "undecodable", exc.reason)
-    # a hub-issued record (WeatherNotice) has no ingest event type: its contract names it
-    event_type = catalog.contract(decoded.version.contract).event_type or decoded.version.contract
+    contract = decoded.version.contract
+    event_type = catalog.contract(contract).event_type or contract  # hub-made records: their contract
     record = protect(decoded.record)
     key = msg.key.decode("utf-8", "replace") if msg.key else None
-    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key(record), meta=meta)
+    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key(contract, key, record),
+                      meta=meta)
 
 
 def outcome_delivery(outcome: Delivered | DeadLetter, route: SinkRoute, catalog: Catalog, now_ms: int) -> Delivery:
     """The receipt or dead letter that makes one record's outcome durable."""
     msg: InMessage = outcome.record.meta
     source = {"source_topic": msg.topic, "source_partition": msg.partition, "source_offset": msg.offset}
-    event_id = outcome.record.idempotency_key if outcome.record.value else None
+    event_id = outcome.record.idempotency_key if outcome.record.value else None  # what the endpoint was sent
     if isinstance(outcome, Delivered):
         receipt = outcome.receipt
         record = {"event_id": event_id, "destination": route.destination, "endpoint_status": outcome.status,

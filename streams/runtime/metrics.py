@@ -11,6 +11,7 @@ import collections
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 import connectors.metrics  # noqa: F401 - registers the gigbridge_sink_* metrics of the sinks
+import streams.runtime.cover_metrics  # noqa: F401 - registers the gigbridge_cover_* metrics
 import streams.runtime.notices.metrics  # noqa: F401 - registers the gigbridge_notice* metrics of the notice flows
 
 from streams.runtime.batch_histogram import BatchHistogram

@@ -27,9 +27,11 @@ from streams.runtime import metrics
 from streams.runtime.app import create_app
 from streams.runtime.claims import claims_agent
 from streams.runtime.counts import Counts
+from streams.runtime.cover_stage import CoverStage
 from streams.runtime.dedupe import Dedupe
 from streams.runtime.dedupe.log import log_topic
 from streams.runtime.delivery import sink_routes
+from streams.runtime.cases import register_case_flows
 from streams.runtime.delivery_step import delivery_loop
 from streams.runtime.health import SHUTDOWN_GRACE_S, WorkerHealth
 from streams.runtime.ingest_monitor import IngestMonitor
@@ -82,6 +84,11 @@ class HubWorker:
                           legacy_offsets=lambda: self.admin.group_offsets(settings.app_id))
             for route, endpoint in sink_routes(settings)]
         self.claims = claims_agent(self.app, settings, self.ctx, self.writer.write, self.clock)
+        self.cover = CoverStage(settings, self.ctx.catalog, self.writer, self.admin, self.clock,
+                                lambda: self.health.batch(validation=False))  # issue 20: streams.runtime.cover_stage
+        self.app.timer(settings.cover_close_interval_s, on_leader=False)(self.cover.tick)
+        self.cases = register_case_flows(self.app, settings, self.ctx, self.writer, self.clock,
+                                         lambda: self.health.batch(validation=False))  # docs/cases.md
         self.monitor = IngestMonitor(settings, self.health, self.ingest, self.validation.next_offsets)
         self.app.timer(settings.stats_interval_s, on_leader=False)(self._log_counts)
         self.app.timer(5.0, on_leader=False)(self.monitor.measure_lag)
@@ -98,9 +105,10 @@ class HubWorker:
         await self.writer.learn_existing_topics(lambda t: is_output_topic(t) or t.startswith(dedupe_logs))
         fix_mmap_threshold()  # before RocksDB allocates: gigbridge.heap
         self.dedupe.open()
+        self.cover.open()
         tune_gc(self.settings.gc_gen0_threshold)
         try:
-            await asyncio.gather(self.ingest.run(), *(loop.run() for loop in self.deliveries))
+            await asyncio.gather(self.ingest.run(), self.cover.loop.run(), *(loop.run() for loop in self.deliveries))
         finally:
             await asyncio.shield(self._close())
 
@@ -108,6 +116,7 @@ class HubWorker:
         for loop in self.deliveries:
             await loop.step.close()
         await self.dedupe.close()
+        await self.cover.close()
         await self.writer.stop()
 
     async def _on_assigned(self, assigned: set) -> None:
@@ -128,7 +137,7 @@ class HubWorker:
         for route, _ in sink_routes(self.settings):
             topics += [*route.sources, route.receipts_topic, route.dlq_topic]
         topics += self.claims.input_topics
-        return topics
+        return topics + self.cases.static_topics()
 
     async def drain(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         """Graceful stop (SIGTERM, see ``streams.runtime.health.GracefulWorker``): every loop takes no
@@ -140,7 +149,8 @@ class HubWorker:
         started = time.monotonic()
         log.info("draining before shutdown", batches_in_flight=self.health.inflight)
         deadline = started + grace_s
-        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (self.ingest, *self.deliveries, self.notices.loop))))
+        stopping = asyncio.ensure_future(asyncio.gather(*(loop.stop() for loop in (
+            self.ingest, self.cover.loop, *self.deliveries, self.notices.loop, self.cases.intake))))
         while not await self.health.wait_idle(0.2):
             for loop in self.deliveries:
                 if loop.step.sink.paused or time.monotonic() > deadline:

@@ -36,10 +36,20 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_active_workers": ("county",),
     "gigbridge_insured_workers": ("county",),
     "gigbridge_incidents_total": ("province", "category", "severity", "weather"),
+    "gigbridge_case_inputs_total": ("stream", "outcome"),  # concern cases: streams/runtime/cases/metrics.py
+    "gigbridge_case_steps_total": ("outcome", "reason"),
+    "gigbridge_case_deadline_breaches_total": ("deadline", "urgency"),
+    "gigbridge_cases_unit": ("county", "unit", "measure"),
+    "gigbridge_cases_satisfaction_mean": ("county", "unit"),
+    "gigbridge_cases_overdue": ("county", "urgency"),
     "gigbridge_worker_ready": (),  # gauge, defined in streams/runtime/health.py
     # the claims stream (streams/runtime/claims.py)
     "gigbridge_claim_updates_total": ("province", "outcome", "reason"),
     "gigbridge_claims_determination_overdue": ("province", "platform"),
+    # the cover stage (streams/runtime/cover_metrics.py)
+    "gigbridge_cover_duplicate_premiums_total": ("platform", "province"),
+    "gigbridge_cover_records_emitted_total": ("contract",),
+    "gigbridge_cover_gaps_total": ("platform", "province", "gap"),
     # the notice flows (streams/runtime/notices/metrics.py)
     "gigbridge_notices_overdue": ("province", "level"),
     "gigbridge_notice_tracks": ("state",),
@@ -101,6 +111,7 @@ def exported_metric_names() -> MetricNames:
         # streams.runtime.metrics does not, so import it here for the registry to be the worker's.
         import streams.runtime.health  # noqa: F401
         import streams.runtime.claims  # noqa: F401 - the claims stream's metrics, registered by the worker too
+        import streams.runtime.cases.metrics  # noqa: F401 - the case flows' metrics (the worker registers them)
         from streams.runtime.metrics import exported_metric_names as from_registry
     except ImportError as exc:
         return MetricNames(CONTRACT, f"static contract list in tests/deploy/metric_names.py "

@@ -50,6 +50,7 @@ EXPECTED = {
     "gov.regulator.algorithm-changes": "algorithm-changes",
     "public.algorithm-register": "algorithm-changes",
     "hub.validated.claim-status": "audit",
+    "hub.claim-status.gateway": "insurer-http-claims",
     "hub.validated.case-events": "audit",
     "hub.cases.state": "case-state",
     "hub.cover.incidents": "cover-input",

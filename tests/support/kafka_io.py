@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 T = TypeVar("T")
 
@@ -44,22 +44,9 @@ def producer(conn) -> KafkaProducer:
 
 def read_all(conn, topic: str, timeout_ms: int = 1500) -> list:
     """Every record currently in ``topic`` (all partitions, from the beginning)."""
-    consumer = KafkaConsumer(enable_auto_commit=False, consumer_timeout_ms=timeout_ms, **conn.kafka_python_config())
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=timeout_ms).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
+    from gigbridge.commands.topic_read import read_to_end
+
+    return read_to_end(conn.kafka_python_config(), topic, timeout_ms)
 
 
 class Background:

@@ -11,6 +11,11 @@ The claim's state is keyed by province and ``claim_ref`` (:func:`claim_state_key
 reference is the insurer's, so two provinces may reuse one. The insurer must key each message by
 its ``claim_ref`` (``claim_key_mismatch`` otherwise) so that every update of one claim lands in one
 partition, which is what a partitioned table needs to see them in order.
+
+Updates an insurer posts over HTTP arrive on :data:`GATEWAY_CLAIM_STATUS_TOPIC`, written by the
+gateway as the hub (which may not write an insurer's topic): same key, same partition count, and
+the province the gateway authenticated in the :data:`PROVINCE_HEADER` header
+(:func:`province_of_message`). Only the hub writes ``hub.*``, so that header is trusted.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Mapping
 
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode
@@ -29,6 +34,11 @@ from streams.core.validate import DEFAULT_RULES, Rules
 
 CLAIM_STATUS_TOPIC_RE = re.compile(r"gov\.insurance\.(\d{2})\.claim-status")
 VALIDATED_CLAIM_STATUS_TOPIC = "hub.validated.claim-status"
+#: The hub-written topic of claim updates the gateway accepted over HTTP (keyed by ``claim_ref``).
+GATEWAY_CLAIM_STATUS_TOPIC = "hub.claim-status.gateway"
+#: Record header naming the province of a :data:`GATEWAY_CLAIM_STATUS_TOPIC` record: the province
+#: of the insurer whose token and signature the gateway verified, never one read from the body.
+PROVINCE_HEADER = "gigbridge-province"
 CONTRACT = "claim_status"
 
 
@@ -45,6 +55,17 @@ def claim_rejections_topic(province: str) -> str:
 def province_of_topic(topic: str) -> str | None:
     match = CLAIM_STATUS_TOPIC_RE.fullmatch(topic)
     return match[1] if match else None
+
+
+def province_of_message(topic: str, headers: Mapping[str, bytes] | None, provinces: Iterable[str]) -> str | None:
+    """The insurer province a claim-status message speaks for: from the topic name for an
+    insurer's own topic, from :data:`PROVINCE_HEADER` for the gateway's topic; None when the
+    gateway record lacks the header or names a province with no declared insurer in ``provinces``."""
+    if topic != GATEWAY_CLAIM_STATUS_TOPIC:
+        return province_of_topic(topic)
+    raw = (headers or {}).get(PROVINCE_HEADER)
+    province = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
+    return province if province in set(provinces) else None
 
 
 def claim_state_key(province: str, claim_ref: str) -> str:
@@ -86,15 +107,16 @@ class Source:
 
 def judge_claim_message(load_state, source: Source, key: bytes | None, value: bytes | None, *,
                         catalog: Catalog, now_ms: int, rules: Rules = DEFAULT_RULES,
-                        emit_validated: bool = True) -> ClaimVerdict:
-    """The verdict on one message of ``gov.insurance.<province>.claim-status``.
+                        emit_validated: bool = True, province: str | None = None) -> ClaimVerdict:
+    """The verdict on one message of ``gov.insurance.<province>.claim-status`` (or, with the
+    ``province`` it was accepted for, of :data:`GATEWAY_CLAIM_STATUS_TOPIC`: same state, same rules).
 
     ``load_state(state_key)`` returns the stored :class:`ClaimState` or None (the table lookup is
     injected so only a decodable, valid message costs one). Guarantees: a routed update yields
     the claim's new state, its copy to ``platform.<id>.claims`` keyed by ``incident_id`` and (with
     ``emit_validated``) to ``hub.validated.claim-status`` keyed by ``claim_ref``; a repeat yields
     nothing; anything else yields exactly one rejection record and leaves the state alone."""
-    province = province_of_topic(source.topic)
+    province = province or province_of_topic(source.topic)
     if province is None:
         raise ValueError(f"{source.topic!r} is not an insurer claim-status topic")
     try:

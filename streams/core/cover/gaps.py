@@ -73,7 +73,9 @@ def recheck_pending(state: CoverState, now_ms: int) -> tuple[CoverState, list]:
 
 def forget_decided(state: CoverState, before_date: str) -> CoverState:
     """Drop the replay memory of incidents dated before ``before_date`` (YYYY-MM-DD)."""
-    state.decided_incidents = {k: d for k, d in state.decided_incidents.items() if d >= before_date}
+    # in place, not a new dict: the runtime keeps this mapping on disk (streams.runtime.cover_state)
+    for event_id in [k for k, d in state.decided_incidents.items() if d < before_date]:
+        del state.decided_incidents[event_id]
     return state
 
 

@@ -55,10 +55,7 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     wanted = {TopicPartition(log_topic(app_id, t), p): (t, p) for t, p in partitions}
     if not wanted:
         return 0
-    await _wait_for_leaders(consumer, list(wanted))
-    consumer.assign(list(wanted))
-    ends = await consumer.end_offsets(list(wanted))
-    begins = await consumer.beginning_offsets(list(wanted))
+    begins, ends = await assign_for_replay(consumer, list(wanted))
     todo = {}
     for tp, (topic, partition) in wanted.items():
         start = max(store.next_log_offset(topic, partition), begins[tp])
@@ -87,7 +84,15 @@ async def replay(consumer, store: DedupeStore, catalog: Catalog, app_id: str,
     return applied
 
 
-async def _wait_for_leaders(consumer, tps: list, timeout_s: float = 30.0) -> None:
+async def assign_for_replay(consumer, tps: list) -> tuple[dict, dict]:
+    """Assign ``tps`` (log partitions, perhaps just created) to a group-less consumer; returns
+    their beginning and end offsets."""
+    await wait_for_leaders(consumer, tps)
+    consumer.assign(tps)
+    return await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+
+
+async def wait_for_leaders(consumer, tps: list, timeout_s: float = 30.0) -> None:
     """Metadata with a leader for every partition: log topics are often brand new, and
     aiokafka's offset requests fail at once (NodeNotReadyError) for a partition without one."""
     client = consumer._client  # noqa: SLF001 - aiokafka has no public "track and refresh these topics"

@@ -26,6 +26,7 @@ from streams.runtime.broker.protocols import Admin
 from streams.runtime.dedupe.flush import DedupeLogFlusher, PartitionIds
 from streams.runtime.dedupe.log import log_topic, log_topic_configs, replay
 from streams.runtime.dedupe.store import DedupeStore
+from streams.runtime.retry import retry_with_backoff
 
 log = get_logger("gigbridge.dedupe")
 
@@ -102,16 +103,8 @@ class Dedupe:
         ``keep_trying()`` (the partitions are not read meanwhile, and readiness reports it)."""
         if not assigned:
             return
-        backoff = REPLAY_BACKOFF_S[0]
-        while keep_trying():
-            try:
-                await self._replay(assigned)
-                return
-            except Exception as exc:  # noqa: BLE001 - broker unreachable, topic being created
-                log.warning("dedupe log replay failed, retrying", error=f"{type(exc).__name__}: {exc}",
-                            backoff_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, REPLAY_BACKOFF_S[1])
+        await retry_with_backoff(lambda: self._replay(assigned), keep_trying, log,
+                                 "dedupe log replay failed, retrying", REPLAY_BACKOFF_S)
 
     async def _replay(self, assigned: set) -> None:
         from aiokafka import AIOKafkaConsumer

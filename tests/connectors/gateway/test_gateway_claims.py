@@ -31,8 +31,8 @@ class RecordingProducer:
 
     async def stop(self) -> None: ...
 
-    async def send_batch(self, topic, records, timeout_s) -> None:
-        self.sent.append((topic, list(records)))
+    async def send_batch(self, topic, records, timeout_s, *, headers=()) -> None:
+        self.sent.append((topic, list(records), list(headers)))
 
 
 def update(clock: Clock, status="RECEIVED", **kw) -> dict:
@@ -57,16 +57,19 @@ def gateway(producer, clock):
     return running_gateway(producer=producer, clock=clock, insurers=InsurerDirectory.parse(INSURERS, PROVINCES))
 
 
-async def test_a_signed_update_is_written_to_the_insurers_topic_keyed_by_claim(clock):
+async def test_a_signed_update_goes_to_the_hubs_topic_keyed_by_claim_with_the_verified_province(clock):
+    """The gateway runs as the hub, which may not write the insurer's topic: the update goes to
+    hub.claim-status.gateway with the province of the insurer's token (the contract has none)."""
     producer = RecordingProducer()
     sent = [update(clock), update(clock, "UNDER_REVIEW")]
     async with gateway(producer, clock) as gw:
         resp = await post(gw, clock, json.dumps(sent).encode())
         body = await resp.json()
     assert resp.status == 200, body
-    assert body == {"insurer": "guangdong-injury", "topic": "gov.insurance.44.claim-status", "accepted": 2}
-    ((topic, records),) = producer.sent
-    assert topic == "gov.insurance.44.claim-status"
+    assert body == {"insurer": "guangdong-injury", "topic": "hub.claim-status.gateway", "accepted": 2}
+    ((topic, records, headers),) = producer.sent
+    assert topic == "hub.claim-status.gateway"
+    assert headers == [("gigbridge-province", b"44")]
     assert [(key, decode(CATALOG, value).record) for key, value in records] == [(b"GD-OIP-9", r) for r in sent]
 
 

@@ -10,11 +10,14 @@ import pytest
 from schemas.catalog import default_catalog
 from schemas.wire import decode, encode
 from streams.core.cover.claim_flow import (
+    GATEWAY_CLAIM_STATUS_TOPIC,
+    PROVINCE_HEADER,
     Source,
     claim_rejections_topic,
     claim_state_key,
     judge_claim_message,
     overdue_by_province_platform,
+    province_of_message,
     state_from_plain,
     state_to_plain,
 )
@@ -131,6 +134,34 @@ def test_the_same_claim_ref_in_two_provinces_is_two_claims():
     other = judge_claim_message(table.load, Source("gov.insurance.31.claim-status", 0, 0), b"GD-1",
                                 wire(update("UNDER_REVIEW")), catalog=CATALOG, now_ms=NOW)
     assert other.reason == "claim_not_received"
+
+
+def test_an_http_update_on_the_gateway_topic_shares_the_insurer_topics_state():
+    """The gateway's record speaks for the province in its header: it moves the claim the
+    insurer's Kafka record opened, and its refusals go to that insurer."""
+    table = Table()
+    table.judge(update("RECEIVED"))
+    gateway = Source(GATEWAY_CLAIM_STATUS_TOPIC, 2, 5)
+    province = province_of_message(gateway.topic, {PROVINCE_HEADER: b"44"}, ["44"])
+    review = judge_claim_message(table.load, gateway, b"GD-1", wire(update("UNDER_REVIEW")), catalog=CATALOG,
+                                 now_ms=NOW, province=province)
+    assert (review.kind, review.state_key) == ("routed", "44:GD-1")
+    table[review.state_key] = state_to_plain(review.state)
+    regress = judge_claim_message(table.load, gateway, b"GD-1", wire(update("RECEIVED")), catalog=CATALOG,
+                                  now_ms=NOW, province=province)
+    assert (regress.kind, regress.reason) == ("illegal", "status_regression")
+    assert (regress.outputs[0].topic, rejection_of(regress)["source_topic"]) == (
+        "gov.insurance.44.claim-rejections", GATEWAY_CLAIM_STATUS_TOPIC)
+
+
+@pytest.mark.parametrize(("topic", "headers", "province"), [
+    ("gov.insurance.44.claim-status", {PROVINCE_HEADER: b"31"}, "44"),  # an insurer's header means nothing
+    (GATEWAY_CLAIM_STATUS_TOPIC, {PROVINCE_HEADER: b"44"}, "44"),
+    (GATEWAY_CLAIM_STATUS_TOPIC, {PROVINCE_HEADER: b"31"}, None),  # no insurer declared for 31
+    (GATEWAY_CLAIM_STATUS_TOPIC, {}, None),
+    (GATEWAY_CLAIM_STATUS_TOPIC, None, None)])
+def test_the_province_comes_from_the_topic_or_the_gateways_header(topic, headers, province):
+    assert province_of_message(topic, headers, ["44"]) == province
 
 
 def test_overdue_counts_open_claims_past_five_working_days_by_province_and_platform():

@@ -29,6 +29,18 @@ def claim_update(platform, claim_ref, incident_id, status, decision=None, reason
             "decision": decision, "reason_code": reason}
 
 
+async def post_signed(gw, updates: list[dict], secret: str, token: str = "tok"):
+    """POST ``updates`` to the gateway's claim-status route as the insurer of PROVINCE, signed with ``secret``."""
+    import json
+
+    from connectors.signing import signature_headers
+
+    body = json.dumps(updates).encode()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+               **signature_headers(secret, body, time.time())}
+    return await gw.session.post(f"{gw.url}/v1/insurance/{PROVINCE}/claim-status", data=body, headers=headers)
+
+
 @pytest.fixture(scope="module")
 def worker(kafka, tmp_path_factory):
     from gigbridge.topics_admin import TopicAdmin
@@ -88,12 +100,9 @@ def test_claim_updates_flow_from_the_insurer_to_the_platform(kafka, worker):
 def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
     """A claim received over Kafka moves on over HTTP (signed), and an HTTP update that is not
     a legal next step is refused by the same stream; a badly signed request writes nothing."""
-    import json
-
     from connectors.gateway import KafkaEventProducer
     from connectors.gateway.claims import InsurerDirectory
     from connectors.gateway.config import hash_token
-    from connectors.signing import signature_headers
     from tests.connectors.gateway.helpers import kafka_settings, running_gateway
 
     platform = f"p{uuid.uuid4().hex[:8]}"
@@ -115,14 +124,8 @@ def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
         # the producer connects in the background: on a busy broker a request sent at once gets 503
         assert await producer.wait_ready(30), producer.last_error
         async with running_gateway(producer=producer, clock=time.time, insurers=insurers) as gw:
-            url = f"{gw.url}/v1/insurance/{PROVINCE}/claim-status"
-            statuses = []
-            for updates, secret in (([review], "wrong"), ([review], "s"), ([regress], "s")):
-                body = json.dumps(updates).encode()
-                headers = {"Authorization": "Bearer tok", "Content-Type": "application/json",
-                           **signature_headers(secret, body, time.time())}
-                statuses.append((await gw.session.post(url, data=body, headers=headers)).status)
-            return statuses
+            return [(await post_signed(gw, updates, secret)).status
+                    for updates, secret in (([review], "wrong"), ([review], "s"), ([regress], "s"))]
 
     # a bad signature writes nothing; the regression is accepted into the topic, the stream refuses it
     assert asyncio.run(insurer_posts()) == [401, 200, 200]
@@ -139,6 +142,95 @@ def test_http_updates_share_the_kafka_paths_validation_and_state(kafka, worker):
 
     (rejection,) = wait_for(refusal, 30, "the regression refused")
     assert (rejection["reason"], rejection["event_id"]) == ("status_regression", regress["event_id"])
+
+
+@pytest.fixture
+def hub_user_under_acls(kafka):
+    """An access file with a hub user and the insurer of PROVINCE (unique names) applied on the
+    broker as production applies deploy/access.yaml: the hub's prefix grants and its DENY WRITE on
+    the insurer's claim-status topic. Yields the hub's connection; ACLs and users are dropped after."""
+    from kafka.admin import (ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
+                             ResourcePatternFilter, ResourceType, UserScramCredentialDeletion)
+
+    from deploy.kafka.local import KafkaConnection
+    from gigbridge.access import apply, parse_access, resolve_secrets, secret_env_var
+
+    tag = uuid.uuid4().hex[:8]
+    hub, insurer = f"claims-hub-{tag}", f"claims-ins-{tag}"
+    access = parse_access({"version": 1, "super_users": [kafka.username],
+                           "hub": {"user": hub, "app_id": f"claims-app-{tag}"},
+                           "insurers": [{"name": insurer, "province": PROVINCE, "user": insurer}]})
+    passwords = {user: f"pw-{uuid.uuid4().hex}" for user in access.user_names()}
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:
+        apply(admin, access, resolve_secrets(access, env={secret_env_var(u): pw for u, pw in passwords.items()}),
+              prune_undeclared=False, protected=[kafka.username])
+        yield KafkaConnection(kafka.bootstrap, hub, passwords[hub])
+    finally:
+        admin.delete_acls([ACLFilter(f"User:{u}", None, ACLOperation.ANY, ACLPermissionType.ANY,
+                                     ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+                           for u in access.user_names()])
+        admin.alter_user_scram_credentials([UserScramCredentialDeletion(u, "SCRAM-SHA-512")
+                                            for u in access.user_names()])
+        admin.close()
+
+
+def test_http_claims_pass_the_production_acls_as_the_hub_user(kafka, worker, hub_user_under_acls):
+    """The gateway runs as the hub's least-privilege user (docker-compose, k8s), never as the
+    super user: a signed update is answered 200 and reaches the platform's claims topic through
+    hub.claim-status.gateway, while the hub user still may not write the insurer's own topic."""
+    from kafka import KafkaConsumer, KafkaProducer
+    from kafka.errors import KafkaError, TopicAuthorizationFailedError
+
+    from connectors.gateway import KafkaEventProducer
+    from connectors.gateway.claims import InsurerDirectory
+    from connectors.gateway.config import hash_token
+    from streams.core.cover.claim_flow import GATEWAY_CLAIM_STATUS_TOPIC
+    from tests.connectors.gateway.helpers import kafka_settings, running_gateway
+
+    hub = hub_user_under_acls
+
+    def hub_sees_the_gateway_topic():  # the new user authenticates and its ACLs (one request) are in force
+        try:
+            consumer = KafkaConsumer(**hub.kafka_python_config(), request_timeout_ms=5000)
+        except KafkaError:
+            return None
+        try:
+            return consumer.partitions_for_topic(GATEWAY_CLAIM_STATUS_TOPIC)
+        finally:
+            consumer.close()
+
+    wait_for(hub_sees_the_gateway_topic, 60, "the hub user to see the gateway topic")
+    platform = f"p{uuid.uuid4().hex[:8]}"
+    claim = f"GD-{uuid.uuid4().hex[:12]}"
+    received = claim_update(platform, claim, "INC-6", "RECEIVED")
+    insurers = InsurerDirectory.parse({"guangdong-injury": {"token_sha256": hash_token("tok"), "signing_secret": "s"}},
+                                      {"guangdong-injury": PROVINCE})
+
+    async def insurer_posts() -> tuple[int, dict]:
+        gateway_producer = KafkaEventProducer.from_settings(kafka_settings(hub))
+        await gateway_producer.start()
+        assert await gateway_producer.wait_ready(30), gateway_producer.last_error
+        async with running_gateway(producer=gateway_producer, clock=time.time, insurers=insurers) as gw:
+            resp = await post_signed(gw, [received], "s")
+            return resp.status, await resp.json()
+
+    status, body = asyncio.run(insurer_posts())
+    assert status == 200, body  # was 503 kafka-unavailable while the gateway wrote the insurer's topic
+    assert body["topic"] == GATEWAY_CLAIM_STATUS_TOPIC
+
+    def routed():
+        return [decode(CATALOG, r.value).record for r in read_all(kafka, f"platform.{platform}.claims")] or None
+
+    assert wait_for(routed, 60, "the HTTP update routed to the platform") == [received]
+
+    forger = KafkaProducer(**hub.kafka_python_config(), acks="all", max_block_ms=10_000, request_timeout_ms=10_000)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            forger.send(claim_status_topic(PROVINCE), key=claim.encode(),
+                        value=encode(CATALOG.contract("claim_status").latest, received)).get(timeout=15)
+    finally:
+        forger.close(timeout=5)
 
 
 def test_claim_state_survives_a_worker_replaced_on_a_fresh_disk(kafka, tmp_path):

@@ -20,7 +20,7 @@ def settings() -> Settings:
 
 def test_routes_per_endpoint():
     (insurer, _), (webhook, _) = sink_routes(settings())
-    assert insurer.sources == ("gov.insurance.44.incidents",)
+    assert insurer.sources == ("gov.insurance.44.incidents", "gov.insurance.44.cover")
     assert (insurer.receipts_topic, insurer.dlq_topic) == ("gov.insurance.44.receipts", "gov.insurance.44.dlq")
     assert webhook.sources == tuple(f"gov.office.440305.{t}" for t in ("sites", "headcounts", "incidents"))
     assert webhook.destination == "webhook-440305"
@@ -50,3 +50,19 @@ def test_refusal_and_undecodable_become_dead_letters():
     refused = DeadLetter(to_sink_record(good, CATALOG, lambda r: r), 422, "http_422", "x" * 10_000)
     dead = decode(CATALOG, outcome_delivery(refused, route, CATALOG, NOW).value).record
     assert dead["endpoint_status"] == 422 and len(dead["response_body"]) == 4096
+
+
+def test_a_worker_day_cover_is_delivered_once_per_version():
+    """WorkerDayCover has no event_id: the idempotency key is platform:worker:date:v<version>,
+    so an amended day (version 2) is a new delivery and a re-sent version 1 is not."""
+    route, _ = sink_routes(settings())[0]
+    day = {"platform_id": "swiftdash", "province": "44", "worker_ref": "a" * 64, "service_date": "2026-05-30",
+           "version": 2, "orders": 3, "premium_fen": 12, "first_order_at": NOW - 7_200_000,
+           "last_order_at": NOW - 3_600_000, "emitted_at": NOW}
+    key = f"swiftdash:{'a' * 64}:2026-05-30"
+    msg = InMessage("gov.insurance.44.cover", 0, 5, key.encode(), encode(CATALOG.contract("worker_day_cover").latest, day))
+    record = to_sink_record(msg, CATALOG, lambda r: r)
+    assert record.idempotency_key == f"{key}:v2"
+    assert record.value == {"event_type": "worker_day_cover", "event": day}
+    receipt = decode(CATALOG, outcome_delivery(Delivered(record, 200, {}), route, CATALOG, NOW).value).record
+    assert (receipt["event_id"], receipt["source_topic"]) == (f"{key}:v2", "gov.insurance.44.cover")

@@ -1,0 +1,54 @@
+"""Concern cases (issue #16) on the worker: the intake on the batch loop
+(:mod:`.intake`: senders' topics -> ``hub.validated.cases`` / ``hub.validated.case-events`` keyed by
+case_id, rejections, acknowledgements) and the owner, a Faust agent with a durable table and a
+deadline timer (:mod:`.owner`), and the look-ups on the worker's web server (:mod:`.pages`).
+:func:`register_case_flows` is the worker's one wiring call."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, ContextManager
+
+import faust
+
+from gigbridge.settings import Settings
+from streams.core.cases.flow import STATE_TOPIC, VALIDATED_CASE_EVENTS, VALIDATED_CASES
+from streams.core.cases.units import UnitBook
+from streams.core.context import Context
+from streams.loaders.cases import load_units
+from streams.runtime.cases.intake import CaseIntakeStep, case_intake_loop
+from streams.runtime.cases.owner import CaseOwner
+from streams.runtime.cases.pages import CaseViewers, register_case_pages
+from streams.runtime.writer import Writer
+
+
+class CaseFlows:
+    def __init__(self, app: faust.App, settings: Settings, ctx: Context, units: UnitBook, writer: Writer,
+                 clock: Callable[[], int], batch_scope: Callable[[], ContextManager]) -> None:
+        self.owner = CaseOwner(app, settings, ctx, units, writer, clock)
+        self.intake = case_intake_loop(settings, CaseIntakeStep(ctx, units, writer, clock), batch_scope)
+        app.task(self._run_intake)
+
+    @staticmethod
+    def static_topics() -> list[str]:
+        """Created before the worker starts: Faust assigns only partitions of topics that exist
+        when its group forms, and does not revisit a source topic created a moment later."""
+        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC]
+
+    async def _run_intake(self) -> None:
+        try:
+            await self.intake.run()
+        finally:
+            await asyncio.shield(self.intake.stop())
+
+
+def register_case_flows(app: faust.App, settings: Settings, ctx: Context, writer: Writer,
+                        clock: Callable[[], int], batch_scope: Callable[[], ContextManager]) -> CaseFlows:
+    """Put the case intake and owner on the worker's Faust app (started with it)."""
+    from connectors.gateway.config import GatewayConfig
+
+    flows = CaseFlows(app, settings, ctx, load_units(), writer, clock, batch_scope)
+    unit_tokens = settings.case_unit_tokens.get_secret_value() if settings.case_unit_tokens else None
+    viewers = CaseViewers.from_json(GatewayConfig.from_settings(settings).tokens, unit_tokens)
+    register_case_pages(app, flows.owner, viewers, clock)
+    return flows

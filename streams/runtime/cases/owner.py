@@ -1,0 +1,110 @@
+"""The case owner: a Faust agent with a durable Faust table of every case, keyed by case_id.
+
+It consumes ``hub.validated.cases`` and ``hub.validated.case-events``, which the intake writes keyed
+by case_id: both topics and the table's changelog have the same partition count, so partition p of
+each holds the same cases and Faust gives all three to one worker -- every input of a case is
+applied by the one owner of its key, in order. Per record: the pure
+:func:`streams.core.cases.flow.own_step`, its outputs written and acknowledged (the worker's
+:class:`~streams.runtime.writer.Writer`), then the table updated (its changelog is flushed before
+Faust commits the offset). A crash in between re-applies the record: identical outputs, or a
+replay that re-sends the current state. A record that cannot be handled is dead-lettered.
+
+The deadline timer reads the table (never writes it: Faust tables change only inside a stream),
+re-sends a case's state to its assigned unit when a deadline passes, and refreshes the metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import faust
+
+from gigbridge.logs import get_logger
+from gigbridge.settings import Settings
+from gigbridge.topic_policy import topic_configs
+from schemas.wire import decode
+from streams.core.cases.deadlines import overdue
+from streams.core.cases.flow import VALIDATED_CASE_EVENTS, VALIDATED_CASES, own_step
+from streams.core.cases.intake import dead_letter, encode_output
+from streams.core.cases.lifecycle import CaseState, Output
+from streams.core.cases.measures import overdue_by_urgency, unit_measures
+from streams.core.cases.units import UnitBook
+from streams.core.context import Context
+from streams.core.plan import InMessage
+from streams.runtime.cases.metrics import CASE_BREACHES, CASE_STEPS, publish_measures
+from streams.runtime.writer import Writer
+
+log = get_logger("gigbridge.cases")
+
+
+def _outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple[Output, ...]) -> tuple[str, str]:
+    if outputs and outputs[0].topic.endswith(".case-rejections"):
+        return "refused", outputs[0].value["reason"]
+    if after is before:
+        return "replayed", ""
+    return ("opened" if topic == VALIDATED_CASES else "applied"), ""
+
+
+class CaseOwner:
+    """Registers the agent, the table (``cases``) and the deadline timer on ``app``; no I/O here."""
+
+    def __init__(self, app: faust.App, settings: Settings, ctx: Context, units: UnitBook, writer: Writer,
+                 clock: Callable[[], int], deadline_interval_s: float = 10.0) -> None:
+        self.ctx, self.units, self.writer, self.clock = ctx, units, writer, clock
+        partitions = settings.topic_partitions
+        window_ms = int(settings.dedupe_window_s * 1000)
+        self.table = app.Table("cases", default=None, partitions=partitions, key_type=str,
+                               help="Every concern case's current CaseState, keyed by case_id")
+        self.inputs = app.topic(VALIDATED_CASES, VALIDATED_CASE_EVENTS, key_type=bytes, value_type=bytes,
+                                key_serializer="raw", value_serializer="raw", partitions=partitions,
+                                internal=True,  # the hub's own: Faust creates them, co-partitioned with the table
+                                config=topic_configs(VALIDATED_CASES, window_ms))
+        app.agent(self.inputs, name="cases-owner")(self._own)
+        app.timer(deadline_interval_s, on_leader=False)(self.watch_deadlines)
+        self._announced: set[tuple[str, str, int]] = set()  # (case, deadline, due) re-sent by this process
+
+    async def _own(self, stream) -> None:
+        async for event in stream.events():
+            msg = event.message
+            await self.handle(InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+
+    async def handle(self, msg: InMessage) -> None:
+        """Apply one forwarded record; never raises for a bad record (dead letter instead)."""
+        now_ms = self.clock()
+        try:
+            record = decode(self.ctx.catalog, msg.value or b"").record
+            key = record["case_id"]
+            before = self.table.get(key)
+            after, outputs = own_step(msg.topic, before, record, self.units, now_ms)
+            deliveries = [encode_output(self.ctx.catalog, o, "rejected" if o.topic.endswith("-rejections")
+                                        else "validated") for o in outputs]
+        except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
+            log.warning("case record dead-lettered", topic=msg.topic, offset=msg.offset, error=type(exc).__name__)
+            await self.writer.write([dead_letter(self.ctx.catalog, msg, "processing_error",
+                                                 f"case owner failed: {type(exc).__name__}", now_ms)])
+            CASE_STEPS.labels("dead_lettered", "").inc()
+            return
+        await self.writer.write(deliveries)
+        if after is not before:
+            self.table[key] = after
+        CASE_STEPS.labels(*_outcome(msg.topic, before, after, outputs)).inc()
+
+    def states(self) -> list[CaseState]:
+        """The cases of the partitions this worker owns."""
+        return [CaseState.from_record(value) for value in self.table.values() if value is not None]
+
+    async def watch_deadlines(self) -> None:
+        """Find breaches by the clock (no event needed), tell the assigned unit, refresh the metrics."""
+        now_ms = self.clock()
+        states = self.states()
+        by_id = {s.case_id: s for s in states}
+        breaches = [b for b in overdue(states, now_ms) if (b.case_id, b.deadline, b.due) not in self._announced]
+        for b in breaches:
+            state = by_id[b.case_id]
+            output = Output(f"gov.units.{state.assigned_unit}.case-updates", state.case_id, state.as_record())
+            await self.writer.write([encode_output(self.ctx.catalog, output, "validated")])
+            self._announced.add((b.case_id, b.deadline, b.due))
+            CASE_BREACHES.labels(b.deadline, b.urgency).inc()
+        open_ids = {b.case_id for b in overdue(states, now_ms)}
+        self._announced = {a for a in self._announced if a[0] in open_ids}
+        publish_measures(unit_measures(states), overdue_by_urgency(states, now_ms))

@@ -1,0 +1,158 @@
+"""The cover stage (issue 20): cover by the day, premium statements and cover gaps, on the batch
+loop (``streams.runtime.loop``), group ``<app_id>-cover``, over ``hub.validated.orders`` and
+``hub.cover.incidents`` (co-partitioned by ``<platform>:<province>``: partition p of both topics
+goes to one worker, range assignor, and shares one state).
+
+One *unit of work* at a time -- a batch, or a close of the days that ended (the timer,
+:meth:`CoverStep.close_due`) -- runs the pure state machines (``streams.core.cover``) on the
+partitions' state, sends the emitted records and, once the broker acknowledged them all,
+writes the changed rows to the changelog (acks=all) and then to the local store
+(``streams.runtime.cover_state``); the batch's offsets are committed only after that
+(``streams.runtime.checkpoint``). A failure anywhere drops the unit's changes, so the state
+never holds what was not emitted: the batch is read again (it recomputes the same records,
+same versions and keys) and a close runs again at the next tick. A replayed input changes
+nothing and emits nothing (``streams.core.cover.daycover``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Iterable
+
+from gigbridge.logs import get_logger
+from schemas.catalog import Catalog
+from schemas.wire import WireFormatError, decode, encode
+from streams.core.cover import daycover, gaps
+from streams.core.cover.emits import Emit
+from streams.core.plan import Delivery
+from streams.runtime import cover_metrics
+from streams.runtime.broker.protocols import Producer, Record
+from streams.runtime.cover_state.changelog import changelog_records
+from streams.runtime.cover_state.store import CoverStore
+
+log = get_logger("gigbridge.cover")
+
+#: The IncidentReport fields the gap check reads (a pending incident keeps only these).
+INCIDENT_FIELDS = ("event_id", "platform_id", "incident_id", "worker_ref", "order_ref", "division_code",
+                   "occurred_at", "insured")
+
+
+class CoverStep:
+    """The loop's step and state step. ``producer`` sends outputs and changelog records (the
+    worker's ``Writer``); ``clock`` returns epoch ms. Nothing happens in the constructor."""
+
+    def __init__(self, app_id: str, catalog: Catalog, producer: Producer, store: CoverStore,
+                 clock: Callable[[], int], grace_ms: int) -> None:
+        self.app_id, self.catalog, self.producer, self.store = app_id, catalog, producer, store
+        self.clock, self.grace_ms = clock, grace_ms
+        self.owned: set[int] = set()  # input partitions whose state this worker keeps
+        # Held from a unit's first change until its changes are durable or dropped: units never
+        # overlap, so each one's changes are exactly what it emitted.
+        self._unit = asyncio.Lock()
+
+    # --- batches (streams.runtime.loop.Step and checkpoint.State) -------------------------
+
+    async def start(self, records: list[Record]) -> Awaitable[set[int]]:
+        await self._unit.acquire()
+        try:
+            now_ms = self.clock()
+            emits: list = []
+            for r in records:
+                emits += self._apply(r, now_ms)
+            deliveries = self._deliveries(emits)
+            sent = await self.producer.send(deliveries)
+        except BaseException:
+            self._abandon()
+            raise
+        return self._acknowledged(deliveries, sent, emits, {r.partition for r in records})
+
+    async def _acknowledged(self, deliveries, sent, emits, partitions: set[int]) -> set[int]:
+        try:
+            await self.producer.acknowledged(deliveries, sent)
+        except BaseException:
+            self._abandon()
+            raise
+        cover_metrics.record_emits(emits)
+        return partitions
+
+    def persist(self, partitions: set[int]) -> Awaitable[None]:
+        """The batch's outputs are acknowledged: its rows to the changelog, then the store."""
+        return asyncio.ensure_future(self._durable_then_release(partitions))
+
+    def _apply(self, record: Record, now_ms: int) -> list:
+        try:
+            decoded = decode(self.catalog, record.value)
+        except WireFormatError as exc:  # a hub topic: only a bug writes this; never stop the stage
+            log.error("undecodable cover input skipped", topic=record.topic, partition=record.partition,
+                      offset=record.offset, reason=exc.reason)
+            return []
+        state = self.store.partition(record.partition).state
+        if decoded.contract == "order_cover":
+            return daycover.apply_order(state, decoded.record, now_ms)[1]
+        if decoded.contract == "incident_report":
+            incident = {name: decoded.record.get(name) for name in INCIDENT_FIELDS}
+            return gaps.check_incident(state, incident, now_ms, self.grace_ms)[1]
+        log.error("unexpected contract on a cover input skipped", topic=record.topic, contract=decoded.contract)
+        return []
+
+    # --- the timer ---------------------------------------------------------------------
+
+    async def close_due(self) -> int:
+        """Emit the days and statements whose day ended plus the grace, and the gaps of
+        pending incidents, for every owned partition; durable like a batch. Returns the
+        number of records emitted (a failure drops the changes; the next tick does it again)."""
+        await self._unit.acquire()
+        try:
+            now_ms = self.clock()
+            emits: list = []
+            for partition in sorted(self.owned):
+                emits += daycover.close_due(self.store.partition(partition).state, now_ms, self.grace_ms)[1]
+            await self.producer.write(self._deliveries(emits))
+        except BaseException:
+            self._abandon()
+            raise
+        cover_metrics.record_emits(emits)
+        await self._durable_then_release(set(self.owned))
+        return sum(isinstance(e, Emit) for e in emits)
+
+    # --- partitions (BatchLoop assigned / revoked) ----------------------------------------
+
+    async def take(self, partitions: Iterable[int]) -> None:
+        async with self._unit:
+            self.owned |= set(partitions)
+
+    async def give_up(self, partitions: Iterable[int]) -> None:
+        async with self._unit:
+            for p in partitions:
+                self.owned.discard(p)
+                self.store.forget(p)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _deliveries(self, emits: list) -> list[Delivery]:
+        deliveries = []
+        for e in emits:
+            if isinstance(e, Emit):
+                value = encode(self.catalog.contract(e.contract).latest, e.record)
+                deliveries += [Delivery("cover", topic, e.key.encode(), value) for topic in e.topics]
+        return deliveries
+
+    async def _durable_then_release(self, partitions: set[int]) -> None:
+        try:
+            changed = {p: self.store.partition(p).take_changes() for p in partitions}
+            records = [d for p, changes in changed.items() for d in changelog_records(self.app_id, p, changes)]
+            acks = await self.producer.write(records) if records else []
+            for p, changes in changed.items():
+                mine = [a.offset for a, d in zip(acks, records) if d.partition == p]
+                self.store.apply(p, changes, mine[0] if mine else None, mine[-1] + 1 if mine else None)
+                self.store.partition(p).committed()
+        except BaseException:
+            self.store.rollback()
+            raise
+        finally:
+            self._unit.release()
+
+    def _abandon(self) -> None:
+        self.store.rollback()
+        self._unit.release()
+
