@@ -136,6 +136,9 @@ class Settings(BaseSettings):
         description='province code -> endpoint, e.g. {"44": {"url": "https://...", "secret": "..."}} (JSON)')
     office_webhooks: dict[str, Endpoint] = Field(
         default_factory=dict, description="office code (as in gov.office.<code>.*) -> endpoint (JSON)")
+    platform_notice_webhooks: dict[str, Endpoint] = Field(
+        default_factory=dict, description="platform id -> endpoint receiving the WeatherNotice records that "
+        "concern the platform (JSON, docs/notices.md)")
     sink_base_backoff_s: float = Field(0.5, gt=0, description="first retry delay of an HTTP sink (full jitter)")
     sink_max_backoff_s: float = Field(60.0, gt=0, description="cap of the exponential retry delay")
     sink_timeout_s: float = Field(10.0, gt=0, description="total timeout of one HTTP request")

@@ -288,6 +288,8 @@ def topic_families(access: AccessFile, extra: Iterable[Family] = ()) -> list[Fam
     samples = ("11", "44", "65")  # first, a middle and the last province code
     fams.append(Family("gov.notices.<province>", "TOPIC", tuple(notice_topic(p) for p in samples)))
     fams.append(Family("gov.notices.<province>.status", "TOPIC", tuple(f"{notice_topic(p)}.status" for p in samples)))
+    fams.append(Family("gov.notices.webhooks.*", "TOPIC", tuple(
+        f"gov.notices.webhooks.{t}" for t in (*(p.id for p in access.platforms[:1]), "receipts", "dlq"))))
     fams.append(Family(f"{REGULATOR_PREFIX}*", "TOPIC", (f"{REGULATOR_PREFIX}algorithm-changes",)))
     fams.append(Family(f"{PUBLIC_PREFIX}*", "TOPIC", (f"{PUBLIC_PREFIX}algorithm-register",)))
     fams.append(Family("hub.*", "TOPIC", HUB_SAMPLE_TOPICS))

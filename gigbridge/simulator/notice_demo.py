@@ -72,6 +72,26 @@ def _site(platform: str, county: str, now_ms: int) -> dict:
             "capacity_workers": 30}
 
 
+def _headcount(platform: str, county: str, now_ms: int, active: int = 200) -> dict:
+    """The latest active workers of a demo site (the injury rates' denominator)."""
+    end = now_ms - now_ms % 3_600_000
+    return {"event_id": str(uuid.uuid4()), "platform_id": platform, "occurred_at": now_ms,
+            "site_id": f"demo-{platform}-{county}", "division_code": county + "000000",
+            "period_start": end - 3_600_000, "period_end": end, "active_workers": active, "new_workers": 0,
+            "departed_workers": 0, "employed_workers": active // 10, "non_standard_workers": active // 2,
+            "independent_workers": active - active // 10 - active // 2, "insured_workers": active,
+            "long_hours_workers": None}
+
+
+def _heat_incident(platform: str, county: str, at_ms: int) -> dict:
+    """A heat illness at a demo site during the warning (linked to it by the notice flows)."""
+    return {"event_id": str(uuid.uuid4()), "platform_id": platform, "occurred_at": at_ms,
+            "incident_id": f"demo-inc-{uuid.uuid4().hex[:12]}", "site_id": f"demo-{platform}-{county}",
+            "division_code": county + "000000", "category": "HEAT_ILLNESS", "severity": "MINOR",
+            "weather": "HEAT", "worker_ref": uuid.uuid4().hex * 2,  # 64 hex, the pseudonym's shape, "order_ref": None,
+            "insured": True, "location": None, "reported_at": at_ms, "description": None}
+
+
 def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: float = 20.0,
                     answer_after_s: float = 20.0, clock: Callable[[], float] = time.time,
                     sleep: Callable[[float], None] = time.sleep, should_stop: Callable[[], bool] = lambda: False) -> None:
@@ -87,11 +107,19 @@ def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: f
     def send(topic: str, contract: str, record: dict) -> None:
         producer.send(topic, key=b"demo", value=encode(catalog.contract(contract).latest, record)).get(30)
 
+    def injuries(platform: str, per_county: int) -> None:
+        """Heat illnesses at the platform's demo sites, now: the injury-rate gauges move."""
+        for county in DEMO_COUNTIES:
+            for _ in range(per_county):
+                send(ingest_topic(platform, "incidents"), "incident_report",
+                     _heat_incident(platform, county, int(clock() * 1000)))
+
     try:
         now = int(clock() * 1000)
         for platform in platforms:
             for county in DEMO_COUNTIES:
                 send(ingest_topic(platform, "sites"), "site_event", _site(platform, county, now))
+                send(ingest_topic(platform, "headcounts"), "headcount_report", _headcount(platform, county, now))
         sleep(warn_after_s)  # demo pacing: the worker learns the open sites first
         identifier = f"44030041600000-{datetime.now(CHINA):%Y%m%dT%H%M%S}-HEAT-DEMO"
         result = asyncio.run(kafka_intake(settings, default_table().exists).submit(
@@ -103,6 +131,8 @@ def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: f
         log.info("demo heat warning published", notice_id=notice["notice_id"], topics=",".join(result.topics()),
                  answering=answering, late=late, silent=silent)
         responder = SimulatedNoticeResponder(late_platform=late, silent_platform=silent)
+        for platform in platforms:
+            injuries(platform, 2)  # before any measure
         for number, platform in enumerate(platforms):
             change = responder.rule_change(platform, [c + "000000" for c in DEMO_COUNTIES], int(clock() * 1000), number)
             if platform == answering:  # announced without the union / worker consultation: refused
@@ -119,5 +149,6 @@ def run_notice_demo(settings: Settings, platforms: list[str], *, warn_after_s: f
             send(f"platform.{platform}.measures", "protection_measure",
                  {**measure, "occurred_at": at, "effective_from": at, "effective_to": at + 6 * 3_600_000})
             log.info("demo measure sent", platform=platform, measure=measure["measure"])
+            injuries(platform, 2)  # after this platform's measure
     finally:
         producer.close()

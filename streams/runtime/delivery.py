@@ -1,9 +1,10 @@
-"""HTTP delivery of routed records to insurers and office webhooks (pure mapping part).
+"""HTTP delivery of routed records to insurers, office webhooks and platforms' notice webhooks
+(pure mapping part).
 
 One ``SinkRoute`` per configured endpoint: the topics it reads, where receipts and permanent
 failures go. The worker's delivery agent reads a batch, hands the records to the endpoint's
-sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>`` -- for the cover
-stage's WorkerDayCover, which has none, ``<platform>:<worker>:<date>:v<version>`` --, retried with
+sink (``connectors.sinks.HttpSink``: signed, ``Idempotency-Key: <event_id>`` -- for the records
+the hub makes, which have none, see :func:`idempotency_key` --, retried with
 backoff while the endpoint is down), writes one receipt or dead letter per record, waits for
 Kafka to acknowledge those, and only then acks the batch. So an offset is committed only after
 its outcome is durable; a crash re-sends, and the endpoint's idempotency key makes that safe.
@@ -29,6 +30,16 @@ class SinkRoute:
     sources: tuple[str, ...]
     receipts_topic: str
     dlq_topic: str
+    # WeatherNotice webhooks: no personal data, so no privacy filter; idempotency key per notice revision
+    notices: bool = False
+
+
+NOTICE_RECEIPTS, NOTICE_DLQ = "gov.notices.webhooks.receipts", "gov.notices.webhooks.dlq"
+
+
+def notice_webhook_topic(platform: str) -> str:
+    """The WeatherNotice records that concern ``platform``, written by the notice flows for its webhook."""
+    return f"gov.notices.webhooks.{platform}"
 
 
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
@@ -38,7 +49,21 @@ def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),
                           f"gov.office.{code}.receipts", f"gov.office.{code}.dlq"), endpoint)
                for code, endpoint in sorted(settings.office_webhooks.items())]
+    routes += [(SinkRoute(f"notices-{platform}", "webhook", (notice_webhook_topic(platform),),
+                          NOTICE_RECEIPTS, NOTICE_DLQ, notices=True), endpoint)
+               for platform, endpoint in sorted(settings.platform_notice_webhooks.items())]
     return routes
+
+
+def idempotency_key(contract: str, key: str | None, record: dict) -> str:
+    """``event_id``; records the hub makes have none: a WeatherNotice is one record per notice,
+    revision and province, ``<notice_id>/<revision>/<province>``; the cover stage's records are
+    one delivery per version of their key. Either way the same key on a re-send after a crash."""
+    if "event_id" in record:
+        return record["event_id"]
+    if contract == "weather_notice":
+        return f"{record['notice_id']}/{record['revision']}/{record['province']}"
+    return Emit(contract, (), key or "", record).idempotency_key
 
 
 def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | DeadLetter:
@@ -54,9 +79,8 @@ def to_sink_record(msg: InMessage, catalog: Catalog, protect) -> SinkRecord | De
     event_type = catalog.contract(contract).event_type or contract  # hub-made records: their contract
     record = protect(decoded.record)
     key = msg.key.decode("utf-8", "replace") if msg.key else None
-    # The cover stage's records have no event_id: each version of a key is one delivery.
-    idempotency_key = record["event_id"] if "event_id" in record else Emit(contract, (), key or "", record).idempotency_key
-    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key, meta=meta)
+    return SinkRecord(key, {"event_type": event_type, "event": record}, idempotency_key(contract, key, record),
+                      meta=meta)
 
 
 def outcome_delivery(outcome: Delivered | DeadLetter, route: SinkRoute, catalog: Catalog, now_ms: int) -> Delivery:

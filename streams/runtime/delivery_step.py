@@ -42,8 +42,10 @@ class DeliveryStep:
         self.route, self.sink, self.catalog, self.producer, self.clock = route, sink, catalog, producer, clock
         self.on_outcomes = on_outcomes
         policy_route = Route("webhook", route.destination, "")
-        # Insurer topics already carry the insurer's policy; webhooks get the stricter webhook one.
-        self.protect = (lambda record: protect(policy_route, record)) if route.kind == "webhook" else (lambda r: r)
+        # Insurer topics already carry the insurer's policy; webhooks get the stricter webhook one
+        # (notices carry no personal data).
+        strict = route.kind == "webhook" and not route.notices
+        self.protect = (lambda record: protect(policy_route, record)) if strict else (lambda r: r)
 
     async def start(self, records: list[Record]) -> Awaitable[None]:
         """Post the batch, send its receipts and dead letters; returns their acknowledgement."""

@@ -56,6 +56,9 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_notice_open_sites": (),
     "gigbridge_notice_measures_total": ("outcome",),
     "gigbridge_algorithm_changes_total": ("outcome",),
+    "gigbridge_notice_injuries": ("phase",),
+    "gigbridge_notice_exposed_workers": ("phase",),
+    "gigbridge_notice_injuries_per_10000": ("phase",),
     # the ingest gateway (connectors/gateway/metrics.py) and the standalone registry
     "gigbridge_gateway_requests_total": ("platform", "status"),
     "gigbridge_gateway_events_total": ("platform", "type", "outcome"),

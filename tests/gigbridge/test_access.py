@@ -296,6 +296,10 @@ def test_cover_case_and_notice_families_are_least_privilege(acls: set[AclSpec]) 
         assert not can(acls, a, "READ", f"gov.notices.{province}.status")
         assert can(acls, "gigbridge-hub", "WRITE", f"gov.notices.{province}.status")
     assert not can(acls, a, "READ", "gov.notices.99") and not can(acls, a, "READ", "gov.notices.440")
+    # the notice webhooks' copies and receipts are the hub's own (it posts them), no platform reads them
+    for topic in ("gov.notices.webhooks.swiftmeal", "gov.notices.webhooks.receipts", "gov.notices.webhooks.dlq"):
+        assert can(acls, "gigbridge-hub", "WRITE", topic) and can(acls, "gigbridge-hub", "READ", topic)
+        assert not can(acls, a, "READ", topic) and not can(acls, b, "READ", topic)
     # the algorithm register is public; the regulator's copy is the regulator's
     for reader in (a, b, "public-register"):
         assert can(acls, reader, "READ", "public.algorithm-register")
@@ -613,7 +617,7 @@ def test_effective_matrix(access: AccessFile, acls: set[AclSpec]) -> None:
     drifted = effective_matrix(acls | {AclSpec("User:ops", "TOPIC", "gov.", "PREFIXED", "READ")}, access)
     marked = [line for line in drifted.format(expected=matrix).splitlines() if "!" in line]
     # 4 office, 2x2 insurance, 2x2 unit, 2 notices, 1 regulator rows
-    assert len(marked) == 15 and all(line.startswith("gov.") for line in marked)
+    assert len(marked) == 16 and all(line.startswith("gov.") for line in marked)
 
 
 def test_matrix_shows_partial_grants_in_lower_case(access: AccessFile, acls: set[AclSpec]) -> None:

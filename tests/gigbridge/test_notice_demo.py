@@ -1,5 +1,6 @@
 """The `make run` weather-warning demo: its CAP document passes the hub's own CAP checks, its
-sites pass validation, and on the real broker it publishes the warning, the rule changes (one
+sites, headcounts and heat incidents pass validation, and on the real broker it publishes the
+warning, incidents before and after the measures, the rule changes (one
 refusable) and the answers of the in-time and late platforms, never the silent one's."""
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from datetime import datetime, timezone
 import pytest
 
 from gigbridge.divisions import default_table
-from gigbridge.simulator.notice_demo import DEMO_COUNTIES, _site, heat_warning_cap, run_notice_demo
+from gigbridge.simulator.notice_demo import (
+    DEMO_COUNTIES,
+    _headcount,
+    _heat_incident,
+    _site,
+    heat_warning_cap,
+    run_notice_demo,
+)
 from schemas.catalog import default_catalog
 from schemas.wire import decode
 from streams.context import build_context
@@ -38,6 +46,11 @@ def test_demo_sites_are_valid_events():
     ctx = build_context(Settings(), validate_only=True)
     site = _site("swiftdash", DEMO_COUNTIES[0], int(time.time() * 1000))
     assert isinstance(classify_json(site, "sites", ctx, int(time.time() * 1000), topic_platform="swiftdash"), Accepted)
+    now = int(time.time() * 1000)
+    for event_type, record in (("headcounts", _headcount("swiftdash", DEMO_COUNTIES[1], now)),
+                               ("incidents", _heat_incident("swiftdash", DEMO_COUNTIES[2], now))):
+        outcome = classify_json(record, event_type, ctx, now, topic_platform="swiftdash")
+        assert isinstance(outcome, Accepted), outcome
 
 
 @pytest.mark.kafka
@@ -53,6 +66,8 @@ def test_demo_publishes_warning_changes_and_two_answers(kafka):
         return [decode(CATALOG, r.value, expect_contract=contract).record for r in read_all(kafka, topic)]
 
     answered = [p for p in platforms if values(f"platform.{p}.measures", "protection_measure")]
+    # heat illnesses at every platform's sites during the warning, more after the two measures
+    assert [len(read_all(kafka, f"platform.{p}.incidents")) for p in platforms] == [12, 12, 6]
     assert answered == platforms[:2]
     changes = [values(f"platform.{p}.algorithm-changes", "algorithm_rule_change") for p in platforms]
     assert [len(c) for c in changes] == [1, 1, 1]

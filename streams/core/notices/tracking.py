@@ -48,6 +48,7 @@ class Tracking:
     answered_at: int | None = None
     measure_event_id: str | None = None
     cancelled_at: int | None = None
+    measure_from: int | None = None  # effective_from of the answering measure (injury rates' phase split)
 
 
 def concerned_platforms(division_codes: Iterable[str], open_sites: Iterable[tuple[str, str]]) -> tuple[str, ...]:
@@ -89,7 +90,8 @@ def record_answer(tracks: Mapping[Key, Tracking], measure: dict) -> dict[Key, Tr
     t = tracks.get(key)
     if t is None or t.answered_at is not None:
         return dict(tracks)
-    return {**tracks, key: replace(t, answered_at=measure["occurred_at"], measure_event_id=measure["event_id"])}
+    return {**tracks, key: replace(t, answered_at=measure["occurred_at"], measure_event_id=measure["event_id"],
+                                  measure_from=measure["effective_from"])}
 
 
 def answer_state(t: Tracking, now_ms: int, rules: TrackingRules = DEFAULT_TRACKING_RULES) -> str:

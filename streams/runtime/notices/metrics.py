@@ -14,6 +14,13 @@ OPEN_SITES = Gauge("gigbridge_notice_open_sites", "open sites known to the notic
 MEASURES = Counter("gigbridge_notice_measures_total", "ProtectionMeasure records by outcome", ["outcome"])
 RULE_CHANGES = Counter("gigbridge_algorithm_changes_total", "AlgorithmRuleChange records by outcome", ["outcome"])
 
+INJURIES = Gauge("gigbridge_notice_injuries", "incidents inside a warning's area and window, before or after "
+                 "the platform's first protection measure (cells below k left out)", ["phase"])
+EXPOSED_WORKERS = Gauge("gigbridge_notice_exposed_workers", "active workers of the platforms in a warning's area, "
+                        "summed over warnings, per phase (cells below k left out)", ["phase"])
+INJURY_RATE = Gauge("gigbridge_notice_injuries_per_10000", "injuries per 10,000 active workers during warnings, "
+                    "before or after the first measure (no series while a count is suppressed)", ["phase"])
+
 STATES = ("AWAITING", "ANSWERED", "OVERDUE", "CANCELLED")
 
 
@@ -30,3 +37,18 @@ def set_gauges(overdue: Tally, states: Tally) -> None:
 
 
 _seen: set[tuple[str, str]] = set()
+
+
+def set_injury_rates(rates: dict[str, dict]) -> None:
+    """Publish :func:`streams.core.notices.injuries.injury_rates`: a suppressed (None) cell has
+    no series at all, as the monitoring gauges leave small cells out."""
+    for phase, cell in rates.items():
+        for gauge, value in ((INJURIES, cell["injuries"]), (EXPOSED_WORKERS, cell["active_workers"]),
+                             (INJURY_RATE, cell["per_10000"])):
+            if value is None:
+                try:
+                    gauge.remove(phase)
+                except KeyError:
+                    pass
+            else:
+                gauge.labels(phase).set(value)

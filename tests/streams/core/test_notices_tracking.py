@@ -34,7 +34,8 @@ def heat(level="ORANGE", msg_type="ALERT", divisions=(NANSHAN, FUTIAN)):
 
 
 def measure(platform, at, event_id="m-1"):
-    return {"event_id": event_id, "platform_id": platform, "occurred_at": at, "notice_id": "N-HEAT"}
+    return {"event_id": event_id, "platform_id": platform, "occurred_at": at, "notice_id": "N-HEAT",
+            "effective_from": at + 60_000}
 
 
 @pytest.mark.parametrize(("code", "area", "inside"), [
@@ -56,6 +57,7 @@ def test_answered_awaiting_overdue():
     tracks = record_answer(tracks, measure("swiftdash", T0 + HOUR_MS // 2))
     tracks = record_answer(tracks, measure("swiftdash", T0 + HOUR_MS, "m-2"))  # only the first answer counts
     tracks = record_answer(tracks, measure("haulnet", T0 + HOUR_MS))  # not concerned: ignored
+    assert tracks[("N-HEAT", "swiftdash")].measure_from == T0 + HOUR_MS // 2 + 60_000  # the first measure's
     at = T0 + 2 * HOUR_MS
     assert {k[1]: answer_state(t, at) for k, t in tracks.items()} == {
         "swiftdash": "ANSWERED", "cityride": "AWAITING", "parcelgo": "AWAITING"}

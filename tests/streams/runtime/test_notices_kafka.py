@@ -1,17 +1,22 @@
 """The worker's notice flows on the real broker: a CAP warning published through the intake
 reaches the platforms with open sites in its area as NoticeStatus tracks; a platform's measure
 answers its track; a platform that never answers an ORANGE warning becomes overdue (status and
-metric); algorithm-rule changes are routed or refused with the reason code."""
+metric) and the answering platform's notice webhook receives it; algorithm-rule changes are routed
+or refused with the reason code; incidents inside a
+warning's area and window are counted per 10,000 active workers before/after the first measure."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from gigbridge.devtools.sim_endpoint import SimEndpoint
 from gigbridge.divisions import default_table
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
@@ -19,6 +24,7 @@ from schemas.examples import load_examples
 from schemas.wire import decode, encode
 from streams.core.notices.rule_changes import PUBLIC_REGISTER_TOPIC, REGULATOR_TOPIC
 from streams.core.topics import ingest_topic, rejected_topic, validated_topic
+from streams.runtime.delivery import NOTICE_RECEIPTS
 from streams.runtime.notices.kafka_edges import kafka_intake
 from tests.support.kafka_io import HubProcess, hub_settings, onboard, producer, read_all, wait_for
 
@@ -50,25 +56,43 @@ def statuses(kafka, notice_id: str) -> list[dict]:
     return [s for s in records(kafka, "gov.notices.44.status", "notice_status") if s["notice_id"] == notice_id]
 
 
+WEBHOOK_SECRET = "notice-webhook-secret-0123456789"
+
+
 @pytest.fixture(scope="module")
-def worker(kafka, tmp_path_factory):
+def webhook():
+    """The in-repo simulated endpoint on loopback, served by its own event loop in a thread."""
+    loop, endpoint = asyncio.new_event_loop(), SimEndpoint(secret=WEBHOOK_SECRET)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(30)
+    yield endpoint
+    asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def worker(kafka, tmp_path_factory, webhook):
     for platform in (ANSWERS, SILENT):
         onboard(kafka, platform)
     admin = TopicAdmin(hub_settings(kafka))
     try:  # what `gigbridge topics ensure --platform` creates for the notice flows
         admin.ensure([f"platform.{p}.{t}" for p in (ANSWERS, SILENT) for t in ("measures", "algorithm-changes")]
-                     + [validated_topic("sites"), "gov.notices.44"])
+                     + [validated_topic(t) for t in ("sites", "incidents", "headcounts")] + ["gov.notices.44"])
     finally:
         admin.close()
     hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker"),
                      {"GIGBRIDGE_APP_ID": f"hub-notices-{RUN}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
-                      "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1"}).start()
+                      "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1",
+                      "GIGBRIDGE_PLATFORM_NOTICE_WEBHOOKS": json.dumps({ANSWERS: {
+                          "url": webhook.webhook_url, "secret": WEBHOOK_SECRET}})}).start()
     wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 6, 90, "worker subscribed")
     yield hub
     assert hub.stop() == 0, hub.log_tail()
 
 
-def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker):
+def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker, webhook):
     now = int(time.time() * 1000)
     for platform in (ANSWERS, SILENT):
         site = example("site_event", "opened_delivery_station", platform_id=platform, occurred_at=now,
@@ -102,6 +126,13 @@ def test_warning_tracks_concerned_platforms_answers_and_overdue(kafka, worker):
     wait_for(lambda: worker.metric("gigbridge_notices_overdue", province="44", level="ORANGE") >= 1, 30,
              "overdue metric")
 
+    # the answering platform's webhook got the notice, signed (the endpoint verified it), receipted
+    key = f"{notice_id}/0/44"
+    [posted] = wait_for(lambda: [c for c in webhook.received if c["idempotency_key"] == key], 60, "notice webhook")
+    assert posted["payload"]["event"]["level"] == "ORANGE"
+    wait_for(lambda: [r for r in records(kafka, NOTICE_RECEIPTS, "delivery_receipt") if r["event_id"] == key
+                      and r["destination"] == f"notices-{ANSWERS}"], 60, "webhook receipt")
+
     # a measure for a notice nobody issued is refused back to the platform
     stray = dict(measure, event_id=str(uuid.uuid4()), notice_id="no-such-notice")
     send(kafka, f"platform.{ANSWERS}.measures", "protection_measure", stray)
@@ -126,6 +157,72 @@ def test_rule_changes_routed_or_refused_with_the_reason(kafka, worker):
                                     if r["event_id"] == refused["event_id"]], 60, "refused change")
     assert (rejection["reason"], rejection["event_type"]) == ("consultation_missing", "algorithm-changes")
     assert not [r for r in records(kafka, REGULATOR_TOPIC, "algorithm_rule_change") if r["event_id"] == refused["event_id"]]
+
+
+INJURED, AREA, OUTSIDE = f"inj{RUN}", "445381000000", "441523000000"  # divisions no other test uses
+HOUR_MS = 3_600_000
+
+
+def injury_cell(worker, phase: str) -> dict:
+    return {name: worker.metric(f"gigbridge_notice_{name}", phase=phase)
+            for name in ("injuries", "exposed_workers", "injuries_per_10000")}
+
+
+def test_incidents_in_a_warning_counted_per_10000_workers_before_and_after_the_measure(kafka, worker):
+    """A warning for one county (15 June 2026, 10:00-20:00 +08:00), a platform with 2,000 active
+    workers there answering with a measure effective from 13:00: six incidents before it, five
+    after it, and three not linked (outside the area, before the onset, after the expiry).
+    Headcounts and incidents are written to the validated topics as the validator would (the
+    incidents' times lie in the warning's past window, which ingest validation would refuse as late)."""
+    onboard(kafka, INJURED)
+    admin = TopicAdmin(hub_settings(kafka))
+    try:
+        admin.ensure([f"platform.{INJURED}.{t}" for t in ("measures", "algorithm-changes")])
+    finally:
+        admin.close()
+    now = int(time.time() * 1000)
+    send(kafka, ingest_topic(INJURED, "sites"), "site_event", example(
+        "site_event", "opened_delivery_station", platform_id=INJURED, occurred_at=now, site_id=f"site-{INJURED}",
+        division_code=AREA))
+    send(kafka, validated_topic("headcounts"), "headcount_report", example(
+        "headcount_report", "monthly_delivery_station", platform_id=INJURED, site_id=f"site-{INJURED}",
+        division_code=AREA, active_workers=2000, occurred_at=now))
+    wait_for(lambda: worker.metric("gigbridge_notice_open_sites") >= 3, 60, "the platform's site known")
+
+    cap = ((CAP_DIR / "heat_orange_shenzhen.xml").read_bytes().replace(b"0041600000-", f"00417{RUN}-".encode())
+           .replace(b"2026-05-31T", b"2026-06-15T").replace(b"440305", AREA[:6].encode())
+           .replace(b"440304", AREA[:6].encode()))
+    result = asyncio.run(kafka_intake(hub_settings(kafka), default_table().exists).submit(cap))
+    assert result.problem is None and result.records
+    notice_id, onset = result.records[0]["notice_id"], result.records[0]["onset"]
+    wait_for(lambda: [s for s in statuses(kafka, notice_id) if s["platform_id"] == INJURED], 60, "platform tracked")
+    measure = example("protection_measure", "suspend_dispatch_nanshan", platform_id=INJURED, notice_id=notice_id,
+                      occurred_at=int(time.time() * 1000), division_codes=[AREA],
+                      effective_from=onset + 3 * HOUR_MS, effective_to=onset + 8 * HOUR_MS)
+    send(kafka, f"platform.{INJURED}.measures", "protection_measure", measure)
+    wait_for(lambda: [s for s in statuses(kafka, notice_id) if s["state"] == "ANSWERED"], 60, "measure answered")
+    baseline = injury_cell(worker, "before_measure")["injuries"]  # 0 unless earlier tests linked some
+
+    def incident(division: str, at: int) -> None:
+        send(kafka, validated_topic("incidents"), "incident_report", example(
+            "incident_report", "traffic_accident_in_rain", platform_id=INJURED, division_code=division,
+            occurred_at=at, reported_at=at, incident_id=str(uuid.uuid4())))
+
+    for minute in range(6):
+        incident(AREA, onset + HOUR_MS + minute * 60_000)
+    for minute in range(5):
+        incident(AREA, onset + 4 * HOUR_MS + minute * 60_000)
+    incident(OUTSIDE, onset + 4 * HOUR_MS)
+    incident(AREA, onset - 60_000)
+    incident(AREA, onset + 10 * HOUR_MS)
+
+    after = wait_for(lambda: (cell := injury_cell(worker, "after_measure"))["injuries"] >= 5 and cell, 60,
+                     "after-measure injuries shown")
+    assert after == {"injuries": 5, "exposed_workers": 2000, "injuries_per_10000": 25.0}
+    before = wait_for(lambda: (cell := injury_cell(worker, "before_measure"))["injuries"] >= baseline + 6 and cell,
+                      60, "before-measure injuries shown")
+    assert before["injuries"] == baseline + 6 and before["exposed_workers"] >= 2000
+    assert before["injuries_per_10000"] == round(before["injuries"] * 10_000 / before["exposed_workers"], 2)
 
 
 def test_state_survives_a_restart(kafka, worker):
