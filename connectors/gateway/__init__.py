@@ -4,7 +4,8 @@ with the stream's own rules and written to ``platform.<id>.<type>`` before the r
 See :mod:`connectors.gateway.app` for the API and docs/platform-guide.md for platform engineers.
 """
 
-from .app import GATEWAY, REGISTRY_PREFIX, Gateway, create_gateway_app, runner_kwargs, serve, setup_runner
+from .app import GATEWAY, REGISTRY_PREFIX, Gateway, create_gateway_app
+from .server import runner_kwargs, serve, setup_runner
 from .cli import add_cli
 from .config import GatewayConfig, GatewayConfigError, TokenStore, hash_token
 from .producer import EventProducer, KafkaEventProducer, ProduceError

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable, ContextManager, Iterable
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
-from streams.core.topics import COVER_INCIDENTS_TOPIC, validated_topic
+from streams.core.topics import validated_topic
 from streams.runtime.broker.kafka import KafkaConsumer
 from streams.runtime.broker.protocols import Admin, Producer
 from streams.runtime.cover_topics import COPARTITIONED_TOPICS

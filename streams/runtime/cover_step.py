@@ -17,7 +17,7 @@ nothing and emits nothing (``streams.core.cover.daycover``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
 from gigbridge.logs import get_logger
 from schemas.catalog import Catalog
