@@ -1,4 +1,4 @@
-"""``python -m bench run [--quick]`` | ``orders [--quick]`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``report TS`` | ``down``."""
+"""``python -m bench run [--quick]`` | ``orders [--quick]`` | ``cover-scale`` | ``soak [--duration S]`` | ``whatif [--variants ...]`` | ``report TS`` | ``down``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def main() -> int:
     if command == "orders":  # the order firehose: passthrough, hub, Faust peer (issue #20)
         from bench.orders import main as orders
         return orders(rest)
+    if command == "cover-scale":  # the cover state alone: state machines + RocksDB, no Kafka
+        from bench.cover_scale import main as cover_scale
+        return cover_scale(rest)
     if command == "soak":
         from bench.soak import main as soak
         return soak(rest)

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     cover_grace_s: float = Field(2 * 3600, ge=0, description="cover stage: a worker-day closes this long after "
                                  "24:00 CST; insured incidents wait as long for their order (issue 20)")
     cover_close_interval_s: float = Field(10.0, gt=0, description="cover stage: how often closed days are emitted")
+    cover_retention_days: float = Field(
+        100, gt=90, description="cover stage: emitted worker-days, statements and their order_refs are forgotten "
+        "this long after their day (over the 90 days validation accepts, so a late order still amends its day)")
+    cover_prune_interval_s: float = Field(86_400, gt=0, description="cover stage: how often the state is pruned "
+                                          "(also at the first close tick after start)")
     max_future_skew_s: float = Field(300, ge=0)
     max_event_age_days: float = Field(90, gt=0)
     log_level: str = "INFO"

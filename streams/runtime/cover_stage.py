@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, ContextManager, Iterable
 from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from schemas.catalog import Catalog
+from streams.core.cover.cst import DAY_MS
 from streams.core.topics import validated_topic
 from streams.runtime.broker.kafka import KafkaConsumer
 from streams.runtime.broker.protocols import Admin, Producer
@@ -61,6 +62,8 @@ class CoverStage:
                               assigned=self._assigned, revoked=self._revoked, batch_scope=batch_scope)
         self.restore = restore or self._restore_from_kafka
         self._replayer: Any = None
+        self._clock = clock
+        self._next_prune_ms = 0  # the first tick after start prunes: a worker may never live a whole day
 
     def open(self) -> None:
         self.store.open()
@@ -73,13 +76,18 @@ class CoverStage:
         self.store.close()
 
     async def tick(self) -> None:
-        """The close timer: emits what has closed (a failure is logged; the next tick retries)."""
+        """The close timer: emits what has closed, and prunes when due (every
+        ``cover_prune_interval_s``). A failure is logged; the next tick retries."""
         if not self.step.owned:
             return
         try:
             await self.step.close_due()
+            if self._clock() >= self._next_prune_ms:
+                await self.step.prune(int(self.settings.cover_retention_days * DAY_MS))
+                self._next_prune_ms = self._clock() + int(self.settings.cover_prune_interval_s * 1000)
         except Exception as exc:  # noqa: BLE001 - broker outage: nothing was kept, the next tick redoes it
-            log.warning("closing cover days failed; retried at the next tick", error=f"{type(exc).__name__}: {exc}")
+            log.warning("closing or pruning cover days failed; retried at the next tick",
+                        error=f"{type(exc).__name__}: {exc}")
 
     async def _assigned(self, assigned: set) -> None:
         partitions = {tp.partition for tp in assigned} - self.step.owned

@@ -115,6 +115,20 @@ class CoverStep:
         await self._durable_then_release(set(self.owned))
         return sum(isinstance(e, Emit) for e in emits)
 
+    async def prune(self, keep_ms: int) -> None:
+        """Forget what ended more than ``keep_ms`` ago in every owned partition
+        (``daycover.prune``); durable like a batch (rows removed in the changelog too: tombstones).
+        Emits nothing. A failure drops the changes; the next prune does it again."""
+        await self._unit.acquire()
+        try:
+            now_ms = self.clock()
+            for partition in sorted(self.owned):
+                daycover.prune(self.store.partition(partition).state, now_ms, keep_ms)
+        except BaseException:
+            self._abandon()
+            raise
+        await self._durable_then_release(set(self.owned))
+
     # --- partitions (BatchLoop assigned / revoked) ----------------------------------------
 
     async def take(self, partitions: Iterable[int]) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections import Counter
 
 from bench.faust_peer import OrderPeer
-from bench.orders import make_orders, verdict
+from aiokafka import TopicPartition
+
+from bench.orders import make_orders, markdown, verdict
+from bench.orders_cover import CommitLog
 from schemas.catalog import default_catalog
 from schemas.wire import decode
 from streams.core.classify import Accepted, classify
@@ -48,3 +51,23 @@ def test_targets_are_judged_against_the_passthrough_of_the_same_run():
     assert results["hub"]["ratio_to_passthrough"] == 0.5 and results["faust_peer"]["ratio_to_passthrough"] == 0.1
     assert targets["hub_meets_orders_per_s"] and targets["hub_meets_ratio"]
     assert not verdict({"passthrough": {"orders_per_s": 40_000}, "hub": {"orders_per_s": 11_000}})["hub_meets_ratio"]
+
+
+def test_the_cover_stage_is_judged_against_its_targets_and_reported():
+    results = {"passthrough": {"orders_per_s": 20_000},
+               "hub": {"orders_per_s": 15_000, "cover_orders_per_s": 12_500, "peak_rss_mb": 200,
+                       "cover_latency": {"rate": 2_000, "p50_ms": 90, "p99_ms": 240, "poll_ms": 50}}}
+    targets = verdict(results)
+    assert results["hub"]["cover_ratio_to_passthrough"] == 0.625
+    assert targets["cover_meets_orders_per_s"] and targets["cover_meets_ratio"] and targets["cover_meets_p99"]
+    text = markdown({"stamp": "T", "orders": 1, "machine": {}, "contenders": results, "targets": targets})
+    assert "12,500 orders/s (met)" in text and "p99 240 ms" in text
+    results["hub"]["cover_latency"]["p99_ms"] = 260
+    assert not verdict(results)["cover_meets_p99"]
+
+
+def test_an_order_is_durable_at_the_first_poll_whose_commit_is_past_it():
+    log = CommitLog(None, "g")
+    tp = TopicPartition("hub.validated.orders", 0)
+    log.polls = [(100, {}), (150, {tp: 3}), (200, {tp: 10})]
+    assert [log.durable_at(tp, offset) for offset in (0, 2, 3, 9, 10)] == [150, 150, 200, 200, None]

@@ -1,6 +1,7 @@
 """Worker crashes and stops while a stream is flowing: kill -9 at random points (restarted each
 time) loses nothing, also during order ingest (issue #20: every order offset in
-hub.validated.orders or rejected with its reason; 2 kills in ``make test``); SIGTERM drains the batch in flight, exits 0 within the bound, and after a
+hub.validated.orders or rejected with its reason; and every WorkerDayCover and PremiumStatement
+exact, versions stepping by one: tests/support/cover_ledger.py; 2 kills in ``make test``); SIGTERM drains the batch in flight, exits 0 within the bound, and after a
 restart nothing is lost and nothing is repeated."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import random
 import pytest
 
 from tests.reliability.harness import SEED, Worker, env_int, kill_9_trials, onboard_platforms, record, unique
+from tests.support.cover_ledger import wait_until_covered
 from tests.support.kafka_io import wait_for
 from tests.support.ledger import Traffic, delete_platform_topics, wait_until_accounted
 from tests.support.order_traffic import OrderTraffic
@@ -36,24 +38,30 @@ def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scena
     traffic_class, default_trials, rate, busy, seed = KILL_SCENARIOS[kind]
     trials = env_int("GIGBRIDGE_RELIABILITY_TRIALS", default_trials)
     rng = random.Random(SEED + seed - 1)
-    worker = Worker(kafka, tmp_path, unique(f"rel-kill-{kind}")).start()
+    fast_close = {"GIGBRIDGE_COVER_CLOSE_INTERVAL_S": "1"} if kind == "orders" else {}  # the orders' days are past
+    worker = Worker(kafka, tmp_path, unique(f"rel-kill-{kind}"), fast_close).start()
     traffic = traffic_class(kafka, platforms, seed=SEED + seed)
     name = "kill -9" if kind == "events" else "orders kill -9"
     try:
         worker.wait_subscribed(8)  # 2 platforms x (sites, headcounts, incidents, orders)
         kill_points = kill_9_trials(worker, traffic, trials, rng, rate=rate, busy=busy)
         report = wait_until_accounted(kafka, traffic, name, 90)
+        cover = wait_until_covered(kafka, platforms, traffic.started_ms - 60_000, 90) if kind == "orders" else None
         status, _ = worker.get("/healthz")
         diagnosis = worker.diagnosis()
     finally:
         traffic.close()
         worker.stop()
-    record(f"{name} x{trials}", report, scenario_timer(), f"kill points (s after resume, events done): {kill_points}")
+    cover_line = f"; {str(cover).splitlines()[0]}" if cover is not None else ""
+    record(f"{name} x{trials}", report, scenario_timer(),
+           f"kill points (s after resume, events done): {kill_points}{cover_line}")
     assert status == 200
     assert report.sent == report.inputs, "every message the traffic sent is in the input topics"
     assert report.rejected > 0, "the traffic's invalid share (orders: mispriced) came back rejected"
     assert report.lost == 0, f"{report.table()}\n{diagnosis}"
     assert report.ok, report.table()
+    if cover is not None:  # no order lost or counted twice in any worker-day or statement
+        assert cover.ok, str(cover)
 
 
 def test_sigterm_drains_the_batch_in_flight_and_exits_0(kafka, platforms, tmp_path, scenario_timer):

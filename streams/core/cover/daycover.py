@@ -48,15 +48,16 @@ def apply_order(state: CoverState, order: dict, now_ms: int) -> tuple[CoverState
     emits: list = []
 
     day = state.days.get(key)
+    new_worker = day is None  # the statement key is the day key minus worker_ref
     at, fen = order["accepted_at"], order["premium_fen"]
-    if day is None:
-        day = DayCover(1, fen, at, at, frozenset((order["order_ref"],)))
+    if new_worker:
+        day = DayCover(1, fen, at, at)
         state.open_days.add(key)
     else:
         # constructors, not dataclasses.replace: this runs once per order
         version = day.emitted_version + 1 if day.emitted_version else 0
         day = DayCover(day.orders + 1, day.premium_fen + fen, min(day.first_order_at, at),
-                       max(day.last_order_at, at), day.order_refs | {order["order_ref"]}, version)
+                       max(day.last_order_at, at), version)
         if version:
             emits.append(_day_record(key, day, now_ms))
     state.days[key] = day
@@ -64,13 +65,11 @@ def apply_order(state: CoverState, order: dict, now_ms: int) -> tuple[CoverState
     skey = StatementKey(key.platform_id, key.province, key.service_date)
     statement = state.statements.get(skey)
     if statement is None:
-        statement = Statement(1, fen, frozenset((key.worker_ref,)))
+        statement = Statement(1, fen, 1)
         state.open_statements.add(skey)
     else:
-        # a day's statement holds thousands of workers: copy the set only for a new one
-        workers = statement.workers if key.worker_ref in statement.workers else statement.workers | {key.worker_ref}
         version = statement.emitted_version + 1 if statement.emitted_version else 0
-        statement = Statement(statement.orders + 1, statement.premium_fen + fen, workers, version)
+        statement = Statement(statement.orders + 1, statement.premium_fen + fen, statement.workers + new_worker, version)
         if version:
             emits.append(_statement_record(skey, statement, now_ms))
     state.statements[skey] = statement
@@ -96,15 +95,18 @@ def close_due(state: CoverState, now_ms: int, grace_ms: int = DEFAULT_GRACE_MS) 
 
 
 def prune(state: CoverState, now_ms: int, keep_ms: int) -> CoverState:
-    """Forget emitted days (and their order_refs) that ended more than ``keep_ms`` ago, and the
-    replay memory of incidents as old. Keep them longer than validation accepts old events
-    (90 days), or a very late order would start its day at version 1 again."""
+    """Forget emitted days (and the order_refs counted in them) that ended more than ``keep_ms``
+    ago, and the replay memory of incidents as old. Keep them longer than validation accepts old
+    events (90 days), or a very late order would start its day at version 1 again. Scans every
+    order_ref: run it rarely (the stage runs it daily)."""
     def expired(key, entry) -> bool:
         return bool(entry.emitted_version) and day_end_ms(key.service_date) + keep_ms < now_ms
 
-    for key in [k for k, d in state.days.items() if expired(k, d)]:
-        for ref in state.days.pop(key).order_refs:
-            state.orders.pop(ref, None)
+    gone = {k for k, d in state.days.items() if expired(k, d)}
+    for ref in [ref for ref, seen in state.orders.items() if seen.day in gone]:
+        del state.orders[ref]
+    for key in gone:
+        del state.days[key]
     for skey in [k for k, s in state.statements.items() if expired(k, s)]:
         del state.statements[skey]
     oldest_kept = service_date(now_ms - keep_ms)
@@ -125,7 +127,7 @@ def _day_record(key: DayKey, day: DayCover, now_ms: int) -> Emit:
 def _statement_record(key: StatementKey, statement: Statement, now_ms: int) -> Emit:
     record = {
         "platform_id": key.platform_id, "province": key.province, "service_date": key.service_date,
-        "version": statement.emitted_version, "orders": statement.orders, "workers": len(statement.workers),
+        "version": statement.emitted_version, "orders": statement.orders, "workers": statement.workers,
         "premium_fen": statement.premium_fen, "emitted_at": now_ms,
     }
     return Emit("premium_statement",

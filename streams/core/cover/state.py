@@ -29,19 +29,24 @@ class StatementKey(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class DayCover:
+    """One worker-day's totals. Its orders are the ``CoverState.orders`` entries naming it (no
+    copy here: a row per worker-day stays a few numbers however many orders it counts)."""
+
     orders: int
     premium_fen: int
     first_order_at: int
     last_order_at: int
-    order_refs: frozenset[str]
     emitted_version: int = 0  # 0: not emitted yet (the day has not closed + grace)
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
+    """One (platform, province, day)'s totals. ``workers`` is a count, not a set: a worker is new
+    to the statement exactly when its :class:`DayKey` is new, so counting new days is exact."""
+
     orders: int
     premium_fen: int
-    workers: frozenset[str]
+    workers: int
     emitted_version: int = 0
 
 
@@ -75,9 +80,9 @@ class CoverState:
 def to_plain(state: CoverState) -> dict:
     """JSON-ready form of the whole state (sorted, so equal states give equal documents)."""
     return {
-        "days": sorted([list(k), d.orders, d.premium_fen, d.first_order_at, d.last_order_at,
-                        sorted(d.order_refs), d.emitted_version] for k, d in state.days.items()),
-        "statements": sorted([list(k), s.orders, s.premium_fen, sorted(s.workers), s.emitted_version]
+        "days": sorted([list(k), d.orders, d.premium_fen, d.first_order_at, d.last_order_at, d.emitted_version]
+                       for k, d in state.days.items()),
+        "statements": sorted([list(k), s.orders, s.premium_fen, s.workers, s.emitted_version]
                              for k, s in state.statements.items()),
         "orders": sorted([ref, list(o.day), o.event_id] for ref, o in state.orders.items()),
         "pending_incidents": sorted([event_id, p.record, p.deadline_ms]
@@ -89,14 +94,14 @@ def to_plain(state: CoverState) -> dict:
 def from_plain(doc: dict) -> CoverState:
     """Inverse of :func:`to_plain`."""
     state = CoverState()
-    for key, orders, premium, first, last, refs, version in doc["days"]:
+    for key, orders, premium, first, last, version in doc["days"]:
         k = DayKey(*key)
-        state.days[k] = DayCover(orders, premium, first, last, frozenset(refs), version)
+        state.days[k] = DayCover(orders, premium, first, last, version)
         if version == 0:
             state.open_days.add(k)
     for key, orders, premium, workers, version in doc["statements"]:
         k = StatementKey(*key)
-        state.statements[k] = Statement(orders, premium, frozenset(workers), version)
+        state.statements[k] = Statement(orders, premium, workers, version)
         if version == 0:
             state.open_statements.add(k)
     for ref, day, event_id in doc["orders"]:

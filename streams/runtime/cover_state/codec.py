@@ -53,13 +53,14 @@ def _plain(key: str) -> str:
     return key
 
 
+# Rows written before statements held counts (a day with its order_refs, a statement with its
+# workers) are read too: the refs are dropped (the order rows name their day), the set counted.
 DAYS = _tuple_kind(b"d", DayKey,
-                   lambda d: [d.orders, d.premium_fen, d.first_order_at, d.last_order_at, sorted(d.order_refs),
-                              d.emitted_version],
-                   lambda v: DayCover(v[0], v[1], v[2], v[3], frozenset(v[4]), v[5]))
+                   lambda d: [d.orders, d.premium_fen, d.first_order_at, d.last_order_at, d.emitted_version],
+                   lambda v: DayCover(v[0], v[1], v[2], v[3], v[-1]))
 STATEMENTS = _tuple_kind(b"s", StatementKey,
-                         lambda s: [s.orders, s.premium_fen, sorted(s.workers), s.emitted_version],
-                         lambda v: Statement(v[0], v[1], frozenset(v[2]), v[3]))
+                         lambda s: [s.orders, s.premium_fen, s.workers, s.emitted_version],
+                         lambda v: Statement(v[0], v[1], v[2] if isinstance(v[2], int) else len(v[2]), v[3]))
 ORDERS = Kind(b"o", _plain, _plain, lambda o: [list(o.day), o.event_id], lambda v: OrderSeen(DayKey(*v[0]), v[1]))
 PENDING = Kind(b"p", _plain, _plain, lambda p: [p.record, p.deadline_ms], lambda v: PendingIncident(v[0], v[1]))
 DECIDED = Kind(b"i", _plain, _plain, lambda date: date, lambda date: date)

@@ -70,11 +70,16 @@ class CoverStore:
         self._partitions: dict[int, PartitionState] = {}
 
     def open(self) -> "CoverStore":
-        from rocksdict import Options, Rdict
+        from rocksdict import BlockBasedOptions, Options, Rdict
 
         self.path.mkdir(parents=True, exist_ok=True)
         options = Options(raw_mode=True)
         options.create_if_missing(True)
+        # Every new order_ref is a miss (its dedupe lookup): a bloom filter answers most misses
+        # without reading a data block.
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)
+        options.set_block_based_table_factory(table)
         self._db = Rdict(str(self.path), options)
         return self
 

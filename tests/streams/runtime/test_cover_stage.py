@@ -11,10 +11,12 @@ import contextlib
 
 from gigbridge.settings import Settings
 from schemas.catalog import default_catalog
+from streams.core.cover.cst import DAY_MS
 from streams.core.topics import COVER_INCIDENTS_TOPIC, validated_topic
 from streams.runtime import cover_metrics
 from streams.runtime.broker.memory import MemoryBroker
 from streams.runtime.cover_stage import CoverStage
+from streams.runtime.cover_state.changelog import changelog_topic
 from tests.support.aio import no_wait, until
 from tests.support.cover_inputs import CLOSED, KEY, NOON, PLATFORM, PROVINCE, day_totals, decoded, incident, order, ref
 
@@ -158,6 +160,28 @@ def test_a_failed_output_keeps_nothing_and_the_batch_emits_the_same_records_agai
         produce(broker, ORDERS, order(2, "w1"))
         await until(lambda: committed_to_end(broker, "cover"), "the late order, after one failed output")
         assert day_totals(values(broker, COVER)) == {(ref("w1"), 1): (1, 4), (ref("w1"), 2): (2, 8)}
+        await stop(stage, task)
+
+    asyncio.run(scenario())
+
+
+def test_the_close_tick_prunes_what_ended_before_the_retention_durably(tmp_path):
+    async def scenario():
+        broker, clock, stage, task = await started(tmp_path, orders=[order(1, "w1"), order(2, "w2")])
+        state = stage.store.partition(1).state
+        clock.now = CLOSED
+        await stage.tick()  # closes the day; the first tick also prunes, but nothing is old enough
+        assert len(dict(state.days)) == 2 and len(dict(state.orders)) == 2 and len(dict(state.statements)) == 1
+        tombstones = sum(r.value is None for r in broker.records(changelog_topic("covertest")))
+
+        clock.now = CLOSED + 50 * DAY_MS
+        await stage.tick()  # a prune is due again, but 50 days are within the retention
+        assert len(dict(state.days)) == 2
+        clock.now = CLOSED + 101 * DAY_MS  # past the default retention of 100 days
+        await stage.tick()
+        assert dict(state.days) == {} and dict(state.orders) == {} and dict(state.statements) == {}
+        # durable like any change: a tombstone per removed row (2 days, 2 orders, 1 statement)
+        assert sum(r.value is None for r in broker.records(changelog_topic("covertest"))) == tombstones + 5
         await stop(stage, task)
 
     asyncio.run(scenario())

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from streams.core.cover.daycover import apply_order, close_due
 from streams.core.cover.gaps import check_incident
-from streams.core.cover.state import CoverState, to_plain
+from streams.core.cover.state import CoverState, DayCover, Statement, to_plain
+from streams.runtime.cover_state import codec
 from streams.runtime.cover_state.store import CoverStore
 from tests.support.cover_inputs import CLOSED, NOON, PLATFORM, DIVISION, ref
 
@@ -88,3 +89,12 @@ def test_the_changelog_rows_rebuild_the_same_state_elsewhere(tmp_path):
     assert any(value is None for _, value in log)  # closes and decided incidents remove rows
     original.close()
     rebuilt.close()
+
+
+def test_rows_written_before_statements_held_counts_are_still_read():
+    day = codec.DAYS.decode_value(b'[3,15,100,200,["r1","r2","r3"],1]')
+    statement = codec.STATEMENTS.decode_value(b'[3,15,["w1","w2"],0]')
+    assert day == DayCover(3, 15, 100, 200, 1)
+    assert statement == Statement(3, 15, 2, 0)
+    assert codec.DAYS.decode_value(codec.DAYS.encode_value(day)) == day
+    assert codec.STATEMENTS.decode_value(codec.STATEMENTS.encode_value(statement)) == statement
