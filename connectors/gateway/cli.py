@@ -27,7 +27,7 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_ingest(settings: Any, args: argparse.Namespace) -> int:
-    from .app import serve
+    from .server import serve
     from .config import GatewayConfig, GatewayConfigError
 
     try:
