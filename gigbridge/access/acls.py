@@ -25,10 +25,10 @@ INGEST_TYPES = ("sites", "headcounts", "incidents")
 #: (docs/cases.md), protection measures and algorithm-rule changes (docs/notices.md).
 PLATFORM_WRITES = ("orders", "cases", "case-events", "measures", "algorithm-changes")
 #: Topics the hub writes back to a platform, besides ``rejected``.
-PLATFORM_READS = ("statements", "claims", "cover-gaps", "case-updates", "case-rejections", "incident-acks")
+PLATFORM_READS = ("statements", "claims", "cover-gaps", "cover-links", "case-updates", "case-rejections", "incident-acks")
 OFFICE_TYPES = ("sites", "headcounts", "incidents")
 #: Topics under an insurer's ``gov.insurance.<province>.`` that the hub writes (the insurer reads).
-INSURANCE_TYPES = ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps", "claim-rejections")
+INSURANCE_TYPES = ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps", "cover-links", "claim-rejections")
 #: The one topic an insurer writes; the hub only reads it.
 CLAIM_STATUS = "claim-status"
 UNIT_WRITES = ("case-events", "incident-acks")

@@ -59,5 +59,5 @@ def is_output_topic(name: str) -> bool:
     return name.startswith(("gov.", "hub.")) or (name.startswith("platform.") and name.endswith(_PLATFORM_OUTPUTS))
 
 
-#: What the hub writes back to a platform: rejections, and the cover stage's statements and gaps.
-_PLATFORM_OUTPUTS = (".rejected", ".statements", ".cover-gaps")
+#: What the hub writes back to a platform: rejections, and the cover stage's statements, gaps and links.
+_PLATFORM_OUTPUTS = (".rejected", ".statements", ".cover-gaps", ".cover-links")

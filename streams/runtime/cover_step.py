@@ -22,7 +22,7 @@ from typing import Awaitable, Callable, Iterable
 from gigbridge.logs import get_logger
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
-from streams.core.cover import daycover, gaps
+from streams.core.cover import daycover, gaps, links
 from streams.core.cover.emits import Emit
 from streams.core.plan import Delivery
 from streams.runtime import cover_metrics
@@ -91,22 +91,23 @@ class CoverStep:
             return daycover.apply_order(state, decoded.record, now_ms)[1]
         if decoded.contract == "incident_report":
             incident = {name: decoded.record.get(name) for name in INCIDENT_FIELDS}
-            return gaps.check_incident(state, incident, now_ms, self.grace_ms)[1]
+            return links.link_emits(state, gaps.check_incident(state, incident, now_ms, self.grace_ms)[1], now_ms)
         log.error("unexpected contract on a cover input skipped", topic=record.topic, contract=decoded.contract)
         return []
 
     # --- the timer ---------------------------------------------------------------------
 
     async def close_due(self) -> int:
-        """Emit the days and statements whose day ended plus the grace, and the gaps of
-        pending incidents, for every owned partition; durable like a batch. Returns the
+        """Emit the days and statements whose day ended plus the grace, and the links or gaps
+        of pending incidents, for every owned partition; durable like a batch. Returns the
         number of records emitted (a failure drops the changes; the next tick does it again)."""
         await self._unit.acquire()
         try:
             now_ms = self.clock()
             emits: list = []
             for partition in sorted(self.owned):
-                emits += daycover.close_due(self.store.partition(partition).state, now_ms, self.grace_ms)[1]
+                state = self.store.partition(partition).state
+                emits += links.link_emits(state, daycover.close_due(state, now_ms, self.grace_ms)[1], now_ms)
             await self.producer.write(self._deliveries(emits))
         except BaseException:
             self._abandon()

@@ -34,6 +34,8 @@ class SinkRoute:
     notices: bool = False
 
 
+#: What an insurer's endpoint is sent: incidents, cover days and the incidents' cover links.
+INSURER_SINK_TYPES = ("incidents", "cover", "cover-links")
 NOTICE_RECEIPTS, NOTICE_DLQ = "gov.notices.webhooks.receipts", "gov.notices.webhooks.dlq"
 
 
@@ -43,7 +45,7 @@ def notice_webhook_topic(platform: str) -> str:
 
 
 def sink_routes(settings: Settings) -> list[tuple[SinkRoute, Endpoint]]:
-    routes = [(SinkRoute(f"insurer-{province}", "insurer", (insurance_topic(province), insurance_topic(province, "cover")),
+    routes = [(SinkRoute(f"insurer-{province}", "insurer", tuple(insurance_topic(province, t) for t in INSURER_SINK_TYPES),
                          insurance_topic(province, "receipts"), insurance_topic(province, "dlq")), endpoint)
               for province, endpoint in sorted(settings.insurer_endpoints.items())]
     routes += [(SinkRoute(f"webhook-{code}", "webhook", tuple(office_topic(code, t) for t in OFFICE_EVENT_TYPES),

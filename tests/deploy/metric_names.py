@@ -50,6 +50,7 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_cover_duplicate_premiums_total": ("platform", "province"),
     "gigbridge_cover_records_emitted_total": ("contract",),
     "gigbridge_cover_gaps_total": ("platform", "province", "gap"),
+    "gigbridge_cover_links_total": ("platform", "province", "matched_by"),
     # the notice flows (streams/runtime/notices/metrics.py)
     "gigbridge_notices_overdue": ("province", "level"),
     "gigbridge_notice_tracks": ("state",),

@@ -192,8 +192,8 @@ def test_platform_acls(acls: set[AclSpec]) -> None:
           for t in ("sites", "headcounts", "incidents", "orders", "cases", "case-events", "measures",
                     "algorithm-changes") for op in ("WRITE", "DESCRIBE")),
         *(("TOPIC", f"platform.swiftmeal.{t}", "LITERAL", op)
-          for t in ("rejected", "statements", "claims", "cover-gaps", "case-updates", "case-rejections",
-                    "incident-acks") for op in ("READ", "DESCRIBE")),
+          for t in ("rejected", "statements", "claims", "cover-gaps", "cover-links", "case-updates",
+                    "case-rejections", "incident-acks") for op in ("READ", "DESCRIBE")),
         *(("TOPIC", f"gov.notices.{p}", "LITERAL", op) for p in PROVINCE_CODES for op in ("READ", "DESCRIBE")),
         ("TOPIC", "public.", "PREFIXED", "READ"), ("TOPIC", "public.", "PREFIXED", "DESCRIBE"),
         ("GROUP", "platform.swiftmeal.", "PREFIXED", "READ"),
@@ -271,7 +271,7 @@ def test_insurer_acls(acls: set[AclSpec]) -> None:
                                       ("TOPIC", "gov.insurance.44.claim-status", "LITERAL", "WRITE"),
                                       ("TOPIC", "gov.insurance.44.claim-status", "LITERAL", "DESCRIBE"),
                                       ("GROUP", "insurer.guangdong-injury.", "PREFIXED", "READ")}
-    for t in ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps"):
+    for t in ("incidents", "receipts", "dlq", "cover", "statements", "cover-gaps", "cover-links"):
         assert can(acls, "insurer-44", "READ", f"gov.insurance.44.{t}")
         assert not can(acls, "insurer-44", "WRITE", f"gov.insurance.44.{t}")
         assert not can(acls, "insurer-44", "READ", f"gov.insurance.31.{t}")
@@ -285,7 +285,8 @@ def test_cover_case_and_notice_families_are_least_privilege(acls: set[AclSpec]) 
         assert can(acls, a, "WRITE", f"platform.swiftmeal.{t}") and not can(acls, a, "READ", f"platform.swiftmeal.{t}")
         assert not can(acls, b, "WRITE", f"platform.swiftmeal.{t}")
         assert not can(acls, b, "DESCRIBE", f"platform.swiftmeal.{t}")
-    for t in ("statements", "claims", "cover-gaps", "case-updates", "case-rejections", "incident-acks"):
+    for t in ("statements", "claims", "cover-gaps", "cover-links", "case-updates", "case-rejections",
+              "incident-acks"):
         assert can(acls, a, "READ", f"platform.swiftmeal.{t}") and not can(acls, a, "WRITE", f"platform.swiftmeal.{t}")
         assert not can(acls, b, "READ", f"platform.swiftmeal.{t}")      # A's claims are not B's business
         assert can(acls, "gigbridge-hub", "WRITE", f"platform.swiftmeal.{t}")
@@ -354,7 +355,7 @@ def test_insurer_writes_only_its_claim_status(acls: set[AclSpec]) -> None:
     assert not can(acls, "insurer-31", "WRITE", "gov.insurance.44.claim-status")
     for t in ("cover", "statements", "cover-gaps", "claim-status", "claim-rejections"):
         assert not can(acls, "insurer-44", "READ", f"gov.insurance.31.{t}")
-    for t in ("cover", "statements", "cover-gaps", "incidents"):
+    for t in ("cover", "statements", "cover-gaps", "cover-links", "incidents"):
         assert not can(acls, "insurer-44", "WRITE", f"gov.insurance.44.{t}")
     # written ONLY by the insurer: the hub reads it, its gov. grant is overridden by a DENY
     assert can(acls, "gigbridge-hub", "READ", "gov.insurance.44.claim-status")

@@ -38,6 +38,8 @@ EXPECTED = {
     "platform.swiftmeal.algorithm-changes": "platform-inbound",
     "platform.swiftmeal.claims": "platform-cover",
     "platform.swiftmeal.cover-gaps": "platform-cover",
+    "platform.swiftmeal.cover-links": "platform-cover",
+    "gov.insurance.44.cover-links": "insurance-audit",
     "platform.swiftmeal.case-rejections": "platform-case-feedback",
     "gov.insurance.44.claim-status": "insurance-audit",
     "gov.insurance.44.claim-rejections": "insurer-feedback",

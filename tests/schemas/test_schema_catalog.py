@@ -24,6 +24,7 @@ PINNED_SCHEMA_IDS = {
     ("worker_day_cover", 1): 10,
     ("premium_statement", 1): 11,
     ("cover_gap", 1): 12,
+    ("incident_cover_link", 1): 14,
     ("claim_status", 1): 13,
     # weather notices, measures, algorithm-rule changes (issue #17): the 30-39 block
     ("weather_notice", 1): 30,
@@ -44,7 +45,7 @@ def test_default_catalog_is_loaded_once_from_the_package(catalog):
     assert [c.name for c in catalog.contracts] == [
         "site_event", "headcount_report", "incident_report", "rejection_record", "dead_letter",
         "delivery_receipt", "sink_dead_letter", "dedupe_batch", "order_cover", "worker_day_cover",
-        "premium_statement", "cover_gap", "claim_status", "weather_notice", "protection_measure",
+        "premium_statement", "cover_gap", "incident_cover_link", "claim_status", "weather_notice", "protection_measure",
         "algorithm_rule_change", "notice_status", "concern_case", "case_event", "case_state",
         "case_rejection", "incident_ack",
     ]
@@ -138,6 +139,8 @@ def test_schema_versions_are_parsed_once(catalog):
         ("platform.swiftdash.statements", "premium_statement", {"platform": "swiftdash"}),
         ("gov.insurance.51.cover-gaps", "cover_gap", {"province": "51"}),
         ("platform.cityride.cover-gaps", "cover_gap", {"platform": "cityride"}),
+        ("gov.insurance.51.cover-links", "incident_cover_link", {"province": "51"}),
+        ("platform.cityride.cover-links", "incident_cover_link", {"platform": "cityride"}),
         ("gov.insurance.44.claim-status", "claim_status", {"province": "44"}),
         ("platform.cityride.claims", "claim_status", {"platform": "cityride"}),
         ("gov.notices.44", "weather_notice", {"province": "44"}),

@@ -1,6 +1,7 @@
 """The cover stage on the in-memory broker: orders close into WorkerDayCover and
 PremiumStatement records at the grace, a late order amends (version + 1), a duplicate premium
-is counted, an insured incident without an order becomes a CoverGap, a failed output is
+is counted, an insured incident without an order becomes a CoverGap, one on a counted order
+an IncidentCoverLink, a failed output is
 emitted again with the same totals (the state keeps nothing that was not emitted), and a new
 stage on the same disk replays every input without counting anything twice."""
 
@@ -135,6 +136,31 @@ def test_an_insured_incident_without_its_order_becomes_a_gap_after_the_grace(tmp
             assert [(g["incident_id"], g["gap"]) for g in decoded(values(broker, topic))] == \
                 [("INC-2", "ORDER_NOT_COVERED")]
         assert cover_metrics.COVER_GAPS.labels(PLATFORM, PROVINCE, "ORDER_NOT_COVERED")._value.get() == gaps + 1
+        await stop(stage, task)
+
+    asyncio.run(scenario())
+
+
+def test_an_insured_incident_on_a_counted_order_is_linked_once_even_after_a_replay(tmp_path):
+    async def scenario():
+        links = cover_metrics.COVER_LINKS.labels(PLATFORM, PROVINCE, "ORDER")._value.get()
+        broker, clock, stage, task = await started(tmp_path, orders=[order(1, "w1")],
+                                                   incidents=[incident(1, "w1", order_n=1)])
+        clock.now = CLOSED
+        await stage.step.close_due()  # linked in the batch or, if the incident came first, here
+        insurer, platform = f"gov.insurance.{PROVINCE}.cover-links", f"platform.{PLATFORM}.cover-links"
+        [link] = decoded(values(broker, insurer))
+        assert decoded(values(broker, platform)) == [link]
+        assert (link["incident_id"], link["matched_by"], link["order_ref"], link["cover_version"]) == \
+            ("INC-1", "ORDER", ref("order-1"), 1)
+        assert [r.key for r in broker.records(insurer)] == [f"{PLATFORM}:INC-1".encode()]
+        assert cover_metrics.COVER_LINKS.labels(PLATFORM, PROVINCE, "ORDER")._value.get() == links + 1
+        await stop(stage, task)
+
+        stage = make_stage(broker, tmp_path, clock, group="cover-replay")  # same disk, every input again
+        task = await run_until_committed(broker, stage, "cover-replay")
+        await stage.step.close_due()
+        assert len(values(broker, insurer)) == 1 and len(values(broker, platform)) == 1
         await stop(stage, task)
 
     asyncio.run(scenario())

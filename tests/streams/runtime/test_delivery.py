@@ -20,7 +20,7 @@ def settings() -> Settings:
 
 def test_routes_per_endpoint():
     (insurer, _), (webhook, _) = sink_routes(settings())
-    assert insurer.sources == ("gov.insurance.44.incidents", "gov.insurance.44.cover")
+    assert insurer.sources == ("gov.insurance.44.incidents", "gov.insurance.44.cover", "gov.insurance.44.cover-links")
     assert (insurer.receipts_topic, insurer.dlq_topic) == ("gov.insurance.44.receipts", "gov.insurance.44.dlq")
     assert webhook.sources == tuple(f"gov.office.440305.{t}" for t in ("sites", "headcounts", "incidents"))
     assert webhook.destination == "webhook-440305"
@@ -66,3 +66,16 @@ def test_a_worker_day_cover_is_delivered_once_per_version():
     assert record.value == {"event_type": "worker_day_cover", "event": day}
     receipt = decode(CATALOG, outcome_delivery(Delivered(record, 200, {}), route, CATALOG, NOW).value).record
     assert (receipt["event_id"], receipt["source_topic"]) == (f"{key}:v2", "gov.insurance.44.cover")
+
+
+def test_an_incident_cover_link_is_delivered_once_per_incident():
+    """IncidentCoverLink has no event_id and no version: the idempotency key is its record key,
+    platform:incident_id, one delivery per incident."""
+    route, _ = sink_routes(settings())[0]
+    link = next(e.payload for e in load_examples(contract="incident_cover_link", kind="valid"))
+    key = f"{link['platform_id']}:{link['incident_id']}"
+    msg = InMessage("gov.insurance.44.cover-links", 0, 3, key.encode(),
+                    encode(CATALOG.contract("incident_cover_link").latest, link))
+    record = to_sink_record(msg, CATALOG, lambda r: r)
+    assert record.idempotency_key == key
+    assert record.value["event_type"] == "incident_cover_link" and record.value["event"]["incident_id"] == link["incident_id"]
