@@ -22,6 +22,7 @@ from typing import AsyncIterator, Awaitable, Callable
 from gigbridge.logs import get_logger
 from streams.runtime.notices import metrics
 from streams.runtime.notices.state import LoggedTables
+from streams.runtime.retry import retry_with_backoff
 
 log = get_logger("gigbridge.notices")
 
@@ -60,16 +61,12 @@ class NoticeOwnership:
             yield self.owner
 
     async def _restore(self) -> bool:
-        backoff = self.backoff_s[0]
-        while self.keep_trying():
-            try:
-                records = await self.read_state()
-                self.tables.clear()
-                self.tables.restore(records)
-                log.info("notice state restored", records=len(records))
-                return True
-            except Exception as exc:  # noqa: BLE001 - broker not reachable yet: no record before the state
-                log.warning("notice state not restored yet, retrying", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.backoff_s[1])
-        return False
+        """True once the tables hold the state topic's content; False if stopped first."""
+        async def read_and_apply() -> None:
+            records = await self.read_state()
+            self.tables.clear()
+            self.tables.restore(records)
+            log.info("notice state restored", records=len(records))
+
+        return await retry_with_backoff(read_and_apply, self.keep_trying, log,
+                                        "notice state not restored yet, retrying", self.backoff_s)

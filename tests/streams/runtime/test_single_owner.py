@@ -103,3 +103,18 @@ def test_a_stopping_worker_does_not_take_ownership_without_its_state():
     ownership = NoticeOwnership(LoggedTables("s", "tracks"), unreachable, keep_trying=lambda: False)
     asyncio.run(ownership.assigned({("gov.notices.44", 0)}))
     assert not ownership.owner
+
+
+def test_a_failed_restore_is_retried_before_any_record_is_read():
+    attempts: list[int] = []
+
+    async def flaky():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("broker not reachable yet")
+        return [state_record("tracks", "n1|p1", {"state": "AWAITING"})]
+
+    tables = LoggedTables("s", "tracks")
+    ownership = NoticeOwnership(tables, flaky, keep_trying=lambda: True, backoff_s=(0.0, 0.0))
+    asyncio.run(ownership.assigned({("gov.notices.44", 0)}))
+    assert ownership.owner and len(attempts) == 2 and dict(tables["tracks"]) == {"n1|p1": {"state": "AWAITING"}}
