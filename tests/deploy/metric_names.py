@@ -55,6 +55,7 @@ CONTRACT: dict[str, tuple[str, ...]] = {
     "gigbridge_notices_overdue": ("province", "level"),
     "gigbridge_notice_tracks": ("state",),
     "gigbridge_notice_open_sites": (),
+    "gigbridge_notice_owner": (),
     "gigbridge_notice_measures_total": ("outcome",),
     "gigbridge_algorithm_changes_total": ("outcome",),
     "gigbridge_notice_injuries": ("phase",),

@@ -21,7 +21,8 @@ Registered by :func:`register_notice_flows` on the HubWorker's app, one call:
 Why not Faust agents and tables: Faust's aiokafka driver cannot subscribe to a topic pattern,
 and a table written outside an agent (the timer) needs the partitioner, whose producer has no
 metadata for a changelog it never wrote to. The state is small and restored on start by
-reading its compacted topic; one worker owns it (docs/notices.md, "Not wired yet").
+reading its compacted topic by the one worker that owns the flows (:mod:`.ownership`: a
+single-owner assignor, the other workers stand by and take over when the owner leaves).
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ from streams.core.notices.tracking import TrackingRules
 from streams.core.plan import Delivery
 from streams.core.topics import validated_topic
 from streams.runtime.broker.kafka import KafkaConsumer
+from streams.runtime.broker.single_owner import SingleOwnerAssignor
 from streams.runtime.broker.protocols import Record
 from streams.runtime.delivery import notice_webhook_topic
 from streams.runtime.loop import BatchLoop, LoopConfig
 from streams.runtime.notices import metrics
 from streams.runtime.notices.incident_steps import IncidentSteps
 from streams.runtime.notices.kafka_edges import read_to_end
+from streams.runtime.notices.ownership import NoticeOwnership
 from streams.runtime.notices.state import LoggedTables
 from streams.runtime.notices.steps import NoticeSteps
 
@@ -147,32 +150,26 @@ def register_notice_flows(app: faust.App, settings: Settings, ctx: Context, writ
                               *(tables[name] for name in INJURY_TABLES))
     step = NoticeStep(steps, incidents, tables, write, clock, frozenset(settings.platform_notice_webhooks))
     consumer = KafkaConsumer(f"{settings.app_id}-notices", {
-        "metadata_max_age_ms": int(settings.topic_discovery_interval_s * 1000), **settings.aiokafka_config})
-    loop = BatchLoop(LoopConfig("notices", pattern=PATTERN, batch_size=500,
-                                batch_timeout_s=settings.stream_batch_timeout_s), consumer, step)
-    restored = asyncio.Event()
+        "metadata_max_age_ms": int(settings.topic_discovery_interval_s * 1000),
+        "partition_assignment_strategy": (SingleOwnerAssignor,), **settings.aiokafka_config})
+    config = LoopConfig("notices", pattern=PATTERN, batch_size=500, batch_timeout_s=settings.stream_batch_timeout_s)
+    ownership = NoticeOwnership(tables, lambda: asyncio.to_thread(
+        read_to_end, settings.kafka_python_config, state_topic(settings.app_id).__eq__, 60.0),
+        keep_trying=lambda: not loop.stopping)
+    loop = BatchLoop(config, consumer, step, assigned=ownership.assigned, revoked=ownership.revoked)
 
     @app.task
     async def run_loop() -> None:
-        topic, backoff = state_topic(settings.app_id), 0.5
-        while not loop.stopping:
-            try:
-                tables.restore(await asyncio.to_thread(read_to_end, settings.kafka_python_config, topic.__eq__, 60.0))
-                break
-            except Exception as exc:  # broker not reachable yet: the loop must not start without its state
-                log.warning("notice state not restored yet, retrying", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-        restored.set()
-        await loop.run()
+        await loop.run()  # the state is restored when the partitions are assigned
 
     @app.timer(settings.notice_check_interval_s, on_leader=False)
     async def overdue() -> None:
-        if not restored.is_set():
-            return
-        deliveries, overdue_counts, states = steps.overdue_tick(clock())
-        metrics.set_gauges(overdue_counts, states)
-        metrics.set_injury_rates(incidents.rates())
-        await step.write_with_state(deliveries)
+        async with ownership.guard() as owner:
+            if not owner:  # standing by (or not restored yet): another worker publishes
+                return
+            deliveries, overdue_counts, states = steps.overdue_tick(clock())
+            metrics.set_gauges(overdue_counts, states)
+            metrics.set_injury_rates(incidents.rates())
+            await step.write_with_state(deliveries)
 
     return NoticeFlows(steps, loop)

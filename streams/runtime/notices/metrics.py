@@ -11,6 +11,8 @@ OVERDUE = Gauge("gigbridge_notices_overdue", "ORANGE/RED notice x concerned plat
                 "protection measure past the configured time", ["province", "level"])
 TRACKS = Gauge("gigbridge_notice_tracks", "notice x concerned platform tracks by answer state", ["state"])
 OPEN_SITES = Gauge("gigbridge_notice_open_sites", "open sites known to the notice flows (concerned platforms)")
+OWNER = Gauge("gigbridge_notice_owner", "1 while this worker owns the notice flows' partitions (one worker of "
+              "the group does), 0 while it stands by")
 MEASURES = Counter("gigbridge_notice_measures_total", "ProtectionMeasure records by outcome", ["outcome"])
 RULE_CHANGES = Counter("gigbridge_algorithm_changes_total", "AlgorithmRuleChange records by outcome", ["outcome"])
 
@@ -52,3 +54,13 @@ def set_injury_rates(rates: dict[str, dict]) -> None:
                     pass
             else:
                 gauge.labels(phase).set(value)
+
+
+def stand_by() -> None:
+    """The worker no longer owns the notice flows: its gauges drop to zero or vanish, so that
+    summing over workers (the overdue alert) counts the owner's values only."""
+    OWNER.set(0)
+    OPEN_SITES.set(0)
+    set_gauges(Tally(), Tally())
+    for gauge in (INJURIES, EXPOSED_WORKERS, INJURY_RATE):
+        gauge.clear()

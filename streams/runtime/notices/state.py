@@ -60,6 +60,12 @@ class LoggedTables:
             table.changed.clear()
         return out
 
+    def clear(self) -> None:
+        """Forget everything, logged or not (the worker no longer owns the state)."""
+        for table in self.tables.values():
+            table.data.clear()
+            table.changed.clear()
+
     def restore(self, records: list) -> None:
         """Apply records read from the topic (in offset order per key); changes are not logged again."""
         for record in records:

@@ -72,6 +72,13 @@ def webhook():
     thread.join(30)
 
 
+def worker_env(webhook) -> dict:
+    return {"GIGBRIDGE_APP_ID": f"hub-notices-{RUN}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
+            "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1",
+            "GIGBRIDGE_PLATFORM_NOTICE_WEBHOOKS": json.dumps({ANSWERS: {
+                "url": webhook.webhook_url, "secret": WEBHOOK_SECRET}})}
+
+
 @pytest.fixture(scope="module")
 def worker(kafka, tmp_path_factory, webhook):
     for platform in (ANSWERS, SILENT):
@@ -82,11 +89,7 @@ def worker(kafka, tmp_path_factory, webhook):
                      + [validated_topic(t) for t in ("sites", "incidents", "headcounts")] + ["gov.notices.44"])
     finally:
         admin.close()
-    hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker"),
-                     {"GIGBRIDGE_APP_ID": f"hub-notices-{RUN}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
-                      "GIGBRIDGE_NOTICE_OVERDUE_AFTER_S": "4", "GIGBRIDGE_NOTICE_CHECK_INTERVAL_S": "1",
-                      "GIGBRIDGE_PLATFORM_NOTICE_WEBHOOKS": json.dumps({ANSWERS: {
-                          "url": webhook.webhook_url, "secret": WEBHOOK_SECRET}})}).start()
+    hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker"), worker_env(webhook)).start()
     wait_for(lambda: hub.metric("gigbridge_subscribed_ingest_topics") >= 6, 90, "worker subscribed")
     yield hub
     assert hub.stop() == 0, hub.log_tail()
@@ -239,3 +242,59 @@ def test_state_survives_a_restart(kafka, worker):
                                  if s["platform_id"] == SILENT and s["state"] == "ANSWERED"], 60, "late answer")
     assert answered[0]["response_ms"] > 4000  # after the overdue time
     assert [s["state"] for s in statuses(kafka, notice_id) if s["platform_id"] == SILENT].count("OVERDUE") == 1
+
+
+def notice_group(kafka) -> tuple[int, str] | None:
+    """(members, assignor) of the notice flows' group once it is stable (None while it rebalances)."""
+    from kafka.admin import KafkaAdminClient
+
+    group_id = f"hub-notices-{RUN}-notices"
+    admin = KafkaAdminClient(**kafka.kafka_python_config())
+    try:
+        group = admin.describe_groups([group_id])[group_id]
+    finally:
+        admin.close()
+    return (len(group["members"]), group["protocol_data"]) if group["group_state"] == "Stable" else None
+
+
+def test_a_second_worker_stands_by_then_takes_over(kafka, worker, webhook, tmp_path_factory):
+    """Two workers in the group: one owns every notice partition, the other stands by with no
+    state; when the owner stops, the other restores the state and carries on: the first notice's
+    OVERDUE is not repeated, and a new warning tracks both platforms (open sites restored), each
+    OVERDUE once."""
+    notice_id = SHARED["notice_id"]
+    second = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("notices-worker-2"), worker_env(webhook)).start()
+    try:
+        members, assignor = wait_for(lambda: (g := notice_group(kafka)) and g[0] == 2 and g, 90, "both workers in")
+        assert assignor == "single-owner"
+        hubs = (worker, second)
+        owners = wait_for(lambda: [h for h in hubs if h.metric("gigbridge_notice_owner") == 1] or None, 60, "an owner")
+        [owner], [standby] = owners, [h for h in hubs if h is not owners[0]]
+        wait_for(lambda: owner.metric("gigbridge_notice_tracks") >= 2, 60, "owner restored")
+        assert standby.metric("gigbridge_notice_owner") == 0
+        assert standby.metric("gigbridge_notice_open_sites") == 0
+        assert standby.metric("gigbridge_notice_tracks") == 0 and standby.metric("gigbridge_notices_overdue") == 0
+
+        assert owner.stop() == 0, owner.log_tail()
+        wait_for(lambda: standby.metric("gigbridge_notice_owner") == 1, 90, "the stand-by takes over")
+        wait_for(lambda: standby.metric("gigbridge_notice_tracks", state="ANSWERED") >= 2, 60, "state restored")
+
+        cap = (CAP_DIR / "heat_orange_shenzhen.xml").read_bytes().replace(b"0041600000-", f"00418{RUN}-".encode())
+        result = asyncio.run(kafka_intake(hub_settings(kafka), default_table().exists).submit(cap))
+        assert result.problem is None and result.records
+        second_notice = result.records[0]["notice_id"]
+
+        def both_overdue():
+            latest = {s["platform_id"]: s["state"] for s in statuses(kafka, second_notice)}
+            return latest if latest == {ANSWERS: "OVERDUE", SILENT: "OVERDUE"} else None
+
+        wait_for(both_overdue, 60, "the new owner tracks both platforms and marks them overdue")
+        wait_for(lambda: standby.metric("gigbridge_notices_overdue", province="44", level="ORANGE") >= 2, 30,
+                 "the new owner's timer ran after the overdue statuses")
+        for notice in (notice_id, second_notice):
+            for platform in (ANSWERS, SILENT):
+                states = [s["state"] for s in statuses(kafka, notice) if s["platform_id"] == platform]
+                assert states.count("OVERDUE") <= 1, (notice, platform, states)
+        assert [s["state"] for s in statuses(kafka, second_notice)].count("OVERDUE") == 2
+    finally:
+        second.stop()  # an assertion here would hide the test's own failure
