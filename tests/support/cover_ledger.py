@@ -20,6 +20,7 @@ from typing import Iterable
 
 from schemas.wire import WireFormatError, decode
 from streams.core.cover.cst import service_date
+from streams.core.cover.emits import Emit
 from streams.core.cover.orders import province_of
 from streams.core.topics import validated_topic
 from tests.support.ledger import CATALOG, read_topics
@@ -31,6 +32,8 @@ class CoverLedger:
     statement_keys: int = 0
     records: int = 0
     problems: list[str] = field(default_factory=list)
+    # every WorkerDayCover version found, as the insurer sink's idempotency key platform:worker:date:v<n>
+    day_versions: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -106,6 +109,7 @@ def check_cover(conn, platforms: Iterable[str], since_ms: int | None) -> CoverLe
                 ledger.records += 1
                 key = (rec["platform_id"], rec["worker_ref"], rec["service_date"])
                 found_days[key][rec["version"]].add((rec["orders"], rec["premium_fen"]))
+                ledger.day_versions.add(Emit("worker_day_cover", (), ":".join(key), rec).idempotency_key)
     for topic in statement_topics:
         for rec in _records(out[topic]):
             if rec["platform_id"] in platforms:
