@@ -30,8 +30,8 @@ class IngestMonitor:
                       end) for key, end in probe.end_offsets.items()}
 
     async def watch(self) -> None:
-        """The health loops (heartbeat, Kafka probe); an app task, so it starts once Faust is up."""
-        self.health.started = True
+        """The health loops (heartbeat, Kafka probe); an app task, so it starts once Faust is up.
+        (``health.started`` is set by the worker once its stores are open and its loops run.)"""
         self.probe = probe = KafkaProbe(self.settings.aiokafka_config, self.ingest.group_id,
                                         self.ingest.subscribed_topics)
         try:

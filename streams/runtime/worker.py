@@ -107,6 +107,7 @@ class HubWorker:
         self.dedupe.open()
         self.cover.open()
         tune_gc(self.settings.gc_gen0_threshold)
+        self.health.started = True  # /readyz: not before the stores are open and the loops start
         try:
             await asyncio.gather(self.ingest.run(), self.cover.loop.run(), *(loop.run() for loop in self.deliveries))
         finally:
