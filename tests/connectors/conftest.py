@@ -46,18 +46,20 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 # --- helpers shared through fixtures ---------------------------------------------------------
 class SleepRecorder:
-    """Injected ``sleep``: records the requested delays and returns at once."""
+    """Injected ``sleep``: records the requested delays and returns at once, or after
+    ``hold_s`` of real time (so a backoff lasts long enough to be observed by a poll)."""
 
-    def __init__(self, observe: Callable[[], object] | None = None) -> None:
+    def __init__(self, observe: Callable[[], object] | None = None, hold_s: float = 0.0) -> None:
         self.calls: list[float] = []
         self.observed: list[object] = []
         self.observe = observe
+        self.hold_s = hold_s
 
     async def __call__(self, delay: float) -> None:
         self.calls.append(delay)
         if self.observe is not None:
             self.observed.append(self.observe())
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.hold_s)
 
 
 class FakeClock:
@@ -134,7 +136,9 @@ async def http_harness(request: pytest.FixtureRequest) -> AsyncIterator[SinkHarn
 
 @contextlib.asynccontextmanager
 async def memory_harness(request: pytest.FixtureRequest) -> AsyncIterator[SinkHarness]:
-    sink = InMemorySink("contract-memory", sleep=SleepRecorder())
+    # A backoff of 1 ms real time: with an instant sleep the in-memory sink is "paused" only
+    # across two event-loop turns per retry, and a poll could keep missing that window.
+    sink = InMemorySink("contract-memory", sleep=SleepRecorder(hold_s=0.001))
     await sink.start()
     try:
         yield SinkHarness(
