@@ -40,6 +40,21 @@ def _remove_stale_test_clusters(local_dir: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory) -> Iterator[KafkaConnection]:
+    """A broker for one test module alone (a module-level ``kafka`` fixture returns it), for
+    tests of flows that read the hub's shared topics (every platform's ingest, ``hub.validated.*``)
+    from the beginning: on the session broker they would first catch up with everything the
+    earlier tests wrote, and count it."""
+    if KafkaConnection.from_env() is not None:
+        pytest.skip("an external broker is shared; this module needs a broker of its own")
+    cluster = LocalKafkaCluster(tmp_path_factory.mktemp("own-kafka"), n_brokers=1, die_with_parent=True)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[KafkaConnection]:
     """Admin connection to a real Kafka (external via env, or a session-local broker)."""

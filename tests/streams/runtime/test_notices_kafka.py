@@ -60,6 +60,12 @@ WEBHOOK_SECRET = "notice-webhook-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
+def kafka(own_kafka):
+    """A broker of this module's own (the notice flows read every platform's measures and the hub's validated sites, incidents and headcounts from the start; tests/conftest.py ``own_kafka``)."""
+    return own_kafka
+
+
+@pytest.fixture(scope="module")
 def webhook():
     """The in-repo simulated endpoint on loopback, served by its own event loop in a thread."""
     loop, endpoint = asyncio.new_event_loop(), SimEndpoint(secret=WEBHOOK_SECRET)

@@ -43,6 +43,12 @@ def priced(order: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
+def kafka(own_kafka):
+    """A broker of this module's own (the worker validates every platform's orders on the broker from the start, and the routed metric has no platform label; tests/conftest.py ``own_kafka``)."""
+    return own_kafka
+
+
+@pytest.fixture(scope="module")
 def worker(kafka, tmp_path_factory):
     onboard(kafka, PLATFORM)
     hub = HubProcess(kafka, ["worker"], tmp_path_factory.mktemp("orders-worker"),
