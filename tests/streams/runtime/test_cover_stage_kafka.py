@@ -71,6 +71,12 @@ def outputs(kafka, platform, topic):
     return [r for r in decoded(m.value for m in read_all(kafka, topic)) if r["platform_id"] == platform]
 
 
+@pytest.fixture(scope="module")
+def kafka(own_kafka):
+    """A broker of this module's own (the cover stage reads hub.validated.orders from the start, where the session broker holds the orders of every earlier test, whose days it would close and count; tests/conftest.py ``own_kafka``)."""
+    return own_kafka
+
+
 def test_restart_on_a_fresh_disk_and_a_replay_count_nothing_twice(kafka, tmp_path):
     app, platform = f"cover-{uuid.uuid4().hex[:6]}", f"cv{uuid.uuid4().hex[:6]}"
     settings = hub_settings(kafka, app_id=app, data_dir=tmp_path / "first")
