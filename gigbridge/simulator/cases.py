@@ -121,27 +121,6 @@ class CaseSimulator:
                 add("RESOLVED", ("UNIT", unit), reopened_at + tier.respond_ms // 2)
                 add("FEEDBACK", source, events[-1]["at"] + MINUTE, satisfaction=rng.randint(2, 5))
         return events
-        if behaviour == "late":
-            handle(unit, t0, late=True, score=rng.randint(1, 3))
-        elif behaviour == "misrouted" and unit != self.units.county_government(case["division_code"]).id:
-            add("REJECTED", ("UNIT", unit), t0 + rng.randrange(MINUTE, tier.accept_ms // 2), reason_code="NOT_OUR_MATTER")
-            handle(self.units.county_government(case["division_code"]).id, events[-1]["at"], score=rng.randint(3, 5))
-        elif behaviour == "transfer":
-            add("ACCEPTED", ("UNIT", unit), t0 + rng.randrange(MINUTE, tier.accept_ms // 4))
-            other = "110105-hrss" if rng.random() < 0.5 and not unit.startswith("110105") else f"{unit[:6]}-gov"
-            other = other if other != unit else f"{unit[:6]}-amr"
-            add("TRANSFERRED", ("UNIT", unit), events[-1]["at"] + MINUTE, target_unit=other)
-            handle(other, events[-1]["at"], score=rng.randint(3, 5))
-        else:  # prompt, reopened, and misrouted cases already at the county government
-            handle(unit, t0, score=rng.randint(4, 5))
-            if behaviour == "reopened":
-                reopened_at = events[-1]["at"] + rng.randrange(MINUTE, 24 * 60 * MINUTE)
-                add("REOPENED", source, reopened_at)
-                tier_t0 = reopened_at
-                add("ACCEPTED", ("UNIT", unit), tier_t0 + tier.accept_ms // 3)
-                add("RESOLVED", ("UNIT", unit), tier_t0 + tier.respond_ms // 2)
-                add("FEEDBACK", source, events[-1]["at"] + MINUTE, satisfaction=rng.randint(2, 5))
-        return events
 
     def _transfer_target(self, unit: str, county_gov: str) -> str:
         """Half the transfers go to another region's HRSS bureau, the rest to the county government
