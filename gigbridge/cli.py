@@ -162,6 +162,12 @@ def _cases(settings: Settings, args: argparse.Namespace) -> int:
     return cases_cmd.run(settings, args.division, args.overdue, args.status)
 
 
+def _case_trace(settings: Settings, args: argparse.Namespace) -> int:
+    from gigbridge.commands import case_trace
+
+    return case_trace.run(settings, args.case_id)
+
+
 def _schemas(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.commands import schemas_cmd
 
@@ -288,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-time", dest="overdue", action="store_const", const=False, help="only cases past no deadline")
     p.add_argument("--status", help="only cases in this status (OPEN, ACCEPTED, RESPONDED, RESOLVED, CLOSED_REJECTED)")
     p.set_defaults(func=_cases)
+    p = cases.add_parser("trace", help="one case's records on every case topic, in broker time order (exit 1: none)")
+    p.add_argument("case_id")
+    p.set_defaults(func=_case_trace)
 
     p = sub.add_parser("schemas", help="the contract catalog: list, show, check a candidate")
     ssub = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")

@@ -170,6 +170,17 @@ def test_one_case_full_path_and_restart(kafka, hub):
                              capture_output=True, text=True, timeout=120)
         assert cli.returncode == 0, cli.stderr
         assert cid in {json.loads(line)["case_id"] for line in cli.stdout.splitlines()}
+        trace = subprocess.run([sys.executable, "-m", "gigbridge.cli", "cases", "trace", cid],
+                               env={**os.environ, **kafka.as_env()}, capture_output=True, text=True, timeout=120)
+        assert trace.returncode == 0, trace.stderr
+        path = [json.loads(line) for line in trace.stdout.splitlines()]
+        on = {line["topic"] for line in path}
+        assert {f"platform.{PLATFORM}.cases", "hub.validated.cases", f"gov.units.{first}.case-events",
+                "hub.validated.case-events", "hub.cases.state", f"platform.{PLATFORM}.case-updates",
+                f"gov.units.{OTHER_COUNTY_UNIT}.case-updates", f"gov.units.{STRANGER}.case-rejections"} <= on
+        assert {line["record"]["case_id"] for line in path} == {cid}
+        stamps = [line["timestamp"] for line in path]
+        assert stamps == sorted(stamps)
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
