@@ -42,7 +42,7 @@ run: kafka-up
 # messages, 3,000 fuzzed requests, a 20 s insurer outage); `make test-reliability` is the full set.
 test: tools $(STAMP) k8s-tools
 	$(BIN)/python -m schemas.compat
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15  # the slowest tests, to keep the whole run within its ~25 min budget
 
 # Fault injection (kill -9, broker restarts, 3-broker failover, insurer outage, rebalance, fuzz of
 # the ingest topics and of the HTTP gateway, slow-loris and floods, alerts replayed through
