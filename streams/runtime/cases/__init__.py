@@ -13,6 +13,7 @@ import faust
 
 from gigbridge.settings import Settings
 from streams.core.cases.flow import STATE_TOPIC, VALIDATED_CASE_EVENTS, VALIDATED_CASES
+from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.loaders.cases import load_units
@@ -33,7 +34,7 @@ class CaseFlows:
     def static_topics() -> list[str]:
         """Created before the worker starts: Faust assigns only partitions of topics that exist
         when its group forms, and does not revisit a source topic created a moment later."""
-        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC]
+        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC, UNITS_GATEWAY_TOPIC]
 
     async def _run_intake(self) -> None:
         try:
