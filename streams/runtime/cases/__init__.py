@@ -46,10 +46,6 @@ class CaseFlows:
 def register_case_flows(app: faust.App, settings: Settings, ctx: Context, writer: Writer,
                         clock: Callable[[], int], batch_scope: Callable[[], ContextManager]) -> CaseFlows:
     """Put the case intake and owner on the worker's Faust app (started with it)."""
-    from connectors.gateway.config import GatewayConfig
-
     flows = CaseFlows(app, settings, ctx, load_units(), writer, clock, batch_scope)
-    unit_tokens = settings.case_unit_tokens.get_secret_value() if settings.case_unit_tokens else None
-    viewers = CaseViewers.from_json(GatewayConfig.from_settings(settings).tokens, unit_tokens)
-    register_case_pages(app, flows.owner, viewers, clock)
+    register_case_pages(app, flows.owner, CaseViewers.from_settings(settings), clock)
     return flows
