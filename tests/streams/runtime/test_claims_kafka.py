@@ -149,30 +149,13 @@ def hub_user_under_acls(kafka):
     """An access file with a hub user and the insurer of PROVINCE (unique names) applied on the
     broker as production applies deploy/access.yaml: the hub's prefix grants and its DENY WRITE on
     the insurer's claim-status topic. Yields the hub's connection; ACLs and users are dropped after."""
-    from kafka.admin import (ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
-                             ResourcePatternFilter, ResourceType, UserScramCredentialDeletion)
-
-    from deploy.kafka.local import KafkaConnection
-    from gigbridge.access import apply, parse_access, resolve_secrets, secret_env_var
+    from tests.support.acl_users import applied_access
 
     tag = uuid.uuid4().hex[:8]
     hub, insurer = f"claims-hub-{tag}", f"claims-ins-{tag}"
-    access = parse_access({"version": 1, "super_users": [kafka.username],
-                           "hub": {"user": hub, "app_id": f"claims-app-{tag}"},
-                           "insurers": [{"name": insurer, "province": PROVINCE, "user": insurer}]})
-    passwords = {user: f"pw-{uuid.uuid4().hex}" for user in access.user_names()}
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
-    try:
-        apply(admin, access, resolve_secrets(access, env={secret_env_var(u): pw for u, pw in passwords.items()}),
-              prune_undeclared=False, protected=[kafka.username])
-        yield KafkaConnection(kafka.bootstrap, hub, passwords[hub])
-    finally:
-        admin.delete_acls([ACLFilter(f"User:{u}", None, ACLOperation.ANY, ACLPermissionType.ANY,
-                                     ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
-                           for u in access.user_names()])
-        admin.alter_user_scram_credentials([UserScramCredentialDeletion(u, "SCRAM-SHA-512")
-                                            for u in access.user_names()])
-        admin.close()
+    with applied_access(kafka, {"hub": {"user": hub, "app_id": f"claims-app-{tag}"},
+                                "insurers": [{"name": insurer, "province": PROVINCE, "user": insurer}]}) as users:
+        yield users[hub]
 
 
 def test_http_claims_pass_the_production_acls_as_the_hub_user(kafka, worker, hub_user_under_acls):
