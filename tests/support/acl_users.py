@@ -33,3 +33,24 @@ def applied_access(kafka, doc: Mapping[str, Any]) -> Iterator[dict]:
         admin.alter_user_scram_credentials([UserScramCredentialDeletion(u, "SCRAM-SHA-512")
                                             for u in access.user_names()])
         admin.close()
+
+
+def wait_until_authorized(conn, topic: str, timeout: float = 60) -> None:
+    """Until ``conn``'s user authenticates and sees ``topic`` (new SCRAM users and ACLs take a
+    moment to be in force on every broker listener)."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    from tests.support.kafka_io import wait_for
+
+    def sees_it():
+        try:
+            consumer = KafkaConsumer(**conn.kafka_python_config(), request_timeout_ms=5000)
+        except KafkaError:
+            return None
+        try:
+            return consumer.partitions_for_topic(topic)
+        finally:
+            consumer.close()
+
+    wait_for(sees_it, timeout, f"{conn.username} to see {topic}")

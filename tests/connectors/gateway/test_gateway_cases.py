@@ -19,29 +19,14 @@ from schemas.wire import decode
 from streams.core.cases.gateway_input import gateway_sender
 from streams.core.cases.units import UNIT_ID_RE
 from streams.loaders.cases import load_units
-from tests.connectors.gateway.helpers import TOKENS, problem, running_gateway
+from tests.connectors.gateway.helpers import (
+    TOKENS, RecordingProducer, problem, running_gateway, slow_body_status_line,
+)
 
 CATALOG = default_catalog()
 UNIT, OTHER_UNIT = "110105-hrss", "110105-amr"
 UNIT_TOKENS = {UNIT: "tok-unit-hrss-8c1d", OTHER_UNIT: "tok-unit-amr-51aa", "zz-unlisted": "tok-unit-zz-07"}
 AT = REFERENCE_NOW_MS - 60_000
-
-
-class RecordingProducer:
-    ready = True
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.sent: list[tuple[str, list, list]] = []
-        self.error = error
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def send_batch(self, topic, records, timeout_s, *, headers=()) -> None:
-        if self.error is not None:
-            raise self.error
-        self.sent.append((topic, list(records), list(headers)))
 
 
 def case(platform: str = "swiftdash", **kw) -> dict:
@@ -185,13 +170,7 @@ async def test_unit_route_body_errors():
 async def test_unit_route_slow_body_is_408():
     config = GatewayConfig(body_timeout_s=0.3, lingering_time_s=0.1)
     async with gateway(RecordingProducer(), config=config) as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        writer.write((f"POST /v1/units/{UNIT}/case-events HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {UNIT_TOKENS[UNIT]}\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n[{").encode())
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        writer.close()
+        head = await slow_body_status_line(gw.port, f"/v1/units/{UNIT}/case-events", UNIT_TOKENS[UNIT])
     assert head.startswith(b"HTTP/1.1 408")
 
 

@@ -31,15 +31,15 @@ def now_ms() -> int:
 
 
 def test_a_case_submitted_and_accepted_over_http_under_the_production_acls(kafka, tmp_path):
-    from kafka import KafkaConsumer, KafkaProducer
-    from kafka.errors import KafkaError, TopicAuthorizationFailedError
+    from kafka import KafkaProducer
+    from kafka.errors import TopicAuthorizationFailedError
 
     from connectors.gateway import KafkaEventProducer, TokenStore
     from connectors.gateway.config import hash_token
     from gigbridge.topics_admin import TopicAdmin
     from streams.core.cases.units import UNIT_ID_RE
     from tests.connectors.gateway.helpers import kafka_settings, running_gateway
-    from tests.support.acl_users import applied_access
+    from tests.support.acl_users import applied_access, wait_until_authorized
 
     tag = uuid.uuid4().hex[:8]
     platform = f"hc{tag}"
@@ -63,17 +63,7 @@ def test_a_case_submitted_and_accepted_over_http_under_the_production_acls(kafka
                                     "units": [{"id": unit, "user": f"casehttp-unit-{tag}"}]}) as users:
             hub_conn = users[hub]
 
-            def hub_sees_the_gateway_topic():  # the new user authenticates and its ACLs are in force
-                try:
-                    consumer = KafkaConsumer(**hub_conn.kafka_python_config(), request_timeout_ms=5000)
-                except KafkaError:
-                    return None
-                try:
-                    return consumer.partitions_for_topic(UNITS_GATEWAY_TOPIC)
-                finally:
-                    consumer.close()
-
-            wait_for(hub_sees_the_gateway_topic, 60, "the hub user to see hub.units.gateway")
+            wait_until_authorized(hub_conn, UNITS_GATEWAY_TOPIC)
             accepted = {"event_id": str(uuid.uuid4()), "case_id": case["case_id"], "action": "ACCEPTED",
                         "actor_kind": "UNIT", "actor_id": unit, "at": now_ms()}
             ack = {"event_id": str(uuid.uuid4()), "platform_id": platform, "incident_id": f"INC-{tag}",

@@ -162,28 +162,19 @@ def test_http_claims_pass_the_production_acls_as_the_hub_user(kafka, worker, hub
     """The gateway runs as the hub's least-privilege user (docker-compose, k8s), never as the
     super user: a signed update is answered 200 and reaches the platform's claims topic through
     hub.claim-status.gateway, while the hub user still may not write the insurer's own topic."""
-    from kafka import KafkaConsumer, KafkaProducer
-    from kafka.errors import KafkaError, TopicAuthorizationFailedError
+    from kafka import KafkaProducer
+    from kafka.errors import TopicAuthorizationFailedError
 
     from connectors.gateway import KafkaEventProducer
     from connectors.gateway.claims import InsurerDirectory
     from connectors.gateway.config import hash_token
     from streams.core.cover.claim_flow import GATEWAY_CLAIM_STATUS_TOPIC
     from tests.connectors.gateway.helpers import kafka_settings, running_gateway
+    from tests.support.acl_users import wait_until_authorized
 
     hub = hub_user_under_acls
 
-    def hub_sees_the_gateway_topic():  # the new user authenticates and its ACLs (one request) are in force
-        try:
-            consumer = KafkaConsumer(**hub.kafka_python_config(), request_timeout_ms=5000)
-        except KafkaError:
-            return None
-        try:
-            return consumer.partitions_for_topic(GATEWAY_CLAIM_STATUS_TOPIC)
-        finally:
-            consumer.close()
-
-    wait_for(hub_sees_the_gateway_topic, 60, "the hub user to see the gateway topic")
+    wait_until_authorized(hub, GATEWAY_CLAIM_STATUS_TOPIC)
     platform = f"p{uuid.uuid4().hex[:8]}"
     claim = f"GD-{uuid.uuid4().hex[:12]}"
     received = claim_update(platform, claim, "INC-6", "RECEIVED")
