@@ -10,8 +10,8 @@ units answer.
 * ``POST /v1/units/{unit_id}/case-events`` and ``POST /v1/units/{unit_id}/incident-acks``: a
   unit's bearer token (``GIGBRIDGE_CASE_UNIT_TOKENS``). Order of checks, cheapest first: stream
   (404) -> token (401) -> the path's unit is the token's (403 ``wrong-unit``) and is in the units
-  file (403 ``unknown-unit``) -> Content-Type (415) -> the unit's bucket empty / too many requests
-  in flight (429) -> body read (413 / 408) -> parse (400, 413) -> rate limit for this many events
+  file (403 ``unknown-unit``) -> Content-Type (415) -> declared length (413) -> the unit's bucket
+  empty / too many requests in flight (429; a unit's limits are its own, as a platform's) -> body read (413 / 408) -> parse (400, 413) -> rate limit for this many events
   (429) -> per event, what the intake checks on the unit's own topic (a step naming another unit
   as actor: ``unit_mismatch``) -> :class:`connectors.gateway.unit_writes.UnitSubmissions` writes
   the valid ones to ``hub.units.gateway`` and awaits every ack (503 otherwise). Answers as for
@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gigbridge.logs import get_logger
 from streams.core.cases.flow import Sender
 from streams.core.cases.gateway_input import UNIT_STREAMS, UNITS_GATEWAY_TOPIC
 from streams.core.validate import Rejection
@@ -35,6 +36,8 @@ from .problems import Problem
 from .unit_writes import SubmissionNotSaved, UnitSubmissions, event_id_of, judge_case_input
 
 __all__ = ["PLATFORM_CASE_STREAMS", "UNIT_ROUTE", "UnitCaseIngest", "add_unit_case_routes", "judge_platform_case"]
+
+log = get_logger("connectors.gateway.cases")
 
 #: The case streams a platform writes (``platform.<id>.<stream>``), posted to ``/v1/events/<stream>``.
 PLATFORM_CASE_STREAMS = ("cases", "case-events")
@@ -97,7 +100,9 @@ class UnitCaseIngest:
         try:
             outcomes = await self.submissions.submit(unit, stream, events)
         except SubmissionNotSaved as exc:
-            raise self.gateway.unavailable(exc) from None
+            log.warning("gateway produce failed", unit=unit, topic=UNITS_GATEWAY_TOPIC, events=len(events),
+                        error=str(exc.__cause__), cause=getattr(self.gateway.producer, "last_error", None))
+            raise self.gateway.unavailable(exc.__cause__ or exc) from None
         results = [o.as_dict() for o in outcomes]
         accepted = sum(1 for o in outcomes if o.status == "accepted")
         body = {"unit_id": unit, "type": stream, "topic": UNITS_GATEWAY_TOPIC, "accepted": accepted,

@@ -83,7 +83,7 @@ def add_case_openapi(doc: dict[str, Any], catalog: Any, config: Any) -> None:
                 f"`unit_id` must be the token's unit: `unit_mismatch`), written to the hub's `{UNITS_GATEWAY_TOPIC}` "
                 f"keyed by `{KEY_FIELD[stream]}` with the unit in a record header (the hub may not write a unit's "
                 f"topic) and acknowledged before the answer. Refusals of steps illegal for the case's state go to "
-                f"`gov.units.<unit_id>.case-rejections`; a repeated `event_id` changes nothing."),
+                f"`gov.units.<unit_id>.case-rejections`; a step whose `event_id` was applied changes nothing."),
             "security": [{"unitAuth": []}],
             "parameters": [{"name": "unit_id", "in": "path", "required": True,
                             "schema": {"type": "string", "pattern": f"^{UNIT_ID_RE.pattern}$"}}],

@@ -10,14 +10,13 @@ import uuid
 
 import pytest
 
-from connectors.gateway import GatewayConfig, TokenStore
-from connectors.gateway.config import hash_token
+from connectors.gateway import GatewayConfig
+from connectors.gateway.config import hash_token, unit_tokens
 from connectors.gateway.producer import ProduceError
 from schemas.catalog import default_catalog
 from schemas.examples import REFERENCE_NOW_MS
 from schemas.wire import decode
 from streams.core.cases.gateway_input import gateway_sender
-from streams.core.cases.units import UNIT_ID_RE
 from streams.loaders.cases import load_units
 from tests.connectors.gateway.helpers import (
     TOKENS, RecordingProducer, problem, running_gateway, slow_body_status_line,
@@ -46,7 +45,7 @@ def ack(unit: str = UNIT, **kw) -> dict:
 
 
 def gateway(producer=None, **kw):
-    units = TokenStore({u: hash_token(t) for u, t in UNIT_TOKENS.items()}, id_pattern=UNIT_ID_RE, kind="unit")
+    units = unit_tokens({u: hash_token(t) for u, t in UNIT_TOKENS.items()})
     return running_gateway(producer=producer or RecordingProducer(), unit_tokens=units, **kw)
 
 
@@ -128,9 +127,9 @@ async def test_a_units_ack_goes_to_the_hub_topic_with_the_token_s_unit_in_header
 async def test_all_valid_steps_is_200():
     producer = RecordingProducer()
     async with gateway(producer) as gw:
-        resp = await post_unit(gw, "case-events", [step(), step(action="TRANSFERRED", target_unit="310115-hrss")],
-                               content_type="application/x-ndjson",
-                               data=b"\n".join(json.dumps(e).encode() for e in (step(), step())))
+        lines = (step(), step(action="TRANSFERRED", target_unit="310115-hrss"))
+        resp = await post_unit(gw, "case-events", None, content_type="application/x-ndjson",
+                               data=b"\n".join(json.dumps(e).encode() for e in lines))
         body = await resp.json()
     assert resp.status == 200 and body["accepted"] == 2, body
     assert len(producer.sent[0][1]) == 2

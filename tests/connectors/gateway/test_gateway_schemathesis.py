@@ -18,9 +18,8 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from connectors.gateway import GatewayConfig, TokenStore, create_gateway_app
-from connectors.gateway.config import hash_token
+from connectors.gateway.config import hash_token, unit_tokens
 from connectors.gateway.openapi import build_openapi
-from streams.core.cases.units import UNIT_ID_RE
 from schemas.catalog import default_catalog
 from tests.connectors.gateway.helpers import TOKENS, ServerThread, auth, dead_producer
 
@@ -46,7 +45,7 @@ def gateway_url():
     def factory():
         return create_gateway_app(None, producer=dead_producer(), tokens=TokenStore.from_tokens(TOKENS),
                                   config=CONFIG, registry=CollectorRegistry(), topic_lister=None,
-                                  unit_tokens=TokenStore({UNIT: hash_token(UNIT_TOKEN)}, id_pattern=UNIT_ID_RE))
+                                  unit_tokens=unit_tokens({UNIT: hash_token(UNIT_TOKEN)}))
 
     with ServerThread(factory) as server:
         yield server.url

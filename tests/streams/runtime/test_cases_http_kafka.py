@@ -34,10 +34,9 @@ def test_a_case_submitted_and_accepted_over_http_under_the_production_acls(kafka
     from kafka import KafkaProducer
     from kafka.errors import TopicAuthorizationFailedError
 
-    from connectors.gateway import KafkaEventProducer, TokenStore
-    from connectors.gateway.config import hash_token
+    from connectors.gateway import KafkaEventProducer
+    from connectors.gateway.config import hash_token, unit_tokens
     from gigbridge.topics_admin import TopicAdmin
-    from streams.core.cases.units import UNIT_ID_RE
     from tests.connectors.gateway.helpers import kafka_settings, running_gateway
     from tests.support.acl_users import applied_access, wait_until_authorized
 
@@ -69,14 +68,14 @@ def test_a_case_submitted_and_accepted_over_http_under_the_production_acls(kafka
             ack = {"event_id": str(uuid.uuid4()), "platform_id": platform, "incident_id": f"INC-{tag}",
                    "unit_id": unit, "action": "RECEIVED", "at": now_ms()}
             tokens = {"platform": f"tok-{platform}", "unit": f"tok-unit-{tag}"}
-            unit_tokens = TokenStore({unit: hash_token(tokens["unit"])}, id_pattern=UNIT_ID_RE, kind="unit")
+            unit_store = unit_tokens({unit: hash_token(tokens["unit"])})
 
             async def over_http() -> list[tuple[int, dict]]:
                 producer = KafkaEventProducer.from_settings(kafka_settings(hub_conn))
                 await producer.start()
                 assert await producer.wait_ready(30), producer.last_error
                 async with running_gateway(producer=producer, clock=time.time, tokens={platform: tokens["platform"]},
-                                           unit_tokens=unit_tokens) as gw:
+                                           unit_tokens=unit_store) as gw:
                     answers = [await gw.post("cases", [case], platform=platform)]
                     wait_for_state = asyncio.to_thread(wait_for, lambda: states("OPEN"), 90, "the case opened")
                     await wait_for_state
