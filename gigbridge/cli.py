@@ -98,7 +98,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         threading.Thread(target=simulate_orders, name="order-simulator", daemon=True).start()
         _start_demo_insurers(settings)
         settings = _start_notice_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/notices.md
-        settings, console = start_console_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/console.md
+        settings, console = start_console_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/console-data.md
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:

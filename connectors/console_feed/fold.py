@@ -19,7 +19,7 @@ where the record carries a version (cases, notice revisions, statuses). Memory i
 :class:`Bounds`: the first received incidents leave beyond ``max_incidents``, a site keeps its
 newest ``headcount_history`` periods, a case its newest ``steps_per_case`` steps, an answer its
 newest ``measures_per_answer`` measures; sites, cases and notices are kept whole (they are what
-the console is for). Costs per entry are measured in ``docs/console.md``.
+the console is for). Costs per entry are measured in ``docs/console-data.md``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def contract_of_topic(topic: str) -> str | None:
 
 @dataclass(frozen=True)
 class Bounds:
-    """Caps on what the view keeps (memory per entry: docs/console.md)."""
+    """Caps on what the view keeps (memory per entry: docs/console-data.md)."""
 
     max_incidents: int = 50_000
     headcount_history: int = 8  # periods per site, for the trend
