@@ -126,18 +126,18 @@ def run_area_traffic(settings: Settings, platforms: list[str], *, clock: Callabl
         producer.close()
 
 
+def _traffic_logged(settings: Settings, platforms: list[str]) -> None:
+    try:
+        run_area_traffic(settings, platforms)
+    except Exception as exc:  # the demo keeps the worker up; say why the console's traffic stopped
+        log.error("console demo traffic stopped", error=str(exc))
+
+
 def start_console_demo(settings: Settings, platforms: list[str]) -> tuple[Settings, subprocess.Popen | None]:
     """The demo's unit tokens in the settings (the worker's case look-ups take them too), the area
     traffic in a background thread and the console process; prints its address and logins."""
     settings = with_demo_tokens(settings)
-
-    def traffic() -> None:
-        try:
-            run_area_traffic(settings, platforms)
-        except Exception as exc:  # the demo keeps the worker up; say why
-            log.error("console demo traffic stopped", error=str(exc))
-
-    threading.Thread(target=traffic, name="console-demo", daemon=True).start()
+    threading.Thread(target=_traffic_logged, args=(settings, platforms), name="console-demo", daemon=True).start()
     port = free_loopback_port()
     console = start_console(settings, port)
     if console is not None:
