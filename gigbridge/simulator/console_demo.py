@@ -63,14 +63,15 @@ def free_loopback_port() -> int:
 
 def start_console(settings: Settings, port: int) -> subprocess.Popen | None:
     """``python -m connectors.console`` on 127.0.0.1:``port`` (``GIGBRIDGE_CONSOLE_HOST``/``_PORT``)
-    with the demo's unit tokens and, unless configured, a fresh session key; None (and a log line)
-    where this checkout has no console yet."""
+    with the demo's unit tokens and, unless configured, a fresh session key and a session cookie
+    allowed over plain HTTP; None (and a log line) where this checkout has no console yet."""
     if importlib.util.find_spec("connectors.console.__main__") is None:
         log.warning("no office console in this checkout (connectors.console has no __main__)")
         return None
     env = {**os.environ, "GIGBRIDGE_CONSOLE_HOST": "127.0.0.1", "GIGBRIDGE_CONSOLE_PORT": str(port),
            "GIGBRIDGE_CASE_UNIT_TOKENS": settings.case_unit_tokens.get_secret_value()}
     env.setdefault("GIGBRIDGE_CONSOLE_SESSION_KEY", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    env.setdefault("GIGBRIDGE_CONSOLE_COOKIE_SECURE", "false")  # plain HTTP on loopback: the demo only
     return subprocess.Popen([sys.executable, "-m", "connectors.console"], env=env)
 
 
