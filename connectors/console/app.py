@@ -69,13 +69,20 @@ def unit_of(request: web.Request) -> Unit:
     return request[UNIT]
 
 
+def freshness_of(data: ConsoleData) -> Any:
+    """How current the read model is, if it can say (the Kafka read model's ``freshness()``)."""
+    freshness = getattr(data, "freshness", None)
+    return freshness() if callable(freshness) else None
+
+
 async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """A page with the shared context: translator, unit, CSRF token, one-time message."""
     session = await get_session(request)
     lang = i18n.language(session.get(auth.LANG))
     base = {"t": i18n.Translator(lang), "lang": lang, "unit": request.get(UNIT), "csrf": auth.csrf_token(session),
             "path": request.path, "flash": session.pop("flash", None), "local_time": i18n.local_time, "iso_time": i18n.iso_time,
-            "division_name": console_of(request).division_name, "prefix": PREFIX}
+            "division_name": console_of(request).division_name, "prefix": PREFIX,
+            "freshness": freshness_of(console_of(request).data)}
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
 
 

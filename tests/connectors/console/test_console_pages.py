@@ -228,3 +228,18 @@ async def test_acknowledging_an_incident_sends_an_incident_ack_and_offers_only_l
         visited = form_of(html, "VISITED")
         down = await client.post(path, data=visited)
         assert down.status == 503 and form_of(await down.text(), "VISITED")["event_id"] == visited["event_id"]
+
+
+async def test_pages_say_how_current_the_read_model_is():
+    from connectors.console_feed.freshness import FreshnessStatus
+
+    data = demo_data()
+    status = FreshnessStatus("unreachable", NOW_MS - 120_000, 0, NOW_MS - 120_000)
+    data.freshness = lambda: status  # the Kafka read model's optional report
+    async with client_for(console_app(data=data)) as client:
+        await sign_in(client, TOWNSHIP)
+        html = (await page(client, "/console/cases"))[1]
+        assert "暂时无法连接消息服务" in html and "数据截至 2026-05-29 04:24" in html
+        status = FreshnessStatus("live", NOW_MS, 0, NOW_MS)
+        html = (await page(client, "/console/cases"))[1]
+        assert "暂时无法连接消息服务" not in html and "数据截至 2026-05-29 04:26" in html
