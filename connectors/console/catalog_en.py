@@ -10,7 +10,7 @@ MESSAGES = {
     "signin.failed": "The token is not valid.", "signin.limited": "Too many failed sign-ins. Please try again later.",
     "signin.expired": "Your session has expired. Please sign in again.", "signin.out": "You are signed out.",
     "signout": "Sign out", "signed_in_as": "Signed in as",
-    "csrf.refused": "This form has expired (security check failed). Reload the page and try again.",
+    "csrf.title": "Form not accepted", "csrf.refused": "This form has expired (security check failed). Reload the page and try again.",
     "notfound.title": "Not found", "notfound.text": "There is no such page, or your unit may not see it.",
     "back": "Back",
     "fresh.as_of": "Data as of {time}", "fresh.loading": "Loading data: the page may not be complete yet.",

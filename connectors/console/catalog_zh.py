@@ -10,7 +10,7 @@ MESSAGES = {
     "signin.failed": "令牌无效。", "signin.limited": "登录失败次数过多，请稍后再试。",
     "signin.expired": "会话已过期，请重新登录。", "signin.out": "已退出登录。",
     "signout": "退出登录", "signed_in_as": "当前单位",
-    "csrf.refused": "表单已失效（安全校验未通过），请刷新页面后重试。",
+    "csrf.title": "表单未被接受", "csrf.refused": "表单已失效（安全校验未通过），请刷新页面后重试。",
     "notfound.title": "未找到", "notfound.text": "没有此页面，或您的单位无权查看。",
     "back": "返回",
     "fresh.as_of": "数据截至 {time}", "fresh.loading": "正在加载数据，页面可能还不完整。",
