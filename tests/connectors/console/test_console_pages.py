@@ -87,6 +87,9 @@ async def test_a_township_unit_sees_only_its_township():
             assert status == 404 and without_path(html, path) == unknown and "felt dizzy" not in html
         warnings = (await page(client, "/console/warnings"))[1]
         assert "朝阳区高温橙色预警" in warnings and "浦东暴雨红色预警" not in warnings
+        answered, silent = warnings.split("未答复的平台")
+        assert "swiftmeal" in answered and "暂停派单, 开放休息站" in answered and "quickride" not in answered
+        assert "quickride" in silent and "逾期未答复" in silent and "swiftmeal" not in silent
 
 
 async def test_a_county_unit_sees_its_county_and_every_township_in_it_but_not_another_county():
