@@ -35,7 +35,7 @@ MESSAGES = {
     "case.target": "Target unit", "case.note": "Note (no ID numbers, phone numbers or other personal data)",
     "case.overdue": "Overdue", "case.due_in": "{d} left", "case.overdue_by": "overdue by {d}",
     "case.when": "When", "case.actor": "By", "case.step": "Step",
-    "deadline.accept": "accept", "deadline.respond": "respond", "deadline.resolve": "resolve",
+    "deadline.accept": "accept", "deadline.response": "respond", "deadline.resolution": "resolve",
     "figures.title": "Your unit's figures", "figures.county": "County", "figures.received": "Received",
     "figures.accepted_on_time": "Accepted on time", "figures.responded_on_time": "Responded on time",
     "figures.resolved": "Resolved", "figures.reopened": "Reopened", "figures.feedbacks": "Feedbacks",

@@ -35,7 +35,7 @@ MESSAGES = {
     "case.target": "目标单位", "case.note": "备注（不得含身份证号、电话等个人信息）",
     "case.overdue": "已逾期", "case.due_in": "剩余 {d}", "case.overdue_by": "逾期 {d}",
     "case.when": "时间", "case.actor": "操作方", "case.step": "步骤",
-    "deadline.accept": "受理", "deadline.respond": "答复", "deadline.resolve": "办结",
+    "deadline.accept": "受理", "deadline.response": "答复", "deadline.resolution": "办结",
     "figures.title": "本单位指标", "figures.county": "所属区县", "figures.received": "收到",
     "figures.accepted_on_time": "按时受理", "figures.responded_on_time": "按时答复", "figures.resolved": "已办结",
     "figures.reopened": "被重新打开", "figures.feedbacks": "评价数", "figures.satisfaction": "满意度（1-5）",
