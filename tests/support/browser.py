@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -29,8 +27,6 @@ DESKTOP_WIDTH = 1280
 PHONE_WIDTH = 375
 WINDOW_HEIGHT = 900
 APT_PACKAGES = ("chromium", "chromium-driver", "fonts-wqy-microhei")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,18 +78,6 @@ def set_viewport_width(driver: WebDriver, width: int) -> None:
     inner = driver.execute_script("return window.innerWidth")
     if inner != width:
         driver.set_window_size(width + (width - inner), WINDOW_HEIGHT)
-
-
-def wait_for(condition: Callable[[], T], what: str, timeout_s: float = 10.0) -> T:
-    """Poll ``condition()`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)  # polling interval of a deadline wait, not a wait for time to pass
 
 
 def horizontal_overflow_px(driver: WebDriver) -> int:
