@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     sim_invalid_share: float = Field(0.05, ge=0, le=1)
     sim_seed: int = 42
 
+    # --- Office console read model (connectors/console_feed) ------------------------------
+    console_stale_after_s: float = Field(
+        15.0, gt=0, description="the console's banner says lagging/unreachable when its view is older than this")
+    console_max_incidents: int = Field(50_000, ge=1, description="incidents the console keeps (first received leave)")
+
     @cached_property
     def kafka_security(self) -> KafkaSecurity:
         """Protocol, SASL credentials and TLS files of the Kafka connection (``gigbridge.kafka_tls``)."""

@@ -72,6 +72,8 @@ FAMILIES: tuple[TopicFamily, ...] = (
                 "an office offline for a holiday week still finds everything"),
     TopicFamily("unit", rf"gov\.units\.{_UNIT}\.(case-events|incident-acks|case-updates|case-rejections)", "delete",
                 OFFICE_RETENTION_MS, "like an office: a handling unit may be offline for a holiday week"),
+    TopicFamily("unit-http", r"hub\.units\.gateway", "delete", OFFICE_RETENTION_MS,
+                "the units' case steps and acknowledgements accepted over HTTP, kept like their own topics"),
     TopicFamily("insurer-incidents", r"gov\.insurance\.\d{2}\.incidents", "delete", OFFICE_RETENTION_MS,
                 "like an office: an insurer's consumers may be offline for a holiday week"),
     TopicFamily("insurance-audit", r"gov\.insurance\.\d{2}\.(cover|statements|cover-gaps|cover-links|claim-status)",

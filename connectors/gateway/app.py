@@ -44,7 +44,7 @@ from streams.core.validate import EVENT_TYPES, INGEST_KEY_FIELD, PLATFORM_ID_RE
 from .alerts import add_alert_routes
 from .body import media_type_of, parse_events, read_body
 from .claims import InsurerDirectory, add_claim_status_route
-from .config import GatewayConfig, TokenStore
+from .config import GatewayConfig, TokenStore, bearer_token
 from .connections import ConnectionLimits
 from .metrics import GatewayMetrics, metrics_for
 from .openapi import build_openapi
@@ -58,7 +58,6 @@ log = get_logger("connectors.gateway")
 
 REGISTRY_PREFIX = "/registry"
 KEY_FIELD = INGEST_KEY_FIELD
-MAX_TOKEN_CHARS = 4096
 _DEFAULT = object()
 PLATFORM_KEY = web.RequestKey("gigbridge.gateway.platform", str)
 
@@ -108,11 +107,8 @@ class Gateway:
         if not header:
             raise Problem("missing-token", f"send the {who}'s token as `Authorization: Bearer <token>`",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge"'})
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        platform = None
-        if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS:
-            platform = (tokens or self.tokens).platform_for(token)
+        token = bearer_token(header)
+        platform = (tokens or self.tokens).platform_for(token) if token is not None else None
         if platform is None:
             raise Problem("invalid-token", "the bearer token is not valid",
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})

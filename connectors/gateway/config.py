@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["GatewayConfig", "GatewayConfigError", "TokenStore", "hash_token"]
+__all__ = ["GatewayConfig", "GatewayConfigError", "TokenStore", "bearer_token", "hash_token", "unit_token_store"]
 
 PLATFORM_ID_RE = re.compile(r"[a-z][a-z0-9-]{1,31}")
+MAX_TOKEN_CHARS = 4096  # a longer bearer token is refused without hashing it
 _SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -46,12 +47,14 @@ class TokenStore:
     not depend on which platform, if any, matched.
     """
 
-    def __init__(self, hashes: Mapping[str, str | list[str] | tuple[str, ...]]) -> None:
+    def __init__(self, hashes: Mapping[str, str | list[str] | tuple[str, ...]], *,
+                 id_pattern: re.Pattern[str] = PLATFORM_ID_RE, kind: str = "platform") -> None:
+        """``hashes``: owner id -> digest(s); every id must match ``id_pattern`` (a ``kind`` id)."""
         entries: list[tuple[bytes, str]] = []
         seen: dict[str, str] = {}
         for platform, value in hashes.items():
-            if not isinstance(platform, str) or not PLATFORM_ID_RE.fullmatch(platform):
-                raise GatewayConfigError(f"token config: platform id {platform!r} must match ^[a-z][a-z0-9-]{{1,31}}$")
+            if not isinstance(platform, str) or not id_pattern.fullmatch(platform):
+                raise GatewayConfigError(f"token config: {kind} id {platform!r} must match ^{id_pattern.pattern}$")
             digests = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
             if not digests:
                 raise GatewayConfigError(f"token config: {platform}: expected a sha256 hex digest or a list of them")
@@ -81,13 +84,37 @@ class TokenStore:
         return len(self._entries)
 
     def platform_for(self, token: str) -> str | None:
-        """The platform owning ``token``, or None."""
+        """The platform (or, in a store of other owners, the owner) of ``token``, or None."""
         presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         found: str | None = None
         for digest, platform in self._entries:
             if hmac.compare_digest(presented, digest):
                 found = platform
         return found
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value; None if there is none or it
+    is longer than :data:`MAX_TOKEN_CHARS` (not worth hashing)."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    return token
+
+
+def unit_token_store(settings: Any) -> TokenStore:
+    """The handling units' tokens (``GIGBRIDGE_CASE_UNIT_TOKENS``: unit id -> SHA-256 digest(s),
+    JSON; unset: none). The one reader of that setting: the gateway's unit routes and the worker's
+    case look-ups both authenticate units with it."""
+    from streams.core.cases.units import UNIT_ID_RE
+
+    raw = getattr(settings, "case_unit_tokens", None) if settings is not None else None
+    if raw is None:
+        return TokenStore({}, id_pattern=UNIT_ID_RE, kind="unit")
+    text = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
+    doc = _parse_token_json(text, "GIGBRIDGE_CASE_UNIT_TOKENS") if isinstance(text, str) else text
+    return TokenStore(doc, id_pattern=UNIT_ID_RE, kind="unit")
 
 
 def _parse_token_json(text: str, where: str) -> dict:

@@ -47,6 +47,7 @@ class InMessage(NamedTuple):
     value: bytes | None
     handle: Any = None  # the transport's own event
     timestamp_ms: int | None = None  # the input record's Kafka timestamp (append or create time)
+    headers: tuple = ()  # the record's (name, bytes) headers, for inputs whose writer is named there
 
     @property
     def source(self) -> Source:

@@ -387,6 +387,11 @@ def test_unit_acls(acls: set[AclSpec]) -> None:
         assert can(acls, "gigbridge-hub", "WRITE", f"gov.units.110105-hrss.{t}")
     assert not can(acls, "unit-x", "READ", "platform.swiftmeal.cases")
     assert not can(acls, "unit-x", "READ", "unit.310115-hrss.x", "GROUP")
+    # what a unit sends over HTTP: written by the hub's gateway only, read by the hub only
+    assert can(acls, "gigbridge-hub", "WRITE", "hub.units.gateway")
+    assert can(acls, "gigbridge-hub", "READ", "hub.units.gateway")
+    for user in ("unit-x", "platform-swiftmeal", "ops"):
+        assert not can(acls, user, "WRITE", "hub.units.gateway") and not can(acls, user, "READ", "hub.units.gateway")
 
 
 def test_units_must_exist_in_the_units_file(tmp_path: Path) -> None:

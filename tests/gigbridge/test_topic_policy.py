@@ -53,6 +53,7 @@ EXPECTED = {
     "public.algorithm-register": "algorithm-changes",
     "hub.validated.claim-status": "audit",
     "hub.claim-status.gateway": "insurer-http-claims",
+    "hub.units.gateway": "unit-http",
     "hub.validated.case-events": "audit",
     "hub.cases.state": "case-state",
     "hub.cover.incidents": "cover-input",

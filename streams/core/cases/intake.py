@@ -1,6 +1,9 @@
 """Planning one batch of the case intake (pure): bytes from the senders' topics in, encoded
 deliveries out -- one per input record, never an exception.
 
+A record of ``hub.units.gateway`` (a unit's step sent over HTTP) is judged as if on the unit's own
+topic, the unit and stream taken from its headers (:mod:`.gateway_input`); one without valid
+headers is dead-lettered (``invalid_unit_headers``).
 A record that does not decode, or carries another contract than its topic, goes to ``hub.dlq``
 (a ``DeadLetter`` with the original bytes, as on the validation stream); a decoded one gets
 :func:`streams.core.cases.flow.judge_input`'s output (forwarded keyed by case_id, or a
@@ -15,6 +18,7 @@ from typing import Iterable
 from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.core.cases.flow import CONTRACT_OF_STREAM, VALIDATED_CASE_EVENTS, VALIDATED_CASES, judge_input, parse_input_topic
+from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC, gateway_sender, gateway_stream
 from streams.core.cases.lifecycle import Output
 from streams.core.cases.units import UnitBook
 from streams.core.classify import DeadLettered, Source, dead_letter_headers, dead_letter_record
@@ -38,9 +42,24 @@ def dead_letter(catalog: Catalog, msg: InMessage, reason: str, message: str, now
                     tuple(dead_letter_headers(outcome, source)))
 
 
+def input_stream(msg: InMessage) -> str | None:
+    """The case stream a record belongs to ("unknown" for a unit's HTTP record without a valid
+    stream header), None for a topic that is not a case input."""
+    if msg.topic == UNITS_GATEWAY_TOPIC:
+        return gateway_stream(msg.headers) or "unknown"
+    sender = parse_input_topic(msg.topic)
+    return None if sender is None else sender.stream
+
+
 def plan_message(msg: InMessage, ctx: Context, units: UnitBook, now_ms: int) -> Delivery | None:
     """The delivery for one input record; None for a topic that is not a case input."""
-    sender = parse_input_topic(msg.topic)
+    if msg.topic == UNITS_GATEWAY_TOPIC:  # a unit's record the gateway wrote: the writer is in the headers
+        sender = gateway_sender(msg.headers, units)
+        if sender is None:
+            return dead_letter(ctx.catalog, msg, "invalid_unit_headers",
+                               "no valid gigbridge-unit / gigbridge-stream headers: not any unit's record", now_ms)
+    else:
+        sender = parse_input_topic(msg.topic)
     if sender is None:
         return None
     try:

@@ -13,6 +13,7 @@ import faust
 
 from gigbridge.settings import Settings
 from streams.core.cases.flow import STATE_TOPIC, VALIDATED_CASE_EVENTS, VALIDATED_CASES
+from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.loaders.cases import load_units
@@ -33,7 +34,7 @@ class CaseFlows:
     def static_topics() -> list[str]:
         """Created before the worker starts: Faust assigns only partitions of topics that exist
         when its group forms, and does not revisit a source topic created a moment later."""
-        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC]
+        return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, STATE_TOPIC, UNITS_GATEWAY_TOPIC]
 
     async def _run_intake(self) -> None:
         try:
@@ -45,10 +46,6 @@ class CaseFlows:
 def register_case_flows(app: faust.App, settings: Settings, ctx: Context, writer: Writer,
                         clock: Callable[[], int], batch_scope: Callable[[], ContextManager]) -> CaseFlows:
     """Put the case intake and owner on the worker's Faust app (started with it)."""
-    from connectors.gateway.config import GatewayConfig
-
     flows = CaseFlows(app, settings, ctx, load_units(), writer, clock, batch_scope)
-    unit_tokens = settings.case_unit_tokens.get_secret_value() if settings.case_unit_tokens else None
-    viewers = CaseViewers.from_json(GatewayConfig.from_settings(settings).tokens, unit_tokens)
-    register_case_pages(app, flows.owner, viewers, clock)
+    register_case_pages(app, flows.owner, CaseViewers.from_settings(settings), clock)
     return flows

@@ -1,6 +1,6 @@
 """The case intake on the batch loop (``streams.runtime.loop``): one consumer in group
 ``<app_id>-cases-intake`` subscribed by pattern to every sender's case topic
-(``streams.core.cases.flow.INPUT_PATTERN``; Faust's own pattern subscription does not work with
+(``streams.core.cases.flow.INPUT_PATTERN``, and ``hub.units.gateway``: units' HTTP writes; Faust's own pattern subscription does not work with
 its aiokafka driver), each batch planned by ``streams.core.cases.intake`` and written with the
 worker's :class:`~streams.runtime.writer.Writer`. Offsets are committed only after every output
 was acknowledged, so a crash re-reads instead of losing (the owner ignores what it already applied).
@@ -8,12 +8,14 @@ was acknowledged, so a crash re-reads instead of losing (the owner ignores what 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Awaitable, Callable, ContextManager
 
 from gigbridge.settings import Settings
-from streams.core.cases.flow import INPUT_PATTERN, parse_input_topic
-from streams.core.cases.intake import plan_intake
+from streams.core.cases.flow import INPUT_PATTERN
+from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC
+from streams.core.cases.intake import input_stream, plan_intake
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.core.plan import Delivery, InMessage
@@ -33,7 +35,8 @@ class CaseIntakeStep:
         self.ctx, self.units, self.writer, self.clock = ctx, units, writer, clock
 
     async def start(self, records: list[Record]) -> Awaitable[None]:
-        messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value, None, r.timestamp) for r in records]
+        messages = [InMessage(r.topic, r.partition, r.offset, r.key, r.value, None, r.timestamp, tuple(r.headers or ()))
+                    for r in records]
         deliveries = plan_intake(messages, self.ctx, self.units, self.clock())
         sent = await self.writer.send(deliveries)
         return self._acknowledged(messages, deliveries, sent)
@@ -41,8 +44,8 @@ class CaseIntakeStep:
     async def _acknowledged(self, messages: list[InMessage], deliveries: list[Delivery], sent) -> None:
         await self.writer.acknowledged(deliveries, sent)
         # plan_intake gives one delivery per case input, in order (the subscription has no other topics)
-        inputs = [m for m in messages if parse_input_topic(m.topic) is not None]
-        tally = Counter((parse_input_topic(m.topic).stream, _OUTCOME[d.kind]) for m, d in zip(inputs, deliveries))
+        streams = [stream for stream in map(input_stream, messages) if stream is not None]
+        tally = Counter((stream, _OUTCOME[d.kind]) for stream, d in zip(streams, deliveries))
         for labels, n in tally.items():
             CASE_INPUTS.labels(*labels).inc(n)
 
@@ -51,6 +54,6 @@ def case_intake_loop(settings: Settings, step: CaseIntakeStep, batch_scope: Call
     group = f"{settings.app_id}-cases-intake"
     consumer = KafkaConsumer(group, {"metadata_max_age_ms": int(settings.topic_discovery_interval_s * 1000),
                                      **settings.aiokafka_config})
-    config = LoopConfig("cases-intake", pattern=f"^(?:{INPUT_PATTERN})$", batch_size=500,
+    config = LoopConfig("cases-intake", pattern=f"^(?:{INPUT_PATTERN}|{re.escape(UNITS_GATEWAY_TOPIC)})$", batch_size=500,
                         batch_timeout_s=settings.stream_batch_timeout_s)
     return BatchLoop(config, consumer, step, None, batch_scope=batch_scope)

@@ -9,45 +9,36 @@ the list shows the cases of the partitions this worker owns (all of them with on
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from typing import Callable, Mapping
+from typing import Callable
 
 import faust
 
+from connectors.gateway.config import GatewayConfig, TokenStore, bearer_token, unit_token_store
 from streams.core.cases.lookup import Viewer, select, view, visible_to
 from streams.core.cases.lifecycle import CaseState
 from streams.runtime.cases.owner import CaseOwner
 
-MAX_TOKEN_CHARS = 512
-
 
 class CaseViewers:
-    """Bearer tokens as SHA-256 digests, per viewer; a presented token is compared with every digest."""
+    """Whose a bearer token is: a platform's (its gateway token) or a handling unit's
+    (``GIGBRIDGE_CASE_UNIT_TOKENS``), checked by the gateway's token stores (SHA-256 digests,
+    constant time; both stores are always asked, so the time does not say which matched)."""
 
-    def __init__(self, digests: Mapping[Viewer, list[str]]) -> None:
-        self._digests = [(bytes.fromhex(d), viewer) for viewer, ds in digests.items() for d in ds]
+    def __init__(self, platforms: TokenStore, units: TokenStore) -> None:
+        self.platforms, self.units = platforms, units
 
     @classmethod
-    def from_json(cls, platforms: Mapping[str, str | list[str]], units: str | None) -> "CaseViewers":
-        def listed(value) -> list[str]:
-            return [value] if isinstance(value, str) else list(value)
-        digests = {Viewer("PLATFORM", p): listed(d) for p, d in platforms.items()}
-        digests.update({Viewer("UNIT", u): listed(d) for u, d in (json.loads(units) if units else {}).items()})
-        return cls(digests)
+    def from_settings(cls, settings) -> "CaseViewers":
+        return cls(GatewayConfig.from_settings(settings).token_store(), unit_token_store(settings))
 
     def viewer_for(self, authorization: str | None) -> Viewer | None:
-        scheme, _, token = (authorization or "").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
+        token = bearer_token(authorization)
+        if token is None:
             return None
-        presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-        found = None
-        for digest, viewer in self._digests:  # no early exit: the time does not say which matched
-            if hmac.compare_digest(digest, presented):
-                found = viewer
-        return found
+        platform, unit = self.platforms.platform_for(token), self.units.platform_for(token)
+        if platform is not None:
+            return Viewer("PLATFORM", platform)
+        return Viewer("UNIT", unit) if unit is not None else None
 
 
 def _flag(value: str | None) -> bool | None:

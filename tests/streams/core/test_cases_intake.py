@@ -55,3 +55,48 @@ def test_a_refusal_goes_to_the_sender():
                          CTX, UNITS, T0)
     assert (out.kind, out.topic) == ("rejected", "platform.cityrun.case-rejections")
     assert decode(CATALOG, out.value).record["reason"] == "platform_mismatch"
+
+
+def unit_step(actor: str = "110105-hrss") -> dict:
+    return {"event_id": str(uuid.uuid4()), "case_id": CASE_ID, "action": "ACCEPTED", "actor_kind": "UNIT",
+            "actor_id": actor, "target_unit": None, "reason_code": None, "satisfaction": None, "note": None,
+            "at": T0}
+
+
+def gateway_msg(value: bytes, headers: tuple, offset: int = 0) -> InMessage:
+    return InMessage("hub.units.gateway", 0, offset, CASE_ID.encode(), value, None, None, headers)
+
+
+def test_a_units_http_record_is_judged_as_if_on_the_units_own_topic():
+    from streams.core.cases.gateway_input import unit_headers
+
+    value = encode(CATALOG.contract("case_event").latest, unit_step())
+    own, other = unit_headers("110105-hrss", "case-events"), unit_headers("110105-amr", "case-events")
+    forwarded, refused = plan_intake([gateway_msg(value, own), gateway_msg(value, other, 1)], CTX, UNITS, T0)
+    assert (forwarded.kind, forwarded.topic, forwarded.key) == ("validated", "hub.validated.case-events",
+                                                                CASE_ID.encode())
+    assert (refused.kind, refused.topic) == ("rejected", "gov.units.110105-amr.case-rejections")
+    assert decode(CATALOG, refused.value).record["reason"] == "unit_mismatch"
+    assert [intake.input_stream(m) for m in (gateway_msg(value, own), gateway_msg(value, ()))] == [
+        "case-events", "unknown"]
+
+
+def test_a_units_http_record_without_valid_headers_is_dead_lettered():
+    value = encode(CATALOG.contract("case_event").latest, unit_step())
+    unit = ("gigbridge-unit", b"110105-hrss")
+    bad_headers = [(), (unit,), (unit, ("gigbridge-stream", b"cases")), (("gigbridge-unit", b"no-such-unit"),
+                   ("gigbridge-stream", b"case-events")), (unit, unit, ("gigbridge-stream", b"case-events"))]
+    out = plan_intake([gateway_msg(value, h, i) for i, h in enumerate(bad_headers)], CTX, UNITS, T0)
+    assert [(d.kind, decode(CATALOG, d.value).record["reason"]) for d in out] == [
+        ("dlq", "invalid_unit_headers")] * len(bad_headers)
+    assert decode(CATALOG, out[0].value).record["original_value"] == value
+
+
+def test_a_units_http_ack_goes_to_the_platform_keyed_by_incident():
+    from streams.core.cases.gateway_input import unit_headers
+
+    ack = {"event_id": str(uuid.uuid4()), "platform_id": "swiftmeal", "incident_id": "SM-7", "unit_id": "110105-hrss",
+           "action": "RECEIVED", "target_unit": None, "note": None, "at": T0}
+    value = encode(CATALOG.contract("incident_ack").latest, ack)
+    (out,) = plan_intake([gateway_msg(value, unit_headers("110105-hrss", "incident-acks"))], CTX, UNITS, T0)
+    assert (out.topic, out.key) == ("platform.swiftmeal.incident-acks", b"SM-7")
