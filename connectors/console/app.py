@@ -32,6 +32,7 @@ from streams.core.policy import PolicyBook
 HERE = Path(__file__).resolve().parent
 PREFIX = "/console"
 CONSOLE = web.AppKey("console", "Console")
+UNIT = web.RequestKey("unit", Unit)  # the signed-in unit, set by the guard
 COOKIE_NAME = "gigbridge_console"
 #: no inline script or style, nothing from elsewhere, never framed, forms only to this site
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -65,16 +66,23 @@ def console_of(request: web.Request) -> Console:
 
 
 def unit_of(request: web.Request) -> Unit:
-    return request["unit"]
+    return request[UNIT]
+
+
+def freshness_of(data: ConsoleData) -> Any:
+    """How current the read model is, if it can say (the Kafka read model's ``freshness()``)."""
+    freshness = getattr(data, "freshness", None)
+    return freshness() if callable(freshness) else None
 
 
 async def render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
     """A page with the shared context: translator, unit, CSRF token, one-time message."""
     session = await get_session(request)
     lang = i18n.language(session.get(auth.LANG))
-    base = {"t": i18n.Translator(lang), "lang": lang, "unit": request.get("unit"), "csrf": auth.csrf_token(session),
-            "path": request.path, "flash": session.pop("flash", None), "local_time": i18n.local_time,
-            "division_name": console_of(request).division_name, "prefix": PREFIX}
+    base = {"t": i18n.Translator(lang), "lang": lang, "unit": request.get(UNIT), "csrf": auth.csrf_token(session),
+            "path": request.path, "flash": session.pop("flash", None), "local_time": i18n.local_time, "iso_time": i18n.iso_time,
+            "division_name": console_of(request).division_name, "prefix": PREFIX,
+            "freshness": freshness_of(console_of(request).data)}
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
 
 
@@ -98,7 +106,7 @@ async def guard(request: web.Request, handler):
             unit_id, expired = auth.current_unit(session, console.clock(), console.limits)
             unit = console.units.get(unit_id) if unit_id else None
             if unit is not None:
-                request["unit"] = unit
+                request[UNIT] = unit
             if request.method == "POST":
                 form = await request.post()
                 if not auth.csrf_ok(session, form.get("csrf")):
@@ -115,7 +123,7 @@ async def guard(request: web.Request, handler):
 
 
 async def signin_page(request: web.Request) -> web.Response:
-    if "unit" in request:
+    if UNIT in request:
         raise see_other(f"{PREFIX}/")
     return await render(request, "signin.html", {})
 

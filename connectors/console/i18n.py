@@ -55,3 +55,8 @@ def local_time(ms: int | None) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(TIME_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def iso_time(ms: int) -> str:
+    """For ``<time datetime=...>``: ISO 8601 with the offset."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(TIME_ZONE).isoformat(timespec="minutes")

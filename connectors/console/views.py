@@ -125,7 +125,8 @@ async def cases_page(request: web.Request) -> web.Response:
     rows = sorted(((s, next_deadline(s)) for s in states),
                   key=lambda r: ((r[1] or ("", FAR_FUTURE))[1], r[0].submitted_at, r[0].case_id))
     figures = await console.data.unit_figures(unit.id)
-    return await render(request, "cases.html", {"rows": rows, "now": console.now_ms(), "figures": figures})
+    return await render(request, "cases.html", {"rows": rows, "now": console.now_ms(), "figures": figures,
+                                                "k": console.area_policy(unit).k})
 
 
 async def _own_case(request: web.Request) -> CaseState:
