@@ -13,7 +13,7 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.connectors.gateway.helpers import ServerThread
 from tests.support.browser import (
-    PHONE_WIDTH, horizontal_overflow_px, png_size, save_screenshot, set_viewport_width, tab_through,
+    PHONE_WIDTH, horizontal_overflow_px, png_size, reset_browser, save_screenshot, set_viewport_width, tab_through,
 )
 from tests.support.kafka_io import wait_for
 
@@ -54,6 +54,14 @@ def test_form_submits_and_text_renders(page, smoke_server) -> None:
     assert page.title == "工作台"
     page.find_element(By.ID, "note").send_keys("已上门", Keys.ENTER)
     wait_for(lambda: "已确认：已上门" in page.find_element(By.TAG_NAME, "body").text, 10, "the acknowledged page")
+
+
+def test_reset_forgets_every_sites_cookies(page, smoke_server) -> None:
+    page.get(smoke_server.url)
+    page.add_cookie({"name": "session", "value": "signed-in"})
+    reset_browser(page)
+    page.get(smoke_server.url)
+    assert page.get_cookies() == []
 
 
 def test_keyboard_reaches_every_link_and_control_in_order(page, smoke_server) -> None:

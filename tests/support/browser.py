@@ -66,9 +66,10 @@ def start_chromium(tools: ChromiumTools, *, lang: str = "zh-CN") -> WebDriver:
 
 
 def reset_browser(driver: WebDriver) -> None:
-    """What a fresh browser context gives a test: no cookies, no storage, desktop width."""
+    """What a fresh browser context gives a test: no cookies (of any site), desktop width."""
     driver.get("about:blank")
-    driver.delete_all_cookies()
+    # WebDriver's delete_all_cookies() reaches only the current page's site (none on about:blank)
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.set_window_size(DESKTOP_WIDTH, WINDOW_HEIGHT)
 
 
