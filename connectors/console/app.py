@@ -110,7 +110,7 @@ async def guard(request: web.Request, handler):
             if request.method == "POST":
                 form = await request.post()
                 if not auth.csrf_ok(session, form.get("csrf")):
-                    return await render(request, "message.html", {"title_key": "notfound.title",
+                    return await render(request, "message.html", {"title_key": "csrf.title",
                                                                   "message_key": "csrf.refused"}, status=403)
             if unit is None and path not in PUBLIC:
                 if expired:

@@ -8,7 +8,7 @@ not acknowledged), its form filled with what was entered and the same event id.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -62,13 +62,18 @@ async def _own_incident(request: web.Request) -> IncidentRow:
     return row
 
 
-async def incident_page(request: web.Request, entered: dict | None = None, outcome: Outcome | None = None,
-                        status: int = 200) -> web.Response:
-    row = await _own_incident(request)
-    legal = actions.legal_ack_actions(row.acks, unit_of(request).id)
+def _forms(legal: tuple[str, ...], entered: dict | None) -> dict[str, dict]:
+    """One form per legal action, each with a fresh event id -- but the one just tried keeps its entry."""
     forms = {a: {"event_id": actions.new_event_id(), "note": "", "target_unit": ""} for a in legal}
     if entered is not None and entered["action"] in forms:
         forms[entered["action"]] = entered
+    return forms
+
+
+async def incident_page(request: web.Request, entered: dict | None = None, outcome: Outcome | None = None,
+                        status: int = 200) -> web.Response:
+    row = await _own_incident(request)
+    forms = _forms(actions.legal_ack_actions(row.acks, unit_of(request).id), entered)
     return await render(request, "incident.html", {"incident": row, "forms": forms, "outcome": outcome}, status=status)
 
 
@@ -81,34 +86,44 @@ def _entered(form: Any, allowed: tuple[str, ...]) -> dict | None:
     return {"action": action, "event_id": event_id, "note": note, "target_unit": target}
 
 
-async def _answer(request: web.Request, outcome: Outcome, here: str, again) -> web.Response:
-    if outcome.kind == "sent":
-        await flash(request, "submit.sent")
-        raise see_other(here)
-    return await again(outcome, 503 if outcome.kind == "unavailable" else 422)
+Prepared = tuple[str, dict] | tuple[Outcome, int]  # (stream, event) to send, or (refusal, status) to show
+
+
+async def _act(request: web.Request, allowed: tuple[str, ...], here: str, applied: tuple[str, ...], show: Callable,
+               prepare: Callable[[dict], Prepared]) -> web.Response:
+    """The shared course of an action form: parse, recognise a resubmission of an applied event,
+    prepare the event (or refuse it), send it; redirect with a message when sent, else ``show``
+    the page again with the entry kept."""
+    entered = _entered(await request.post(), allowed)
+    if entered is None:
+        raise web.HTTPBadRequest(text="malformed action form")
+    if entered["event_id"] not in applied:  # else: a resubmission of what the hub already applied
+        first, second = prepare(entered)
+        if isinstance(first, Outcome):
+            return await show(request, entered, first, second)
+        console = console_of(request)
+        outcome = await actions.send(console.writes, unit_of(request).id, first, second)
+        if outcome.kind != "sent":
+            return await show(request, entered, outcome, 503 if outcome.kind == "unavailable" else 422)
+    await flash(request, "submit.sent")
+    raise see_other(here)
 
 
 async def incident_action(request: web.Request) -> web.Response:
     console, unit = console_of(request), unit_of(request)
     row = await _own_incident(request)
-    entered = _entered(await request.post(), actions.ACK_ACTIONS)
-    if entered is None:
-        raise web.HTTPBadRequest(text="malformed action form")
-    here = f"{PREFIX}/incidents/{row.key}"
 
-    async def again(outcome: Outcome, status: int) -> web.Response:
-        return await incident_page(request, entered, outcome, status)
+    def prepare(entered: dict) -> Prepared:
+        if entered["action"] not in actions.legal_ack_actions(row.acks, unit.id):
+            return Outcome("refused", "illegal_transition"), 409
+        target = entered["target_unit"] or None
+        if entered["action"] == "REFERRED" and console.units.get(target or "") is None:
+            return Outcome("refused", "unknown_unit"), 422
+        return ACK_STREAM, actions.ack_event(row.platform_id, row.incident_id, unit.id, entered["action"],
+                                             entered["event_id"], console.now_ms(), target, entered["note"])
 
-    if row.acks is not None and entered["event_id"] in row.acks.applied_event_ids:
-        return await _answer(request, Outcome("sent"), here, again)  # a resubmission of what was applied
-    if entered["action"] not in actions.legal_ack_actions(row.acks, unit.id):
-        return await again(Outcome("refused", "illegal_transition"), 409)
-    target = entered["target_unit"] or None
-    if entered["action"] == "REFERRED" and console.units.get(target or "") is None:
-        return await again(Outcome("refused", "unknown_unit"), 422)
-    event = actions.ack_event(row.platform_id, row.incident_id, unit.id, entered["action"], entered["event_id"],
-                              console.now_ms(), target, entered["note"])
-    return await _answer(request, await actions.send(console.writes, unit.id, ACK_STREAM, event), here, again)
+    applied = row.acks.applied_event_ids if row.acks is not None else ()
+    return await _act(request, actions.ACK_ACTIONS, f"{PREFIX}/incidents/{row.key}", applied, incident_page, prepare)
 
 
 # --- Cases -----------------------------------------------------------------------------------
@@ -140,12 +155,9 @@ async def case_page(request: web.Request, entered: dict | None = None, outcome: 
                     status: int = 200) -> web.Response:
     console, unit = console_of(request), unit_of(request)
     state = await _own_case(request)
-    legal = actions.legal_case_actions(state, unit.id)
-    forms = {a: {"event_id": actions.new_event_id(), "note": "", "target_unit": ""} for a in legal}
-    if entered is not None and entered["action"] in forms:
-        forms[entered["action"]] = entered
     return await render(request, "case.html", {
-        "case": state, "deadline": next_deadline(state), "now": console.now_ms(), "forms": forms,
+        "case": state, "deadline": next_deadline(state), "now": console.now_ms(),
+        "forms": _forms(actions.legal_case_actions(state, unit.id), entered),
         "needs_target": actions.NEEDS_TARGET, "history": await console.data.case_history(state.case_id),
         "outcome": outcome, "units": sorted(u for u in console.units.units if u != unit.id)}, status=status)
 
@@ -153,22 +165,15 @@ async def case_page(request: web.Request, entered: dict | None = None, outcome: 
 async def case_action(request: web.Request) -> web.Response:
     console, unit = console_of(request), unit_of(request)
     state = await _own_case(request)
-    entered = _entered(await request.post(), actions.CASE_ACTIONS)
-    if entered is None:
-        raise web.HTTPBadRequest(text="malformed action form")
-    here = f"{PREFIX}/cases/{state.case_id}"
 
-    async def again(outcome: Outcome, status: int) -> web.Response:
-        return await case_page(request, entered, outcome, status)
+    def prepare(entered: dict) -> Prepared:
+        event = actions.case_event(state, unit.id, entered["action"], entered["event_id"], console.now_ms(),
+                                   entered["target_unit"] or None, entered["note"])
+        refusal = actions.precheck_case(state, event, console.units)
+        return (CASE_STREAM, event) if refusal is None else (Outcome("refused", refusal.reason, refusal.message), 409)
 
-    if entered["event_id"] in state.applied_event_ids:
-        return await _answer(request, Outcome("sent"), here, again)  # a resubmission of what was applied
-    event = actions.case_event(state, unit.id, entered["action"], entered["event_id"], console.now_ms(),
-                               entered["target_unit"] or None, entered["note"])
-    refusal = actions.precheck_case(state, event, console.units)
-    if refusal is not None:
-        return await again(Outcome("refused", refusal.reason, refusal.message), 409)
-    return await _answer(request, await actions.send(console.writes, unit.id, CASE_STREAM, event), here, again)
+    return await _act(request, actions.CASE_ACTIONS, f"{PREFIX}/cases/{state.case_id}", state.applied_event_ids,
+                      case_page, prepare)
 
 
 # --- Warnings --------------------------------------------------------------------------------

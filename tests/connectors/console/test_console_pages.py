@@ -31,6 +31,17 @@ def test_both_catalogues_have_the_same_keys_and_placeholders():
         assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", catalog_en.MESSAGES[key])), key
 
 
+def test_every_symbol_the_pages_show_has_a_label():
+    from streams.core.cases.deadlines import DEADLINES
+    from streams.core.cases.lifecycle import ACTIONS, STATUSES
+    from streams.core.cases.units import CATEGORIES, URGENCIES
+    from streams.core.cases.acks import ACK_ACTIONS
+    wanted = ([f"deadline.{d}" for d in DEADLINES] + [f"action.{a}" for a in ACTIONS] + [f"status.{s}" for s in STATUSES]
+              + [f"category.{c}" for c in CATEGORIES] + [f"urgency.{u}" for u in URGENCIES]
+              + [f"ack.{a}" for a in ACK_ACTIONS])
+    assert not [key for key in wanted if key not in catalog_zh.MESSAGES]
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_every_page_renders_in_both_languages_and_the_choice_is_remembered(lang):
     async with client_for(console_app()) as client:
@@ -76,6 +87,9 @@ async def test_a_township_unit_sees_only_its_township():
             assert status == 404 and without_path(html, path) == unknown and "felt dizzy" not in html
         warnings = (await page(client, "/console/warnings"))[1]
         assert "朝阳区高温橙色预警" in warnings and "浦东暴雨红色预警" not in warnings
+        answered, silent = warnings.split("未答复的平台")
+        assert "swiftmeal" in answered and "暂停派单, 开放休息站" in answered and "quickride" not in answered
+        assert "quickride" in silent and "逾期未答复" in silent and "swiftmeal" not in silent
 
 
 async def test_a_county_unit_sees_its_county_and_every_township_in_it_but_not_another_county():
@@ -243,3 +257,20 @@ async def test_pages_say_how_current_the_read_model_is():
         status = FreshnessStatus("live", NOW_MS, 0, NOW_MS)
         html = (await page(client, "/console/cases"))[1]
         assert "暂时无法连接消息服务" not in html and "数据截至 2026-05-29 04:26" in html
+
+
+@pytest.mark.parametrize("action", ["ASSIGNED", "TRANSFERRED", "RESPONDED", "RESOLVED"])
+@pytest.mark.parametrize("mode, status, message", [("ok", 200, "已提交"), ("refuse", 422, "未被接受"),
+                                                   ("down", 503, "提交未得到确认")])
+async def test_each_step_of_the_lead_unit_builds_its_event_and_shows_its_message(action, mode, status, message):
+    writes = RecordingWrites(mode=mode)
+    async with client_for(console_app(writes=writes)) as client:
+        await sign_in(client, HRSS)
+        form = form_of((await page(client, f"/console/cases/{CASE_HRSS}"))[1], action)
+        target = "110105-union" if action in ("ASSIGNED", "TRANSFERRED") else ""
+        resp = await client.post(f"/console/cases/{CASE_HRSS}", data={**form, "target_unit": target, "note": "n"})
+        assert resp.status == status and message in await resp.text()
+    [(unit, stream, [event])] = writes.calls
+    assert (unit, stream, event["action"], event["actor_kind"], event["actor_id"]) == (
+        HRSS, "case-events", action, "UNIT", HRSS)
+    assert (event["event_id"], event["target_unit"] or "", event["note"]) == (form["event_id"], target, "n")
