@@ -92,6 +92,16 @@ def has_action(page: WebDriver, action: str) -> bool:
     return bool(page.find_elements(By.XPATH, f"//form[input[@name='action' and @value='{action}']]"))
 
 
+def open_new_incident(page: WebDriver, hub: ConsoleHub, name: str) -> tuple[str, str]:
+    """Sign in as Jianwai and open the incident ``name`` once the console shows it unacknowledged;
+    (incident id, page address)."""
+    incident = hub.incidents[name]
+    sign_in(page, hub)
+    url = f"{hub.url}/incidents/{PLATFORM}/{incident}"
+    open_until(page, url, lambda: has_action(page, "RECEIVED"), f"the incident {name}")
+    return incident, url
+
+
 def do_case_step(page: WebDriver, hub: ConsoleHub, case_id: str, action: str, done_status: str) -> None:
     action_button(page, action).click()
     wait_for(lambda: SENT in body_text(page), 30, f"{action} acknowledged")
@@ -115,10 +125,7 @@ def test_sign_in_and_see_only_the_own_township(page, hub) -> None:
 
 
 def test_acknowledge_an_incident_and_the_platform_receives_it(page, hub) -> None:
-    incident = hub.incidents["jianwai"]
-    sign_in(page, hub)
-    url = f"{hub.url}/incidents/{PLATFORM}/{incident}"
-    open_until(page, url, lambda: has_action(page, "RECEIVED"), "the incident page")
+    incident, url = open_new_incident(page, hub, "jianwai")
     save_screenshot(page, "incident-zh")
     action_button(page, "RECEIVED").click()
     wait_for(lambda: SENT in body_text(page), 30, "the acknowledgement saved")
@@ -207,10 +214,7 @@ def test_switch_to_english(page, hub) -> None:
 
 
 def test_broker_briefly_unavailable_clear_message_and_nothing_lost(page, hub) -> None:
-    incident = hub.incidents["jianwai-outage"]
-    sign_in(page, hub)
-    url = f"{hub.url}/incidents/{PLATFORM}/{incident}"
-    open_until(page, url, lambda: has_action(page, "RECEIVED"), "the second incident")
+    incident, url = open_new_incident(page, hub, "jianwai-outage")
     page.find_element(By.ID, "note-RECEIVED").send_keys("断网期间接收")
     event_id = page.find_element(By.XPATH, "//form[input[@value='RECEIVED']]/input[@name='event_id']").get_attribute("value")
     hub.cluster.stop_broker(0)
