@@ -60,10 +60,11 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from gigbridge.settings import Endpoint
     from gigbridge.simulator.generator import PLATFORM_NAMES
     from gigbridge.simulator.case_run import run_case_simulation
+    from gigbridge.simulator.console_demo import start_console_demo
     from gigbridge.simulator.run import ensure_platform_topics, run_simulation
     from streams.runtime.cases.metrics import case_records_handled
 
-    insurer = None
+    insurer = console = None
     if not settings.insurer_endpoints:
         port, secret = settings.worker_web_port + 1, "demo-insurer-secret"
         insurer = subprocess.Popen([sys.executable, "-m", "gigbridge.cli", "sim-endpoint", "--port", str(port),
@@ -97,11 +98,13 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         threading.Thread(target=simulate_orders, name="order-simulator", daemon=True).start()
         _start_demo_insurers(settings)
         settings = _start_notice_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/notices.md
+        settings, console = start_console_demo(settings, list(PLATFORM_NAMES[: args.platforms]))  # docs/console-data.md
         log.info("demo running", metrics=f"http://{settings.worker_web_host}:{settings.worker_web_port}/metrics")
         return _worker(settings, args)
     finally:
-        if insurer is not None:
-            insurer.terminate()
+        for child in (insurer, console):
+            if child is not None:
+                child.terminate()
 
 
 def _start_demo_insurers(settings: Settings) -> None:

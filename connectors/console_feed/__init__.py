@@ -25,7 +25,7 @@ def kafka_console_data(settings: Settings, *, clock: Callable[[], float] = time.
                        new_consumer: Callable[[], object] | None = None) -> tuple[ViewConsoleData, ConsoleFeed]:
     """The view, its queries and its feed; nothing connects until ``feed.run`` is awaited."""
     view = ConsoleView()
-    folder = Folder(view, default_table().exists, Bounds(max_incidents=settings.console_max_incidents))
+    folder = Folder(view, Bounds(max_incidents=settings.console_max_incidents))
     feed = ConsoleFeed(folder, default_catalog(), new_consumer or (lambda: kafka_consumer(settings)), clock=clock,
                        stale_after_s=settings.console_stale_after_s)
-    return ViewConsoleData(view, feed.status), feed
+    return ViewConsoleData(view, feed.status, default_table().exists), feed

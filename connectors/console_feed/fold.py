@@ -11,15 +11,17 @@ The console shows an office what the hub already gives offices and units, nothin
   steps: ``hub.validated.case-events`` (shown only once the case state lists them as applied);
 * weather notices: ``gov.notices.<province>`` (the highest ``revision`` per notice and province);
   who answered: ``gov.notices.<province>.status`` (``NoticeStatus``, latest ``computed_at``);
-  with which measures: ``platform.<id>.measures``, kept only when the hub's own rules
+  with which measures: ``platform.<id>.measures``, shown only when the hub's own rules
   (:func:`streams.core.notices.tracking.check_measure`) accept them.
 
 Guarantees: every fold is idempotent (a record read twice changes nothing) and order-tolerant
-where the record carries a version (cases, notice revisions, statuses). Memory is bounded by
+where the record carries a version (cases, notice revisions, statuses); what depends on another
+topic (a case's applied steps, a measure's notice) is joined when read, so the order in which
+a start reads the topics does not matter. Memory is bounded by
 :class:`Bounds`: the first received incidents leave beyond ``max_incidents``, a site keeps its
 newest ``headcount_history`` periods, a case its newest ``steps_per_case`` steps, an answer its
 newest ``measures_per_answer`` measures; sites, cases and notices are kept whole (they are what
-the console is for). Costs per entry are measured in ``docs/console.md``.
+the console is for). Costs per entry are measured in ``docs/console-data.md``.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def contract_of_topic(topic: str) -> str | None:
 
 @dataclass(frozen=True)
 class Bounds:
-    """Caps on what the view keeps (memory per entry: docs/console.md)."""
+    """Caps on what the view keeps (memory per entry: docs/console-data.md)."""
 
     max_incidents: int = 50_000
     headcount_history: int = 8  # periods per site, for the trend
@@ -84,7 +86,7 @@ class ConsoleView:
     steps: dict[str, list[CaseStep]] = field(default_factory=dict)  # case_id -> validated steps
     notices: dict[str, dict[str, dict]] = field(default_factory=dict)  # notice_id -> province -> WeatherNotice
     answers: dict[tuple[str, str], dict] = field(default_factory=dict)  # (notice_id, platform) -> NoticeStatus
-    measures: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (notice_id, platform)
+    measures: dict[tuple[str, str], list["SeenMeasure"]] = field(default_factory=dict)  # (notice_id, platform)
 
 
 def _point(location: dict | None) -> Point | None:
@@ -178,30 +180,39 @@ def fold_answer(view: ConsoleView, status: dict) -> None:
         view.answers[key] = status
 
 
-def fold_measure(view: ConsoleView, measure: dict, topic_platform: str, seen_at_ms: int,
-                 division_exists: Callable[[str], bool], bounds: Bounds) -> Rejection | None:
-    """A platform's measure, judged by the hub's rules as of when it was written (``seen_at_ms``:
-    the record's Kafka timestamp); a refused one is not shown. A repeat (same event_id) is a no-op."""
-    areas = {nid: [c for record in by_province.values() for c in record["division_codes"]]
-             for nid, by_province in view.notices.items()}
-    rejection = check_measure(measure, now_ms=seen_at_ms, division_exists=division_exists,
-                              notice_areas=areas, topic_platform=topic_platform)
-    if rejection is not None:
-        return rejection
+@dataclass(frozen=True, slots=True)
+class SeenMeasure:
+    record: dict
+    platform: str  # of the topic it came on
+    seen_at_ms: int  # the record's Kafka timestamp: "now" for the hub's time-window rule
+
+
+def fold_measure(view: ConsoleView, measure: dict, topic_platform: str, seen_at_ms: int, bounds: Bounds) -> None:
+    """A platform's measure, kept as written (a repeat -- same event_id -- is a no-op). It is judged
+    when shown (:func:`shown_measures`), not here: on a start the measures topic may be read before
+    the notice it answers."""
     kept = view.measures.setdefault((measure["notice_id"], topic_platform), [])
-    if all(m["event_id"] != measure["event_id"] for m in kept):
-        kept.append(measure)
+    if all(m.record["event_id"] != measure["event_id"] for m in kept):
+        kept.append(SeenMeasure(measure, topic_platform, seen_at_ms))
         del kept[:-bounds.measures_per_answer]
-    return None
+
+
+def shown_measures(view: ConsoleView, notice_id: str, platform: str,
+                   division_exists: Callable[[str], bool]) -> list[dict]:
+    """The platform's measures for the notice that the hub's rules accept (``check_measure``,
+    judged at the time each was written, against the notice's current area)."""
+    area = [c for record in view.notices.get(notice_id, {}).values() for c in record["division_codes"]]
+    return [m.record for m in view.measures.get((notice_id, platform), ())
+            if check_measure(m.record, now_ms=m.seen_at_ms, division_exists=division_exists,
+                             notice_areas={notice_id: area}, topic_platform=m.platform) is None]
 
 
 @dataclass
 class Folder:
     """Dispatches a decoded record of a followed topic to its fold (``record`` None: a tombstone).
-    Returns the hub's refusal of a record the view leaves out (a measure or ack it would refuse)."""
+    Returns the hub's refusal of a record the view leaves out (an acknowledgement it would refuse)."""
 
     view: ConsoleView
-    division_exists: Callable[[str], bool]
     bounds: Bounds = Bounds()
 
     def apply(self, topic: str, key: bytes | None, record: dict | None, timestamp_ms: int) -> Rejection | None:
@@ -221,7 +232,7 @@ class Folder:
         elif ACKS_TOPIC_RE.fullmatch(topic):
             return fold_ack(self.view, record)
         elif match := MEASURES_TOPIC_RE.fullmatch(topic):
-            return fold_measure(self.view, record, match[1], timestamp_ms, self.division_exists, self.bounds)
+            fold_measure(self.view, record, match[1], timestamp_ms, self.bounds)
         elif STATUS_TOPIC_RE.fullmatch(topic):
             fold_answer(self.view, record)
         elif NOTICE_TOPIC_RE.fullmatch(topic):

@@ -20,13 +20,13 @@ from connectors.console.data import (
     WarningRow,
     in_area,
 )
-from connectors.console_feed.fold import ConsoleView, applied_steps
+from connectors.console_feed.fold import ConsoleView, applied_steps, shown_measures
 from connectors.console_feed.freshness import FreshnessStatus
 from streams.core.cases.lifecycle import CaseState
 from streams.core.cases.measures import UnitMeasures
 
 
-def warning_rows(view: ConsoleView, now_ms: int) -> list[WarningRow]:
+def warning_rows(view: ConsoleView, now_ms: int, division_exists: Callable[[str], bool]) -> list[WarningRow]:
     """Every notice in force at ``now_ms``: its provinces' latest records that are not cancelled
     and not expired, merged (the newest revision gives level, headline and times)."""
     rows = []
@@ -39,7 +39,7 @@ def warning_rows(view: ConsoleView, now_ms: int) -> list[WarningRow]:
         codes = tuple(sorted({c for r in live for c in r["division_codes"]}))
         answers = tuple(
             PlatformAnswer(s["platform_id"], s["state"], s["notified_at"], s["answered_at"],
-                           tuple(m["measure"] for m in view.measures.get((notice_id, s["platform_id"]), ())))
+                           tuple(m["measure"] for m in shown_measures(view, notice_id, s["platform_id"], division_exists)))
             for (nid, _), s in sorted(view.answers.items()) if nid == notice_id)
         rows.append(WarningRow(notice_id, newest["warning_type"], newest["level"], newest["headline"], codes,
                                newest["onset"], newest["expires"], answers))
@@ -52,6 +52,7 @@ class ViewConsoleData:
 
     view: ConsoleView
     freshness_now: Callable[[], FreshnessStatus]
+    division_exists: Callable[[str], bool]
 
     def freshness(self) -> FreshnessStatus:
         return self.freshness_now()
@@ -84,7 +85,7 @@ class ViewConsoleData:
         return applied_steps(self.view, case_id)
 
     async def warnings(self, prefixes: Sequence[str], now_ms: int) -> list[WarningRow]:
-        return await MemoryConsoleData(warning_rows=warning_rows(self.view, now_ms)).warnings(prefixes, now_ms)
+        return await MemoryConsoleData(warning_rows=warning_rows(self.view, now_ms, self.division_exists)).warnings(prefixes, now_ms)
 
     async def unit_figures(self, unit_id: str) -> list[UnitMeasures]:
         return await MemoryConsoleData(case_states=list(self.view.cases.values())).unit_figures(unit_id)
