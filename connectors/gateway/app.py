@@ -3,11 +3,15 @@ the stream's own rules and writes the accepted ones to ``platform.<id>.<type>`` 
 
 Routes (see ``GET /openapi.json`` for the full contract):
 
-* ``POST /v1/events/{type}`` (sites | headcounts | incidents), ``Authorization: Bearer <token>``,
+* ``POST /v1/events/{type}`` (sites | headcounts | incidents | orders, and the case streams cases |
+  case-events: :mod:`connectors.gateway.cases`), ``Authorization: Bearer <token>``,
   body a JSON array of events (``application/json``) or JSON lines (``application/x-ndjson``).
   200: every event accepted and acknowledged by Kafka (acks=all, idempotent producer); 207:
   some or all rejected, per event ``reason``/``field``/``message``. Errors are RFC 9457 problem
   details (400 401 403 404 408 413 415 429 503, see :mod:`connectors.gateway.problems`).
+* ``POST /v1/units/{unit_id}/case-events|incident-acks`` (a handling unit's token,
+  :mod:`connectors.gateway.cases`), ``POST /v1/insurance/{province}/claim-status``
+  (:mod:`connectors.gateway.claims`), ``POST /v1/alerts/cap`` (:mod:`connectors.gateway.alerts`).
 * ``GET /healthz`` (liveness), ``GET /readyz`` (the producer is connected and a metadata
   refresh succeeds within 2 s), ``GET /metrics``,
   ``GET /openapi.json``.
@@ -27,25 +31,25 @@ import asyncio
 import functools
 import json
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from gigbridge.logs import get_logger
 from schemas.catalog import Catalog, default_catalog
-from schemas.wire import EncodeError, encode
-from streams.core.classify import Accepted, classify_json
 from streams.context import build_context
 from streams.core.context import Context
-from streams.core.topics import ingest_topic
-from streams.core.validate import EVENT_TYPES, INGEST_KEY_FIELD, PLATFORM_ID_RE
+from streams.core.cases.units import UnitBook
+from streams.core.validate import EVENT_TYPES, PLATFORM_ID_RE, Rejection
 
 from .alerts import add_alert_routes
 from .body import media_type_of, parse_events, read_body
+from .cases import PLATFORM_CASE_STREAMS, add_unit_case_routes
 from .claims import InsurerDirectory, add_claim_status_route
-from .config import GatewayConfig, TokenStore, bearer_token
+from .config import GatewayConfig, TokenStore, bearer_token, unit_token_store
 from .connections import ConnectionLimits
+from .judges import judge_for
 from .metrics import GatewayMetrics, metrics_for
 from .openapi import build_openapi
 from .problems import Problem, secure
@@ -57,7 +61,8 @@ __all__ = ["GATEWAY", "REGISTRY_PREFIX", "Gateway", "create_gateway_app"]
 log = get_logger("connectors.gateway")
 
 REGISTRY_PREFIX = "/registry"
-KEY_FIELD = INGEST_KEY_FIELD
+#: What ``POST /v1/events/{type}`` takes: the ingest event types and the platforms' case streams.
+INGEST_TYPES = (*EVENT_TYPES, *PLATFORM_CASE_STREAMS)
 _DEFAULT = object()
 PLATFORM_KEY = web.RequestKey("gigbridge.gateway.platform", str)
 
@@ -114,34 +119,64 @@ class Gateway:
                           headers={"WWW-Authenticate": 'Bearer realm="gigbridge", error="invalid_token"'})
         return platform
 
+    @functools.cached_property
+    def units(self) -> UnitBook:
+        """The handling units (deploy/units.yaml), for the case routes; read on first use."""
+        from streams.loaders.cases import load_units
+
+        return load_units()
+
     async def ingest(self, request: web.Request) -> web.Response:
         event_type = request.match_info["type"]
-        if event_type not in EVENT_TYPES:
-            raise Problem("unknown-event-type", f"event types are {', '.join(EVENT_TYPES)}",
-                          event_types=list(EVENT_TYPES))
+        if event_type not in INGEST_TYPES:
+            raise Problem("unknown-event-type", f"event types are {', '.join(INGEST_TYPES)}",
+                          event_types=list(INGEST_TYPES))
         platform = self.authenticate(request)
         request[PLATFORM_KEY] = platform
         media_type = media_type_of(request)
+        return await self.admitted(platform, request, lambda: self._ingest_body(request, media_type, platform,
+                                                                                 event_type))
+
+    async def admitted(self, sender: str, request: web.Request,
+                       handler: Callable[[], Awaitable[web.Response]]) -> web.Response:
+        """``handler()`` if the declared length fits (413) and ``sender`` has tokens left and a free
+        request slot (429); the slot is held until it returns."""
         cfg = self.config
         if request.content_length is not None and request.content_length > cfg.max_body_bytes:
             raise Problem("body-too-large", f"the request body is limited to {cfg.max_body_bytes} bytes; "
                           "split the batch", close=True, limit_bytes=cfg.max_body_bytes)
-        wait = self.limiter.empty_wait(platform)
+        wait = self.limiter.empty_wait(sender)
         if wait:
             raise _rate_limited(wait, cfg.rate_events_per_s)
-        if not self.limiter.enter(platform):
+        if not self.limiter.enter(sender):
             raise Problem("too-many-concurrent-requests",
-                          f"at most {cfg.max_inflight} requests of one platform are processed at a time",
+                          f"at most {cfg.max_inflight} requests of one sender are processed at a time",
                           headers={"Retry-After": "1"}, retry_after_s=1)
         try:
-            body = await read_body(request, cfg.max_body_bytes, cfg.body_timeout_s)
-            events = parse_events(body, media_type, cfg.max_events)
-            return await self._process(platform, event_type, events)
+            return await handler()
         finally:
-            self.limiter.leave(platform)
+            self.limiter.leave(sender)
+
+    def take_rate(self, sender: str, events: int) -> None:
+        """Take ``events`` from ``sender``'s bucket, or 429."""
+        wait = self.limiter.take(sender, events)
+        if wait:
+            raise _rate_limited(wait, self.config.rate_events_per_s)
+
+    def unavailable(self, exc: Exception) -> Problem:
+        """The 503 for a batch Kafka did not acknowledge."""
+        retry = self.config.unavailable_retry_after_s
+        return Problem("kafka-unavailable", f"the events could not be written ({exc}); nothing was accepted, "
+                       "retry the whole request", headers={"Retry-After": str(retry)}, retry_after_s=retry)
+
+    async def _ingest_body(self, request: web.Request, media_type: str, platform: str,
+                           event_type: str) -> web.Response:
+        cfg = self.config
+        body = await read_body(request, cfg.max_body_bytes, cfg.body_timeout_s)
+        events = parse_events(body, media_type, cfg.max_events)
+        return await self._process(platform, event_type, events)
 
     async def _process(self, platform: str, event_type: str, events: list[dict]) -> web.Response:
-        cfg = self.config
         spoofed = [i for i, e in enumerate(events)
                    if isinstance(pid := e.get("platform_id"), str) and PLATFORM_ID_RE.fullmatch(pid)
                    and pid != platform]
@@ -149,46 +184,31 @@ class Gateway:
             raise Problem("platform-mismatch",
                           f"{len(spoofed)} event(s) carry another platform's platform_id; the token belongs to "
                           f"{platform!r}. Nothing was written.", indexes=spoofed[:100])
-        wait = self.limiter.take(platform, len(events))
-        if wait:
-            raise _rate_limited(wait, cfg.rate_events_per_s)
+        self.take_rate(platform, len(events))
 
         now_ms = int(self.clock() * 1000)
-        ctx = self.ctx
-        topic = ingest_topic(platform, event_type)
-        key_field = KEY_FIELD[event_type]
+        topic, judge = judge_for(self, platform, event_type)
         results: list[dict[str, Any]] = []
         to_send: list[tuple[bytes | None, bytes]] = []
         for i, event in enumerate(events):
-            outcome = classify_json(event, event_type, ctx, now_ms, topic_platform=platform)
-            if isinstance(outcome, Accepted):
-                try:
-                    value = encode(outcome.version, outcome.record)
-                except EncodeError as exc:  # the checker passed but the encoder did not: still a misfit
-                    results.append(_rejected(i, outcome.event_id, "schema_violation", exc.field, exc.message))
-                    continue
-                key = outcome.record.get(key_field)
-                to_send.append((key.encode("utf-8") if isinstance(key, str) else None, value))
-                results.append({"index": i, "event_id": outcome.event_id, "status": "accepted"})
+            event_id, judged = judge(event, now_ms)
+            if isinstance(judged, Rejection):
+                results.append(_rejected(i, event_id, judged.reason, judged.field, judged.message))
             else:
-                r = outcome.rejection
-                results.append(_rejected(i, outcome.event_id, r.reason, r.field, r.message))
+                to_send.append(judged)
+                results.append({"index": i, "event_id": event_id, "status": "accepted"})
         accepted = len(to_send)
         rejected = len(results) - accepted
         if to_send:
             try:
-                await self.producer.send_batch(topic, to_send, cfg.produce_timeout_s)
+                await self.producer.send_batch(topic, to_send, self.config.produce_timeout_s)
             except ProduceError as exc:
                 log.warning("gateway produce failed", platform=platform, topic=topic, events=accepted,
                             error=str(exc), cause=getattr(self.producer, "last_error", None))
                 self.metrics.events.labels(platform, event_type, "unavailable").inc(accepted)
                 if rejected:
                     self.metrics.events.labels(platform, event_type, "rejected").inc(rejected)
-                retry = cfg.unavailable_retry_after_s
-                raise Problem("kafka-unavailable",
-                              f"the events could not be written ({exc}); nothing was accepted, "
-                              "retry the whole request", headers={"Retry-After": str(retry)},
-                              retry_after_s=retry) from None
+                raise self.unavailable(exc) from None
         if accepted:
             self.metrics.events.labels(platform, event_type, "accepted").inc(accepted)
         if rejected:
@@ -285,7 +305,8 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
                        registry: CollectorRegistry | None = None, topic_lister: Any = _DEFAULT,
                        division_exists: Callable[[str], bool] | None = None,
                        mount_registry: bool = True, insurers: InsurerDirectory | None = None,
-                       cap_intake: Any = None, cap_sources: TokenStore | None = None) -> web.Application:
+                       cap_intake: Any = None, cap_sources: TokenStore | None = None,
+                       unit_tokens: TokenStore | None = None) -> web.Application:
     """The gateway app. Nothing connects until the app starts (``on_startup``).
 
     ``settings``: :class:`gigbridge.settings.Settings` (Kafka connection, ``gateway_*`` fields,
@@ -320,6 +341,7 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
     app[GATEWAY] = gateway
     app.router.add_post("/v1/events/{type}", gateway.ingest)
     add_claim_status_route(app, gateway, insurers or InsurerDirectory.from_settings(settings))
+    add_unit_case_routes(app, gateway, unit_tokens or unit_token_store(settings))  # POST /v1/units/{unit}/...
     app.router.add_get("/healthz", gateway.healthz)
     app.router.add_get("/readyz", gateway.readyz)
     app.router.add_get("/metrics", gateway.metrics_endpoint)
@@ -335,7 +357,7 @@ def create_gateway_app(settings: Any = None, *, producer: EventProducer | None =
 
     async def on_startup(app: web.Application) -> None:
         await gateway.producer.start()
-        await asyncio.to_thread(lambda: gateway.ctx)  # load the division table off the event loop
+        await asyncio.to_thread(lambda: (gateway.ctx, gateway.units))  # load the tables off the event loop
 
     async def on_cleanup(app: web.Application) -> None:
         await gateway.producer.stop()

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["GatewayConfig", "GatewayConfigError", "TokenStore", "bearer_token", "hash_token", "unit_token_store"]
+__all__ = ["GatewayConfig", "GatewayConfigError", "TokenStore", "bearer_token", "hash_token", "unit_token_store",
+           "unit_tokens"]
 
 PLATFORM_ID_RE = re.compile(r"[a-z][a-z0-9-]{1,31}")
 MAX_TOKEN_CHARS = 4096  # a longer bearer token is refused without hashing it
@@ -103,18 +104,22 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+def unit_tokens(digests: Mapping[str, Any]) -> TokenStore:
+    """A store of handling units' tokens: unit id (``deploy/units.yaml`` form) -> digest(s)."""
+    from streams.core.cases.units import UNIT_ID_RE
+
+    return TokenStore(digests, id_pattern=UNIT_ID_RE, kind="unit")
+
+
 def unit_token_store(settings: Any) -> TokenStore:
     """The handling units' tokens (``GIGBRIDGE_CASE_UNIT_TOKENS``: unit id -> SHA-256 digest(s),
     JSON; unset: none). The one reader of that setting: the gateway's unit routes and the worker's
     case look-ups both authenticate units with it."""
-    from streams.core.cases.units import UNIT_ID_RE
-
     raw = getattr(settings, "case_unit_tokens", None) if settings is not None else None
     if raw is None:
-        return TokenStore({}, id_pattern=UNIT_ID_RE, kind="unit")
+        return unit_tokens({})
     text = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
-    doc = _parse_token_json(text, "GIGBRIDGE_CASE_UNIT_TOKENS") if isinstance(text, str) else text
-    return TokenStore(doc, id_pattern=UNIT_ID_RE, kind="unit")
+    return unit_tokens(_parse_token_json(text, "GIGBRIDGE_CASE_UNIT_TOKENS") if isinstance(text, str) else text)
 
 
 def _parse_token_json(text: str, where: str) -> dict:

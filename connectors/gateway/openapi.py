@@ -252,6 +252,9 @@ def build_openapi(catalog: Catalog, config: GatewayConfig, *, registry_prefix: s
     from .claims import add_claim_status_openapi  # the insurers' route (its own module)
 
     add_claim_status_openapi(doc, catalog, config)
+    from .cases_openapi import add_case_openapi  # the case routes of platforms and units
+
+    add_case_openapi(doc, catalog, config)
     return doc
 
 

@@ -27,6 +27,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "invalid-token": (401, "Invalid bearer token"),
     "invalid-signature": (401, "Invalid request signature"),
     "wrong-province": (403, "Another province's claim status"),
+    "wrong-unit": (403, "Another unit's path"),
+    "unknown-unit": (403, "Unit not in the units file"),
     "invalid-claim-status": (400, "Invalid claim status update"),
     "platform-mismatch": (403, "Event of another platform"),
     "unknown-event-type": (404, "Unknown event type"),

@@ -8,7 +8,9 @@ writes the valid ones to ``hub.units.gateway`` with the unit and stream in recor
 (:mod:`streams.core.cases.gateway_input`: the hub may not write a unit's topic) and returns only
 once the broker acknowledged every one of them (acks=all). The intake then treats them exactly
 as records of ``gov.units.<unit>.<stream>``: a step that is illegal for the case's current state
-is refused later, on ``gov.units.<unit>.case-rejections``; a repeated ``event_id`` is a no-op.
+is refused later, on ``gov.units.<unit>.case-rejections``; a step with an ``event_id`` already
+applied is a no-op, and an acknowledgement sent twice reaches the platform twice with one
+``event_id`` (as on Kafka).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ SubmitOutcome = EventAccepted | EventRejected
 class SubmissionNotSaved(Exception):
     """Kafka did not acknowledge every accepted event: nothing may be reported as saved, and the
     caller should submit the same events again (a repeat is harmless: steps are idempotent by
-    ``event_id``)."""
+    ``event_id``, and receivers drop repeated acknowledgements by theirs)."""
 
 
 def judge_case_input(sender: Sender, event: Any, ctx: Context, units: UnitBook,

@@ -161,6 +161,37 @@ async def problem(resp: aiohttp.ClientResponse, status: int, slug: str) -> dict:
     return body
 
 
+class RecordingProducer:
+    """A producer that keeps what it is given: (topic, [(key, value)], [headers]) per batch; with
+    ``error``, raises it instead (a broker that does not acknowledge)."""
+
+    ready = True
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.sent: list[tuple[str, list, list]] = []
+        self.error = error
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_batch(self, topic, records, timeout_s, *, headers=()) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent.append((topic, list(records), list(headers)))
+
+
+async def slow_body_status_line(port: int, path: str, token: str) -> bytes:
+    """The answer's head to a POST whose body never completes (500 bytes declared, 2 sent)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write((f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n[{").encode())
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.close()
+    return head
+
+
 @dataclass
 class RunningGateway:
     url: str

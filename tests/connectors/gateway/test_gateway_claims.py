@@ -13,26 +13,12 @@ from connectors.gateway.config import GatewayConfigError, hash_token
 from connectors.signing import signature_headers
 from schemas.catalog import default_catalog
 from schemas.wire import decode
-from tests.connectors.gateway.helpers import Clock, problem, running_gateway
+from tests.connectors.gateway.helpers import Clock, RecordingProducer, problem, running_gateway
 
 TOKEN, SECRET = "tok-insurer-44-5c0ffee", "insurer-44-signing-secret"
 INSURERS = {"guangdong-injury": {"token_sha256": hash_token(TOKEN), "signing_secret": SECRET}}
 PROVINCES = {"guangdong-injury": "44", "beijing-injury": "11"}
 CATALOG = default_catalog()
-
-
-class RecordingProducer:
-    ready = True
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list]] = []
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def send_batch(self, topic, records, timeout_s, *, headers=()) -> None:
-        self.sent.append((topic, list(records), list(headers)))
 
 
 def update(clock: Clock, status="RECEIVED", **kw) -> dict:

@@ -18,6 +18,7 @@ from tests.connectors.gateway.helpers import (
     examples,
     problem,
     running_gateway,
+    slow_body_status_line,
     wait_until,
     with_unknown_division,
 )
@@ -275,12 +276,7 @@ async def test_concurrent_request_cap_does_not_stall_other_platforms():
 async def test_slow_body_is_408():
     config = GatewayConfig(body_timeout_s=0.3, lingering_time_s=0.1)
     async with running_gateway(config=config) as gw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-        writer.write((f"POST /v1/events/sites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKENS['swiftdash']}\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n[{").encode())
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-        writer.close()
+        head = await slow_body_status_line(gw.port, "/v1/events/sites", TOKENS["swiftdash"])
     assert head.startswith(b"HTTP/1.1 408")
 
 

@@ -18,11 +18,14 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from connectors.gateway import GatewayConfig, TokenStore, create_gateway_app
+from connectors.gateway.config import hash_token, unit_tokens
 from connectors.gateway.openapi import build_openapi
 from schemas.catalog import default_catalog
 from tests.connectors.gateway.helpers import TOKENS, ServerThread, auth, dead_producer
 
 MAX_EXAMPLES = 100
+CASE_EXAMPLES = 10  # per case operation: they share the ingest route's code, checked above with 100
+UNIT, UNIT_TOKEN = "110105-hrss", "tok-unit-hrss-schemathesis"
 CONFIG = GatewayConfig(rate_events_per_s=1e6, rate_burst=10**7, max_inflight=64)
 # The document is pure (catalog + config), so it is built at collection time; the test below
 # checks that the server serves exactly this document.
@@ -41,7 +44,8 @@ def _ndjson(ctx, value):  # the documented body is a string: send it as is
 def gateway_url():
     def factory():
         return create_gateway_app(None, producer=dead_producer(), tokens=TokenStore.from_tokens(TOKENS),
-                                  config=CONFIG, registry=CollectorRegistry(), topic_lister=None)
+                                  config=CONFIG, registry=CollectorRegistry(), topic_lister=None,
+                                  unit_tokens=unit_tokens({UNIT: hash_token(UNIT_TOKEN)}))
 
     with ServerThread(factory) as server:
         yield server.url
@@ -76,11 +80,28 @@ ALLOWED_5XX = ("/kafka-unavailable", "/not-ready")
 @schema.include(tag="ingest").parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_ingest_conforms_to_openapi(case, gateway_url):
+    call_and_validate_event_post(case, gateway_url, auth())
+
+
+def call_and_validate_event_post(case, gateway_url, headers):
     excluded = EXCLUDED
     if case.media_type == "application/x-ndjson":
         excluded = [*EXCLUDED, schemathesis.checks.positive_data_acceptance]
-    case.call_and_validate(base_url=gateway_url, headers=auth(), timeout=10, excluded_checks=excluded,
+    case.call_and_validate(base_url=gateway_url, headers=headers, timeout=10, excluded_checks=excluded,
                            additional_checks=[only_the_documented_server_error])
+
+
+@schema.include(tag="cases").parametrize()
+@settings(max_examples=CASE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_platform_case_routes_conform_to_openapi(case, gateway_url):
+    call_and_validate_event_post(case, gateway_url, auth())
+
+
+@schema.include(tag="units").parametrize()
+@settings(max_examples=CASE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_unit_routes_conform_to_openapi(case, gateway_url):
+    case.path_parameters["unit_id"] = UNIT  # the token's unit: another one is the documented 403
+    call_and_validate_event_post(case, gateway_url, {"Authorization": f"Bearer {UNIT_TOKEN}"})
 
 
 @schema.include(tag="operations").parametrize()

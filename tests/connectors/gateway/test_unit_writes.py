@@ -17,28 +17,12 @@ from schemas.wire import decode
 from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC, gateway_sender
 from streams.core.context import Context
 from streams.loaders.cases import load_units
+from tests.connectors.gateway.helpers import RecordingProducer
 
 CATALOG = default_catalog()
 CTX = Context(catalog=CATALOG, division_exists=lambda code: True)
 UNITS = load_units()
 UNIT = "110105-hrss"
-
-
-class RecordingProducer:
-    ready = True
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.sent: list[tuple[str, list, list]] = []
-        self.error = error
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def send_batch(self, topic, records, timeout_s, *, headers=()) -> None:
-        if self.error is not None:
-            raise self.error
-        self.sent.append((topic, list(records), list(headers)))
 
 
 def step(action: str = "ACCEPTED", actor: str = UNIT, **kw) -> dict:

@@ -149,58 +149,32 @@ def hub_user_under_acls(kafka):
     """An access file with a hub user and the insurer of PROVINCE (unique names) applied on the
     broker as production applies deploy/access.yaml: the hub's prefix grants and its DENY WRITE on
     the insurer's claim-status topic. Yields the hub's connection; ACLs and users are dropped after."""
-    from kafka.admin import (ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, KafkaAdminClient,
-                             ResourcePatternFilter, ResourceType, UserScramCredentialDeletion)
-
-    from deploy.kafka.local import KafkaConnection
-    from gigbridge.access import apply, parse_access, resolve_secrets, secret_env_var
+    from tests.support.acl_users import applied_access
 
     tag = uuid.uuid4().hex[:8]
     hub, insurer = f"claims-hub-{tag}", f"claims-ins-{tag}"
-    access = parse_access({"version": 1, "super_users": [kafka.username],
-                           "hub": {"user": hub, "app_id": f"claims-app-{tag}"},
-                           "insurers": [{"name": insurer, "province": PROVINCE, "user": insurer}]})
-    passwords = {user: f"pw-{uuid.uuid4().hex}" for user in access.user_names()}
-    admin = KafkaAdminClient(**kafka.kafka_python_config())
-    try:
-        apply(admin, access, resolve_secrets(access, env={secret_env_var(u): pw for u, pw in passwords.items()}),
-              prune_undeclared=False, protected=[kafka.username])
-        yield KafkaConnection(kafka.bootstrap, hub, passwords[hub])
-    finally:
-        admin.delete_acls([ACLFilter(f"User:{u}", None, ACLOperation.ANY, ACLPermissionType.ANY,
-                                     ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
-                           for u in access.user_names()])
-        admin.alter_user_scram_credentials([UserScramCredentialDeletion(u, "SCRAM-SHA-512")
-                                            for u in access.user_names()])
-        admin.close()
+    with applied_access(kafka, {"hub": {"user": hub, "app_id": f"claims-app-{tag}"},
+                                "insurers": [{"name": insurer, "province": PROVINCE, "user": insurer}]}) as users:
+        yield users[hub]
 
 
 def test_http_claims_pass_the_production_acls_as_the_hub_user(kafka, worker, hub_user_under_acls):
     """The gateway runs as the hub's least-privilege user (docker-compose, k8s), never as the
     super user: a signed update is answered 200 and reaches the platform's claims topic through
     hub.claim-status.gateway, while the hub user still may not write the insurer's own topic."""
-    from kafka import KafkaConsumer, KafkaProducer
-    from kafka.errors import KafkaError, TopicAuthorizationFailedError
+    from kafka import KafkaProducer
+    from kafka.errors import TopicAuthorizationFailedError
 
     from connectors.gateway import KafkaEventProducer
     from connectors.gateway.claims import InsurerDirectory
     from connectors.gateway.config import hash_token
     from streams.core.cover.claim_flow import GATEWAY_CLAIM_STATUS_TOPIC
     from tests.connectors.gateway.helpers import kafka_settings, running_gateway
+    from tests.support.acl_users import wait_until_authorized
 
     hub = hub_user_under_acls
 
-    def hub_sees_the_gateway_topic():  # the new user authenticates and its ACLs (one request) are in force
-        try:
-            consumer = KafkaConsumer(**hub.kafka_python_config(), request_timeout_ms=5000)
-        except KafkaError:
-            return None
-        try:
-            return consumer.partitions_for_topic(GATEWAY_CLAIM_STATUS_TOPIC)
-        finally:
-            consumer.close()
-
-    wait_for(hub_sees_the_gateway_topic, 60, "the hub user to see the gateway topic")
+    wait_until_authorized(hub, GATEWAY_CLAIM_STATUS_TOPIC)
     platform = f"p{uuid.uuid4().hex[:8]}"
     claim = f"GD-{uuid.uuid4().hex[:12]}"
     received = claim_update(platform, claim, "INC-6", "RECEIVED")
