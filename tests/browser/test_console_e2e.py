@@ -190,8 +190,10 @@ def test_keyboard_reaches_every_action_and_works(page, hub) -> None:
 
 @pytest.mark.parametrize("width", [DESKTOP_WIDTH, PHONE_WIDTH])
 def test_every_page_fits_the_width_without_horizontal_scrolling(page, hub, width: int) -> None:
-    sign_in(page, hub)
     set_viewport_width(page, width)
+    page.get(f"{hub.url}/signin")
+    assert horizontal_overflow_px(page) == 0, f"the sign-in page scrolls sideways at {width} px"
+    sign_in(page, hub)
     for path in (*PAGES, f"/cases/{hub.cases['jianwai']}", f"/incidents/{PLATFORM}/{hub.incidents['jianwai']}"):
         page.get(f"{hub.url}{path}")
         assert horizontal_overflow_px(page) == 0, f"{path} scrolls sideways at {width} px"
