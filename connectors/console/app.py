@@ -118,6 +118,11 @@ async def guard(request: web.Request, handler):
                 raise see_other(f"{PREFIX}/signin")
         return await handler(request)
     except web.HTTPNotFound:
+        if not path.startswith(f"{PREFIX}/"):
+            # Outside the console (a browser's /favicon.ico) the request carries no session cookie:
+            # rendering would start a new session and its Set-Cookie (Path=/console) would replace
+            # the signed-in one, so the next form fails its CSRF check.
+            return web.Response(status=404, text="404: Not Found")
         return await render(request, "message.html", {"title_key": "notfound.title",
                                                       "message_key": "notfound.text"}, status=404)
 

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ensure-tools.sh"
-TOOLS = ("java", "javac", "mvn", "promtool", "prometheus", "kcat", "curl", "gofmt")
+TOOLS = ("java", "javac", "mvn", "promtool", "prometheus", "kcat", "curl", "gofmt", "chromium", "chromedriver")
+# The zh screenshots' font is no command: the script asks dpkg-query for its package.
+FONT = "dpkg-query"
+FONT_INSTALLED = "printf 'install ok installed'"
 BASH = shutil.which("bash")
 
 
@@ -22,7 +25,7 @@ def fake_bin(tmp_path: Path, uid: int, present: tuple[str, ...]) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     commands = {"id": f"echo {uid}", "apt-get": f'echo "$@" >> {tmp_path / "apt.log"}',
-                **{tool: "exit 0" for tool in present}}
+                **{tool: FONT_INSTALLED if tool == FONT else "exit 0" for tool in present}}
     for name, body in commands.items():
         path = bin_dir / name
         path.write_text(f"#!{BASH}\n{body}\n")
@@ -37,16 +40,23 @@ def run(tmp_path: Path, uid: int, present: tuple[str, ...]) -> subprocess.Comple
 
 
 def test_nothing_to_do_when_every_tool_is_there(tmp_path: Path) -> None:
-    result = run(tmp_path, uid=1000, present=TOOLS)
+    result = run(tmp_path, uid=1000, present=(*TOOLS, FONT))
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     assert not (tmp_path / "apt.log").exists()
 
 
 def test_without_root_names_exactly_the_missing_packages_and_exits_2(tmp_path: Path) -> None:
-    result = run(tmp_path, uid=1000, present=("java", "javac", "mvn", "curl", "gofmt"))
+    result = run(tmp_path, uid=1000, present=("java", "javac", "mvn", "curl", "gofmt", "chromium", "chromedriver", FONT))
     assert result.returncode == 2
     assert "promtool prometheus kcat" in result.stderr
     assert "sudo apt-get install -y --no-install-recommends prometheus kcat\n" in result.stderr
+    assert not (tmp_path / "apt.log").exists()
+
+
+def test_without_the_chinese_font_names_its_package(tmp_path: Path) -> None:
+    result = run(tmp_path, uid=1000, present=TOOLS)
+    assert result.returncode == 2
+    assert "sudo apt-get install -y --no-install-recommends fonts-wqy-microhei\n" in result.stderr
     assert not (tmp_path / "apt.log").exists()
 
 
@@ -55,7 +65,7 @@ def test_as_root_installs_each_missing_package_once(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     calls = (tmp_path / "apt.log").read_text().splitlines()
     assert calls == ["update -qq", "install -y -qq --no-install-recommends openjdk-17-jdk-headless maven "
-                                   "prometheus kcat curl golang-go"]
+                                   "prometheus kcat curl golang-go chromium chromium-driver fonts-wqy-microhei"]
 
 
 @pytest.mark.parametrize("target", ["test", "test-reliability"])
