@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_DIR := .local/kafka
 
-.PHONY: help install tools kafka-up kafka-down run test test-unit test-reliability clean
+.PHONY: help install tools kafka-up kafka-down run test test-unit test-reliability screenshots clean
 
 help:
 	@echo "make run         start a local Kafka broker, the hub worker and simulated platforms"
 	@echo "make test        install everything and run the whole test suite (real Kafka broker)"
+	@echo "make screenshots the console's browser tests, refreshing docs/console/*.png"
 	@echo "make kafka-up    start (or reuse) the local broker; writes .local/kafka.env"
 	@echo "make kafka-down  stop the local broker (data is kept)"
 
@@ -51,6 +52,10 @@ test-reliability: tools $(STAMP)
 	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} GIGBRIDGE_FUZZ_CASES=$${GIGBRIDGE_FUZZ_CASES:-100000} \
 	GIGBRIDGE_GATEWAY_FUZZ_CASES=$${GIGBRIDGE_GATEWAY_FUZZ_CASES:-100000} \
 	GIGBRIDGE_RELIABILITY_OUTAGE_S=$${GIGBRIDGE_RELIABILITY_OUTAGE_S:-60} $(BIN)/pytest tests/reliability -o timeout=1800
+
+# The console's browser tests, writing the office guide's screenshots (docs/console/) to commit.
+screenshots: tools $(STAMP)
+	GIGBRIDGE_SCREENSHOT_DIR=$(CURDIR)/docs/console $(BIN)/pytest tests/browser
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m "not kafka"

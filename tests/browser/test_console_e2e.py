@@ -5,7 +5,7 @@ platform receives the acknowledgement; handles a case to resolution, and the pla
 the case updates; is refused another township's case by URL; reaches every action by keyboard;
 reads every page at 1280 px and 375 px without horizontal scrolling; and, while the broker is
 down, is told its action was not saved and loses nothing. The run writes the office guide's
-screenshots to docs/console/ (zh, one en).
+screenshots (zh, one en) to .local/screenshots/, or docs/console/ with `make screenshots`.
 
 The tests run in file order and share one hub (see tests/support/console_hub.py); each signs in
 afresh.
