@@ -19,6 +19,7 @@ import yaml
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
+from connectors.console.settings import ConsoleSettings
 from deploy.kafka import jvm
 from deploy.kafka.local import KafkaConnection
 from gigbridge.settings import REPO_ROOT, Settings
@@ -51,12 +52,13 @@ def _gigbridge_vars(node) -> set[str]:
 
 def test_compose_has_the_stack():
     services = _compose()["services"]
-    assert {"kafka-format", "kafka", "access-apply", "hub", "gateway", "registry", "prometheus", "grafana"} <= set(services)
+    assert {"kafka-format", "kafka", "access-apply", "hub", "gateway", "console", "registry", "prometheus",
+            "grafana"} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.1")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    commands = {name: services[name]["command"] for name in ("hub", "gateway", "registry")}
+    commands = {name: services[name]["command"] for name in ("hub", "gateway", "registry", "console")}
     assert commands == {"hub": ["gigbridge", "worker"], "gateway": ["gigbridge", "ingest"],
-                        "registry": ["gigbridge", "registry"]}
+                        "registry": ["gigbridge", "registry"], "console": ["python", "-m", "connectors.console"]}
     assert "gigbridge access apply" in services["access-apply"]["command"][-1]
 
 
@@ -64,6 +66,7 @@ def test_every_gigbridge_variable_is_a_setting():
     from gigbridge.access import DEFAULT_ACCESS_FILE, load_access, secret_env_var
 
     known = {f"GIGBRIDGE_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"GIGBRIDGE_CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
     # access-apply's passwords: GIGBRIDGE_ACCESS_SECRET_<USER> of users deploy/access.yaml declares
     known |= {secret_env_var(user) for user in load_access(DEFAULT_ACCESS_FILE).user_names()}
     used = _gigbridge_vars(_compose())
@@ -77,6 +80,10 @@ def test_compose_files_it_mounts_exist():
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (REPO_ROOT / source).exists(), volume
+        for env_file in service.get("env_file", []):
+            if isinstance(env_file, str) or env_file.get("required", True):
+                path = env_file if isinstance(env_file, str) else env_file["path"]
+                assert (REPO_ROOT / path).is_file(), env_file
 
 
 # --- the broker as the apache/kafka image would run it -----------------------------------------
@@ -97,7 +104,7 @@ def test_compose_starts_in_order_with_healthchecks():
                 "service_healthy", "service_completed_successfully"), f"{name} -> {dependency}: {spec}"
             if spec["condition"] == "service_healthy" and dependency != "hub":  # hub: the image's HEALTHCHECK
                 assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
-    for name in ("kafka", "gateway", "registry", "prometheus", "grafana"):
+    for name in ("kafka", "gateway", "console", "registry", "prometheus", "grafana"):
         assert "healthcheck" in services[name], name
     assert services["kafka"]["depends_on"] == {"kafka-format": {"condition": "service_completed_successfully"}}
     assert "command" not in services["kafka"], "the broker must run the image's own start (it renders KAFKA_*)"

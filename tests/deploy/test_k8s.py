@@ -23,6 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from connectors.console.settings import ConsoleSettings
 from deploy.k8s import generate
 from gigbridge.access import desired_acls, load_access
 from gigbridge.access_strimzi import acls_of_users, export_yaml, kafka_users
@@ -36,7 +37,7 @@ CRD_DIRS = (REPO_ROOT / "tests" / "deploy" / "strimzi-crds", REPO_ROOT / "tests"
 #: Made outside the manifests: by Strimzi (the hub's SCRAM password, the cluster CA) or, in
 #: production, by the operator from the secret store (docs/operations.md).
 EXTERNAL_SECRETS = {"gigbridge-hub", "gigbridge-cluster-ca-cert"}
-PRODUCTION_SECRETS = {"gigbridge-hub-secrets", "gigbridge-gateway-tokens"}
+PRODUCTION_SECRETS = {"gigbridge-hub-secrets", "gigbridge-gateway-tokens", "gigbridge-unit-tokens", "gigbridge-console"}
 
 
 # `make test` installs both tools first (target k8s-tools); run alone, the first test installs them.
@@ -108,7 +109,7 @@ def test_every_rendered_object_is_valid(overlay):
     kinds = {d["kind"] for d in docs}
     assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "StatefulSet", "Deployment", "Service",
             "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject", "TriggerAuthentication",
-            "NetworkPolicy", "PodMonitor", "PrometheusRule", "ConfigMap", "ServiceAccount"} <= kinds
+            "NetworkPolicy", "PodMonitor", "PrometheusRule", "ConfigMap", "ServiceAccount", "Ingress"} <= kinds
     problems = []
     for doc in docs:
         where = f"{doc['kind']}/{doc['metadata']['name']}"
@@ -250,6 +251,7 @@ def _gigbridge_vars(node) -> set[str]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_manifests_use_only_settings_the_hub_knows(overlay):
     known = {f"GIGBRIDGE_{name.upper()}" for name in Settings.model_fields}
+    known |= {f"GIGBRIDGE_CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
     used = _gigbridge_vars(list(rendered(overlay)))
     assert "GIGBRIDGE_KAFKA_PASSWORD" in used and "GIGBRIDGE_KAFKA_BOOTSTRAP" in used
     unknown = used - known
