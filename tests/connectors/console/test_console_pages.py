@@ -274,3 +274,21 @@ async def test_each_step_of_the_lead_unit_builds_its_event_and_shows_its_message
     assert (unit, stream, event["action"], event["actor_kind"], event["actor_id"]) == (
         HRSS, "case-events", action, "UNIT", HRSS)
     assert (event["event_id"], event["target_unit"] or "", event["note"]) == (form["event_id"], target, "n")
+
+
+async def test_the_trend_labels_each_period_with_its_day_and_time():
+    """Hourly headcount periods of one day need distinct column headings (a date alone repeats)."""
+    from connectors.console.data import HeadcountRow, MemoryConsoleData
+    from connectors.console.i18n import local_time
+    from tests.connectors.console.fixtures import HOUR_MS, JIANWAI, site
+
+    starts = (NOW_MS - 3 * HOUR_MS, NOW_MS - 2 * HOUR_MS, NOW_MS - HOUR_MS)
+    data = MemoryConsoleData(site_rows=[site("s-jianwai-1", JIANWAI, ("REST_AREA",))],
+                             headcount_rows=[HeadcountRow("swiftmeal", "s-jianwai-1", JIANWAI, s, s + HOUR_MS, 20, 10)
+                                             for s in starts])
+    async with client_for(console_app(data)) as client:
+        await sign_in(client, TOWNSHIP)
+        html = (await page(client, "/console/"))[1]
+    trend = html[html.index('<table class="trend">'):].split("</table>")[0]
+    headings = re.findall(r'<th scope="col">([^<]+)</th>', trend)
+    assert headings == [local_time(s)[5:16] for s in starts] and len(set(headings)) == 3
