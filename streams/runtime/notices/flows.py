@@ -63,6 +63,7 @@ MEASURES = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.measures")
 CHANGES = re.compile(r"platform\.([a-z][a-z0-9-]{1,31})\.algorithm-changes")
 PATTERN = r"^(hub\.validated\.(sites|incidents|headcounts)|gov\.notices\.\d{2}|platform\.[a-z][a-z0-9-]{1,31}\.(measures|algorithm-changes))$"
 TABLES = ("open_sites", "notice_areas", "tracks")
+LIVE_NOTICES = "live_notices"
 INJURY_TABLES = ("notice_windows", "active_workers", "linked_incidents")
 
 Write = Callable[[list[Delivery]], Awaitable[object]]
@@ -94,8 +95,7 @@ class NoticeStep:
     def one(self, r: Record, now: int) -> list[Delivery]:
         source = Source(r.topic, r.partition, r.offset)
         if r.topic == SITES:
-            self.steps.on_site(r.value or b"")
-            return []
+            return self.steps.on_site(r.value or b"", now)
         if r.topic == HEADCOUNTS:
             self.incidents.on_headcount(r.value or b"")
             return []
@@ -141,11 +141,12 @@ class NoticeFlows:
 def register_notice_flows(app: faust.App, settings: Settings, ctx: Context, write: Write,
                           clock: Callable[[], int]) -> NoticeFlows:
     """Declare the loop (started as an app task) and the timer on ``app``; nothing runs until it starts."""
-    tables = LoggedTables(state_topic(settings.app_id), *TABLES, *INJURY_TABLES)
+    tables = LoggedTables(state_topic(settings.app_id), *TABLES, LIVE_NOTICES, *INJURY_TABLES)
     steps = NoticeSteps(
         ctx.catalog, ctx.division_exists, *(tables[name] for name in TABLES), rules=ctx.rules,
         tracking_rules=TrackingRules(overdue_after_ms=int(settings.notice_overdue_after_s * 1000)),
-        change_rules=ChangeRules(notice_period_ms=int(settings.algorithm_notice_period_days * 86_400_000)))
+        change_rules=ChangeRules(notice_period_ms=int(settings.algorithm_notice_period_days * 86_400_000)),
+        live_notices=tables[LIVE_NOTICES])
     incidents = IncidentSteps(ctx.catalog, tables["notice_areas"], tables["tracks"],
                               *(tables[name] for name in INJURY_TABLES))
     step = NoticeStep(steps, incidents, tables, write, clock, frozenset(settings.platform_notice_webhooks))

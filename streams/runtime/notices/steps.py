@@ -9,7 +9,14 @@ Tables (string keys, JSON values):
   ``hub.validated.sites``); the concerned platforms of a notice are read from it;
 * ``notice_areas``: ``notice_id`` -> ``{province: [division codes]}`` (the current area);
 * ``tracks``: ``"<notice_id>|<platform>"`` -> a :class:`~streams.core.notices.tracking.Tracking`
-  as a dict, plus ``overdue_sent`` once its OVERDUE status was published.
+  as a dict, plus ``overdue_sent`` once its OVERDUE status was published;
+* ``live_notices``: ``"<notice_id>|<province>"`` -> what tracking needs of the latest record
+  (level, area, expiry) until it is cancelled.
+
+Why ``live_notices``: the sites and the warnings come on different topics, read in no fixed
+order (a site still being validated, or its topic joining the subscription at a later
+rebalance, is read after a warning published later). A platform whose open site is read
+after a live warning covering it is tracked then; so the tracks do not depend on read order.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from streams.core.notices.tracking import (
     TrackingRules,
     answer_state,
     check_measure,
+    concerned_platforms,
     record_answer,
     status_record,
     track_notice,
@@ -67,6 +75,7 @@ class NoticeSteps:
     rules: Rules = DEFAULT_RULES
     tracking_rules: TrackingRules = DEFAULT_TRACKING_RULES
     change_rules: ChangeRules = DEFAULT_CHANGE_RULES
+    live_notices: Table = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._status = self.catalog.contract("notice_status").latest
@@ -75,14 +84,28 @@ class NoticeSteps:
 
     # -- inputs -------------------------------------------------------------------------------
 
-    def on_site(self, value: bytes) -> None:
-        """A validated SiteEvent: remember where each platform has open sites."""
+    def on_site(self, value: bytes, now_ms: int) -> list[Delivery]:
+        """A validated SiteEvent: remember where each platform has open sites; a platform not yet
+        tracked for a live notice (not cancelled, not expired when the site opened) whose area
+        holds the site is tracked now (a NoticeStatus each), whichever of the two was read first."""
         site = decode(self.catalog, value, expect_contract="site_event").record
-        key = f"{site['platform_id']}|{site['site_id']}"
+        platform, code = site["platform_id"], site["division_code"]
+        key = f"{platform}|{site['site_id']}"
         if site["action"] == "CLOSED":
             self.open_sites.pop(key, None)
-        else:
-            self.open_sites[key] = site["division_code"]
+            return []
+        self.open_sites[key] = code
+        out = []
+        for notice_key, live in list(self.live_notices.items()):
+            notice_id, province = notice_key.split("|", 1)
+            if ((live["expires"] is not None and live["expires"] <= site["occurred_at"])
+                    or _track_key(notice_id, platform) in self.tracks
+                    or not concerned_platforms(live["division_codes"], [(platform, code)])):
+                continue
+            record = {**live, "notice_id": notice_id, "province": province, "msg_type": "ALERT"}
+            [track] = track_notice({}, record, [(platform, code)], now_ms, self.tracking_rules).values()
+            out.append(self._store(track, now_ms))
+        return out
 
     def on_notice(self, value: bytes, now_ms: int) -> list[Delivery]:
         """A WeatherNotice: its area is remembered and each concerned platform tracked (a
@@ -91,6 +114,12 @@ class NoticeSteps:
         area = dict(self.notice_areas.get(notice["notice_id"]) or {})
         area[notice["province"]] = list(notice["division_codes"])
         self.notice_areas[notice["notice_id"]] = area
+        live_key = f"{notice['notice_id']}|{notice['province']}"
+        if notice["msg_type"] == "CANCEL":
+            self.live_notices.pop(live_key, None)
+        else:
+            self.live_notices[live_key] = {"level": notice["level"], "division_codes": list(notice["division_codes"]),
+                                           "expires": notice["expires"]}
         sites = [(key.split("|", 1)[0], code) for key, code in self.open_sites.items()]
         mine = {k: _load(v) for k, v in self.tracks.items() if k.split("|", 1)[0] == notice["notice_id"]}
         mine = {(t.notice_id, t.platform_id): t for t in mine.values()}

@@ -30,17 +30,25 @@ def records(deliveries, contract):
 
 
 def setup():
-    tables = LoggedTables("hub-notices-state-changelog", "open_sites", "notice_areas", "tracks")
+    tables = LoggedTables("hub-notices-state-changelog", *TABLES)
     steps = NoticeSteps(CATALOG, default_table().exists, tables["open_sites"], tables["notice_areas"],
-                        tables["tracks"], tracking_rules=TrackingRules(overdue_after_ms=2 * HOUR_MS))
+                        tables["tracks"], tracking_rules=TrackingRules(overdue_after_ms=2 * HOUR_MS),
+                        live_notices=tables["live_notices"])
     for platform, county, action in [("alpha", "440305000000", "OPENED"), ("beta", "440304000000", "OPENED"),
                                      ("gamma", "110105000000", "OPENED"), ("delta", "440305000000", "OPENED"),
                                      ("delta", "440305000000", "CLOSED")]:
-        steps.on_site(wire("site_event", {
-            "event_id": str(uuid.uuid4()), "platform_id": platform, "occurred_at": NOW, "site_id": f"s-{platform}",
-            "action": action, "site_type": "DELIVERY_STATION", "division_code": county, "location": None,
-            "facilities": [], "capacity_workers": 10}))
+        steps.on_site(site(platform, county, action), NOW)
     return tables, steps
+
+
+TABLES = ("open_sites", "notice_areas", "tracks", "live_notices")
+
+
+def site(platform: str, county: str, action: str = "OPENED", at: int = NOW) -> bytes:
+    return wire("site_event", {
+        "event_id": str(uuid.uuid4()), "platform_id": platform, "occurred_at": at, "site_id": f"s-{platform}",
+        "action": action, "site_type": "DELIVERY_STATION", "division_code": county, "location": None,
+        "facilities": [], "capacity_workers": 10})
 
 
 NOTICE = {"notice_id": "n-1", "cap_identifier": "n-1", "cap_sender": "cma", "revision": 0, "msg_type": "ALERT",
@@ -61,6 +69,25 @@ def test_notice_tracks_platforms_with_open_sites_in_its_area_only():
     statuses = records(steps.on_notice(wire("weather_notice", NOTICE), NOW), "notice_status")
     assert [(s["platform_id"], s["state"]) for s in statuses] == [("alpha", "AWAITING"), ("beta", "AWAITING")]
     assert steps.on_notice(wire("weather_notice", NOTICE), NOW) == []  # the same record again: no change
+
+
+def test_a_site_read_after_a_live_notice_tracks_its_platform_then():
+    """Sites and warnings come on different topics, read in no fixed order (issue #17: the demo's
+    sites were validated after its warning was read, and no platform was ever tracked)."""
+    _, steps = setup()
+    steps.on_notice(wire("weather_notice", NOTICE), NOW)
+    [status] = records(steps.on_site(site("late", "440305000000"), NOW + HOUR_MS), "notice_status")
+    assert (status["platform_id"], status["state"], status["level"], status["notified_at"]) == (
+        "late", "AWAITING", "ORANGE", NOW + HOUR_MS)
+    assert steps.on_site(site("late", "440305000000"), NOW + HOUR_MS) == []  # tracked once
+    assert steps.on_site(site("elsewhere", "110105000000"), NOW + HOUR_MS) == []  # outside the area
+    [answered] = records(steps.on_measure(measure("late"), SOURCE, "late", NOW + 2 * HOUR_MS), "notice_status")
+    assert answered["state"] == "ANSWERED"
+    assert steps.on_site(site("expired", "440305000000", at=NOW + 10 * HOUR_MS), NOW + 10 * HOUR_MS) == []
+    [opened_before_expiry] = steps.on_site(site("replayed", "440305000000"), NOW + 11 * HOUR_MS)  # read late
+    assert records([opened_before_expiry], "notice_status")[0]["platform_id"] == "replayed"
+    steps.on_notice(wire("weather_notice", dict(NOTICE, msg_type="CANCEL", expires=NOW + 2 * HOUR_MS)), NOW + 2 * HOUR_MS)
+    assert steps.on_site(site("after-cancel", "440305000000", at=NOW + 3 * HOUR_MS), NOW + 3 * HOUR_MS) == []
 
 
 def test_measure_answers_its_track_and_a_stray_one_is_refused():
@@ -108,8 +135,8 @@ def test_state_log_restores_the_same_tables():
     log = tables.changes()
     assert tables.changes() == []  # each change is logged once
     assert json.loads(next(d.value for d in log if d.key == b"open_sites|delta|s-delta")) is None
-    restored = LoggedTables(tables.topic, "open_sites", "notice_areas", "tracks")
+    restored = LoggedTables(tables.topic, *TABLES)
     restored.restore([SimpleNamespace(key=d.key, value=d.value) for d in log])
-    for name in ("open_sites", "notice_areas", "tracks"):
+    for name in TABLES:
         assert restored[name].data == tables[name].data
     assert restored.changes() == []

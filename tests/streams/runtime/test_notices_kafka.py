@@ -3,7 +3,8 @@ reaches the platforms with open sites in its area as NoticeStatus tracks; a plat
 answers its track; a platform that never answers an ORANGE warning becomes overdue (status and
 metric) and the answering platform's notice webhook receives it; algorithm-rule changes are routed
 or refused with the reason code; incidents inside a
-warning's area and window are counted per 10,000 active workers before/after the first measure."""
+warning's area and window are counted per 10,000 active workers before/after the first measure; a
+platform whose site is read after a warning (onboarded meanwhile: a rebalance) is tracked then."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import json
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from gigbridge.devtools.sim_endpoint import SimEndpoint
+from gigbridge.simulator.notice_demo import heat_warning_cap
 from gigbridge.divisions import default_table
 from gigbridge.topics_admin import TopicAdmin
 from schemas.catalog import default_catalog
@@ -234,6 +237,47 @@ def test_incidents_in_a_warning_counted_per_10000_workers_before_and_after_the_m
     assert before["injuries_per_10000"] == round(before["injuries"] * 10_000 / before["exposed_workers"], 2)
 
 
+EARLY, LATE, LATE_AREA = f"ear{RUN}", f"lat{RUN}", "445302000000"  # a county no other test uses
+
+
+def open_site(kafka, platform: str) -> None:
+    onboard(kafka, platform)
+    admin = TopicAdmin(hub_settings(kafka))
+    try:  # a new platform's measures topic: the notice group rebalances (pattern subscription)
+        admin.ensure([f"platform.{platform}.{t}" for t in ("measures", "algorithm-changes")])
+    finally:
+        admin.close()
+    send(kafka, ingest_topic(platform, "sites"), "site_event", example(
+        "site_event", "opened_delivery_station", platform_id=platform, occurred_at=int(time.time() * 1000),
+        site_id=f"site-{platform}", division_code=LATE_AREA))
+
+
+def test_a_platform_whose_site_is_read_after_the_warning_is_tracked_and_answers(kafka, worker):
+    """Issue #17: sites and warnings are read in no fixed order (the demo's sites were validated
+    after its warning was read: no platform was ever tracked). A platform onboarded right after a
+    warning (its new topics rebalance the notice group) whose site is read after the warning is
+    tracked then, and the tracks made before the rebalance are kept: both measures answer."""
+    sites_before = worker.metric("gigbridge_notice_open_sites")
+    open_site(kafka, EARLY)
+    cap = heat_warning_cap(f"44530241600000-{RUN}-HEAT", datetime.now(timezone.utc), 6, (LATE_AREA[:6],))
+    wait_for(lambda: worker.metric("gigbridge_notice_open_sites") > sites_before, 60, "the early site known")
+    result = asyncio.run(kafka_intake(hub_settings(kafka), default_table().exists).submit(cap))
+    assert result.problem is None and result.records
+    notice_id = result.records[0]["notice_id"]
+
+    def tracked(platform: str, state: str = "AWAITING"):
+        return [s for s in statuses(kafka, notice_id) if s["platform_id"] == platform and s["state"] == state]
+
+    wait_for(lambda: tracked(EARLY), 60, "the early platform tracked")  # the warning was read
+    open_site(kafka, LATE)
+    wait_for(lambda: tracked(LATE), 60, "the platform whose site came later tracked")
+    for platform in (EARLY, LATE):
+        send(kafka, f"platform.{platform}.measures", "protection_measure", example(
+            "protection_measure", "suspend_dispatch_nanshan", platform_id=platform, notice_id=notice_id,
+            occurred_at=int(time.time() * 1000), division_codes=[LATE_AREA]))
+    wait_for(lambda: tracked(EARLY, "ANSWERED") and tracked(LATE, "ANSWERED"), 60, "both measures answered")
+
+
 def test_state_survives_a_restart(kafka, worker):
     """Open sites, notice areas and tracks are restored from the state topic: the silent
     platform's late measure still answers its track, and its OVERDUE status is not repeated."""
@@ -304,3 +348,5 @@ def test_a_second_worker_stands_by_then_takes_over(kafka, worker, webhook, tmp_p
         assert [s["state"] for s in statuses(kafka, second_notice)].count("OVERDUE") == 2
     finally:
         second.stop()  # an assertion here would hide the test's own failure
+
+
