@@ -6,26 +6,24 @@ import argparse
 import asyncio
 import sys
 
-from gigbridge.logs import configure_logging
+from connectors.entry import serve_main
 from gigbridge.settings import Settings
 
 from .settings import ConsoleSettings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connectors.console", description=__doc__)
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+def run_console(settings: Settings, args: argparse.Namespace) -> int:
     from .server import serve  # after logging is set up
 
     try:
         asyncio.run(serve(settings, ConsoleSettings(), host=args.host, port=args.port))
     except KeyboardInterrupt:
-        return 0
+        pass
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve_main("python -m connectors.console", __doc__, run_console, argv)
 
 
 if __name__ == "__main__":

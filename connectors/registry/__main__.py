@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from gigbridge.logs import configure_logging
-from gigbridge.settings import Settings
+from connectors.entry import serve_main
 
 from .cli import run_registry
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connectors.registry", description=__doc__)
-    parser.add_argument("--host", default=None)
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return run_registry(settings, args)
+    return serve_main("python -m connectors.registry", __doc__, run_registry, argv)
 
 
 if __name__ == "__main__":
