@@ -10,7 +10,8 @@ Faust commits the offset). A crash in between re-applies the record: identical o
 replay that re-sends the current state. A record that cannot be handled is dead-lettered.
 
 The deadline timer reads the table (never writes it: Faust tables change only inside a stream),
-re-sends a case's state to its assigned unit when a deadline passes, and refreshes the metrics.
+re-sends a case's state to its assigned unit when a deadline passes, and hands the cases to the
+measures export (:mod:`.measures_export`: one worker exports the sum over every partition).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from streams.core.cases.deadlines import overdue
 from streams.core.cases.flow import VALIDATED_CASE_EVENTS, VALIDATED_CASES, own_step
 from streams.core.cases.intake import dead_letter, encode_output
 from streams.core.cases.lifecycle import CaseState, Output
-from streams.core.cases.measures import overdue_by_urgency, unit_measures
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.core.plan import InMessage
-from streams.runtime.cases.metrics import CASE_BREACHES, CASE_STEPS, publish_measures
+from streams.runtime.cases.measures_export import MeasureExport
+from streams.runtime.cases.metrics import CASE_BREACHES, CASE_STEPS
 from streams.runtime.writer import Writer
 
 log = get_logger("gigbridge.cases")
@@ -49,7 +50,8 @@ class CaseOwner:
     """Registers the agent, the table (``cases``) and the deadline timer on ``app``; no I/O here."""
 
     def __init__(self, app: faust.App, settings: Settings, ctx: Context, units: UnitBook, writer: Writer,
-                 clock: Callable[[], int], deadline_interval_s: float = 10.0) -> None:
+                 clock: Callable[[], int], deadline_interval_s: float = 10.0,
+                 measures: MeasureExport | None = None) -> None:
         self.ctx, self.units, self.writer, self.clock = ctx, units, writer, clock
         partitions = settings.topic_partitions
         window_ms = int(settings.dedupe_window_s * 1000)
@@ -61,6 +63,7 @@ class CaseOwner:
                                 config=topic_configs(VALIDATED_CASES, window_ms))
         app.agent(self.inputs, name="cases-owner")(self._own)
         app.timer(deadline_interval_s, on_leader=False)(self.watch_deadlines)
+        self.measures = measures or MeasureExport(app, settings)
         self._announced: set[tuple[str, str, int]] = set()  # (case, deadline, due) re-sent by this process
 
     async def _own(self, stream) -> None:
@@ -94,7 +97,7 @@ class CaseOwner:
         return [CaseState.from_record(value) for value in self.table.values() if value is not None]
 
     async def watch_deadlines(self) -> None:
-        """Find breaches by the clock (no event needed), tell the assigned unit, refresh the metrics."""
+        """Find breaches by the clock (no event needed), tell the assigned unit, publish the counts."""
         now_ms = self.clock()
         states = self.states()
         by_id = {s.case_id: s for s in states}
@@ -107,4 +110,4 @@ class CaseOwner:
             CASE_BREACHES.labels(b.deadline, b.urgency).inc()
         open_ids = {b.case_id for b in overdue(states, now_ms)}
         self._announced = {a for a in self._announced if a[0] in open_ids}
-        publish_measures(unit_measures(states), overdue_by_urgency(states, now_ms))
+        await self.measures.tick(states, now_ms)
