@@ -38,6 +38,13 @@ class CaseFlows:
         when its group forms, and does not revisit a source topic created a moment later."""
         return [VALIDATED_CASES, VALIDATED_CASE_EVENTS, VALIDATED_INCIDENT_ACKS, STATE_TOPIC]
 
+    def ensure_measures_topic(self, admin) -> None:
+        """The measures' snapshot topic (compacted, ONE partition: one exporter), created before the
+        worker starts like :meth:`static_topics` (an agent's topic missing when the group forms
+        stays unassigned)."""
+        admin.ensure([self.owner.measures.topic.get_topic_name()], partitions=1,
+                     configs={"cleanup.policy": "compact"})
+
     async def _run_intake(self) -> None:
         try:
             await self.intake.run()
