@@ -86,7 +86,12 @@ def case_kill_9(kafka, tmp_path: Path, scenario_timer) -> None:
             traffic.wait_round(kafka, PHASE_S)
         ledger = _finish(kafka, traffic, "cases kill -9")
         want = _one_worker_gauges(traffic)  # the one worker is the exporter: every partition's counts summed
-        exported = wait_for(lambda: (g := _gauges(worker)) == want and g, 60, "the measures of every case exported")
+        try:
+            exported = wait_for(lambda: (g := _gauges(worker)) == want and g, 90, "the measures of every case exported")
+        except AssertionError as exc:
+            got = _gauges(worker)
+            raise AssertionError(f"{exc}: {len(got)} cells exported, {len(want)} expected; differing: "
+                                 f"{sorted(set(got.items()) ^ set(want.items()))[:6]}") from None
         diagnosis = worker.diagnosis()
     finally:
         traffic.close()

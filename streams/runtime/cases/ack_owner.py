@@ -19,19 +19,15 @@ from typing import Callable
 
 import faust
 
-from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from gigbridge.topic_policy import topic_configs
-from schemas.wire import decode
 from streams.core.cases.ack_owner import own_ack
 from streams.core.cases.acks import VALIDATED_INCIDENT_ACKS, ack_key
-from streams.core.cases.intake import dead_letter, encode_output
 from streams.core.context import Context
 from streams.core.plan import InMessage
 from streams.runtime.cases.metrics import CASE_STEPS
+from streams.runtime.cases.owner import forwarded, own_forwarded, step_outcome
 from streams.runtime.writer import Writer
-
-log = get_logger("gigbridge.cases")
 
 
 class AckOwner:
@@ -49,28 +45,14 @@ class AckOwner:
         app.agent(self.inputs, name="incident-acks-owner")(self._own)
 
     async def _own(self, stream) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await self.handle(InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+        async for msg in forwarded(stream):
+            await self.handle(msg)
 
     async def handle(self, msg: InMessage) -> None:
         """Apply one forwarded acknowledgement; never raises for a bad record (dead letter instead)."""
         now_ms = self.clock()
-        try:
-            ack = decode(self.ctx.catalog, msg.value or b"", expect_contract="incident_ack").record
-            key = ack_key(ack["platform_id"], ack["incident_id"])
-            before = self.table.get(key)
-            after, outputs = own_ack(before, ack, now_ms)
-            refused = outputs[0].topic.endswith(".case-rejections")
-            deliveries = [encode_output(self.ctx.catalog, o, "rejected" if refused else "validated") for o in outputs]
-        except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
-            log.warning("acknowledgement dead-lettered", offset=msg.offset, error=type(exc).__name__)
-            await self.writer.write([dead_letter(self.ctx.catalog, msg, "processing_error",
-                                                 f"acknowledgement owner failed: {type(exc).__name__}", now_ms)])
-            CASE_STEPS.labels("dead_lettered", "").inc()
-            return
-        await self.writer.write(deliveries)
-        if after is not before:
-            self.table[key] = after
-        outcome = ("refused", outputs[0].value["reason"]) if refused else ("replayed" if after is before else "applied", "")
-        CASE_STEPS.labels(*outcome).inc()
+        done = await own_forwarded("acknowledgement owner", msg, ctx=self.ctx, writer=self.writer, table=self.table,
+                                   now_ms=now_ms, key_of=lambda ack: ack_key(ack["platform_id"], ack["incident_id"]),
+                                   step=lambda before, ack: own_ack(before, ack, now_ms), contract="incident_ack")
+        if done is not None:
+            CASE_STEPS.labels(*step_outcome(msg.topic, *done)).inc()

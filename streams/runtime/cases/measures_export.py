@@ -25,12 +25,14 @@ snapshot stands until the new owner's first one (one tick).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Awaitable, Callable, Iterable
 
 import faust
 from aiokafka.partitioner import murmur2
 from faust.types import TP
 
+from gigbridge.logs import get_logger
 from gigbridge.settings import Settings
 from streams.core.cases.flow import VALIDATED_CASES
 from streams.core.cases.lifecycle import CaseState
@@ -38,6 +40,8 @@ from streams.core.cases.measures import MeasureCounts, combine, measure_counts, 
 from streams.runtime.cases.metrics import publish_measures
 
 Send = Callable[[int, dict], Awaitable[None]]
+SEND_TIMEOUT_S = 30.0
+log = get_logger("gigbridge.cases")
 
 
 def case_partition(case_id: str, partitions: int) -> int:
@@ -64,7 +68,9 @@ class MeasureExport:
 
     async def _send_to_topic(self, partition: int, snapshot: dict) -> None:
         sent = await self.topic.send(key=str(partition).encode(), value=snapshot)
-        await sent  # acknowledged by the broker
+        # acknowledged by the broker; bounded, so a send stuck in a rebalance cannot stop the timer
+        # (the next tick sends the partition's counts again: the topic keeps the last per key)
+        await asyncio.wait_for(asyncio.shield(sent), SEND_TIMEOUT_S)
 
     async def _collect(self, stream) -> None:
         async for snapshot in stream:
@@ -81,8 +87,12 @@ class MeasureExport:
             part = parts.get(case_partition(state.case_id, self.partitions))
             if part is not None:
                 part.append(state)
-        for partition, part in sorted(parts.items()):
-            await self._send(partition, {"partition": partition, "counts": measure_counts(part, now_ms).as_record()})
+        try:
+            for partition, part in sorted(parts.items()):
+                await self._send(partition, {"partition": partition,
+                                             "counts": measure_counts(part, now_ms).as_record()})
+        except Exception as exc:  # noqa: BLE001 - the deadline timer must go on; the next tick re-sends
+            log.warning("case measures not published", error=type(exc).__name__)
         if not self._exporting():
             self._latest.clear()
             publish_measures([], {})

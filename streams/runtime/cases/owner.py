@@ -16,7 +16,7 @@ measures export (:mod:`.measures_export`: one worker exports the sum over every 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import faust
 
@@ -38,12 +38,56 @@ from streams.runtime.writer import Writer
 log = get_logger("gigbridge.cases")
 
 
-def _outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple[Output, ...]) -> tuple[str, str]:
+def step_outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple[Output, ...]) -> tuple[str, str]:
     if outputs and outputs[0].topic.endswith(".case-rejections"):
         return "refused", outputs[0].value["reason"]
     if after is before:
         return "replayed", ""
     return ("opened" if topic == VALIDATED_CASES else "applied"), ""
+
+
+async def forwarded(stream) -> AsyncIterator[InMessage]:
+    """The records of an owner's Faust stream (``hub.validated.*``), as the pure steps take them."""
+    async for event in stream.events():
+        msg = event.message
+        yield InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+
+
+def encode_outputs(ctx: Context, outputs: tuple[Output, ...]) -> list:
+    return [encode_output(ctx.catalog, o, "rejected" if o.topic.endswith("-rejections") else "validated")
+            for o in outputs]
+
+
+async def dead_lettered(owner: str, writer: Writer, ctx: Context, msg: InMessage, exc: Exception, now_ms: int) -> None:
+    """A record ``owner`` could not handle goes to ``hub.dlq`` (``processing_error``) instead of stopping it."""
+    log.warning("record dead-lettered", owner=owner, topic=msg.topic, offset=msg.offset, error=type(exc).__name__)
+    await writer.write([dead_letter(ctx.catalog, msg, "processing_error", f"{owner} failed: {type(exc).__name__}",
+                                    now_ms)])
+    CASE_STEPS.labels("dead_lettered", "").inc()
+
+
+Step = Callable[[dict | None, dict], tuple[dict | None, tuple[Output, ...]]]
+
+
+async def own_forwarded(owner: str, msg: InMessage, *, ctx: Context, writer: Writer, table, now_ms: int,
+                        key_of: Callable[[dict], str], step: Step, contract: str | None = None):
+    """One forwarded record through an owner: decoded, its stored record looked up by key, the
+    pure ``step`` applied, the outputs written and acknowledged, THEN the table updated (a crash in
+    between re-applies the record). Returns (before, after, outputs), or None when the record was
+    dead-lettered; never raises for a bad record."""
+    try:
+        record = decode(ctx.catalog, msg.value or b"", expect_contract=contract).record
+        key = key_of(record)
+        before = table.get(key)
+        after, outputs = step(before, record)
+        deliveries = encode_outputs(ctx, outputs)
+    except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
+        await dead_lettered(owner, writer, ctx, msg, exc, now_ms)
+        return None
+    await writer.write(deliveries)
+    if after is not before:
+        table[key] = after
+    return before, after, outputs
 
 
 class CaseOwner:
@@ -67,30 +111,17 @@ class CaseOwner:
         self._announced: set[tuple[str, str, int]] = set()  # (case, deadline, due) re-sent by this process
 
     async def _own(self, stream) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await self.handle(InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+        async for msg in forwarded(stream):
+            await self.handle(msg)
 
     async def handle(self, msg: InMessage) -> None:
         """Apply one forwarded record; never raises for a bad record (dead letter instead)."""
         now_ms = self.clock()
-        try:
-            record = decode(self.ctx.catalog, msg.value or b"").record
-            key = record["case_id"]
-            before = self.table.get(key)
-            after, outputs = own_step(msg.topic, before, record, self.units, now_ms)
-            deliveries = [encode_output(self.ctx.catalog, o, "rejected" if o.topic.endswith("-rejections")
-                                        else "validated") for o in outputs]
-        except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
-            log.warning("case record dead-lettered", topic=msg.topic, offset=msg.offset, error=type(exc).__name__)
-            await self.writer.write([dead_letter(self.ctx.catalog, msg, "processing_error",
-                                                 f"case owner failed: {type(exc).__name__}", now_ms)])
-            CASE_STEPS.labels("dead_lettered", "").inc()
-            return
-        await self.writer.write(deliveries)
-        if after is not before:
-            self.table[key] = after
-        CASE_STEPS.labels(*_outcome(msg.topic, before, after, outputs)).inc()
+        done = await own_forwarded("case owner", msg, ctx=self.ctx, writer=self.writer, table=self.table,
+                                   now_ms=now_ms, key_of=lambda record: record["case_id"],
+                                   step=lambda before, record: own_step(msg.topic, before, record, self.units, now_ms))
+        if done is not None:
+            CASE_STEPS.labels(*step_outcome(msg.topic, *done)).inc()
 
     def states(self) -> list[CaseState]:
         """The cases of the partitions this worker owns."""

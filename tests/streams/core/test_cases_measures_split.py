@@ -8,26 +8,14 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from gigbridge.simulator.cases import CaseSimulator
-from streams.core.cases.lifecycle import apply, open_case
 from streams.core.cases.measures import (
     MeasureCounts, combine, measure_counts, overdue_by_urgency, suppressed, unit_measures,
 )
-from streams.loaders.cases import load_units
+from tests.support.case_states import simulated_states
 
-UNITS = load_units()
 START = 1_780_000_000_000
 NOW = START + 10 * 86_400_000
-
-
-def final_state(sim_case):
-    state = open_case(sim_case.record, UNITS).state
-    for event in sim_case.events:
-        state = apply(state, event, UNITS).state
-    return state
-
-
-STATES = [final_state(c) for c in CaseSimulator(UNITS, seed=16, start_ms=START).cases(120)]
+STATES = simulated_states(START)
 
 
 def through_json(counts: MeasureCounts) -> MeasureCounts:

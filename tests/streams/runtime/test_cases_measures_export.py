@@ -9,27 +9,15 @@ import asyncio
 import uuid
 
 from gigbridge.settings import Settings
-from gigbridge.simulator.cases import CaseSimulator
-from streams.core.cases.lifecycle import apply, open_case
 from streams.core.cases.measures import overdue_by_urgency, unit_measures
-from streams.loaders.cases import load_units
 from streams.runtime.app import create_app
 from streams.runtime.cases.measures_export import MeasureExport, case_partition
 from streams.runtime.cases.metrics import CASE_SATISFACTION, CASES_BY_UNIT, CASES_OVERDUE, publish_measures
+from tests.support.case_states import simulated_states
 
-UNITS = load_units()
 START = 1_780_000_000_000
 NOW = START + 10 * 86_400_000
-
-
-def final_state(sim_case):
-    state = open_case(sim_case.record, UNITS).state
-    for event in sim_case.events:
-        state = apply(state, event, UNITS).state
-    return state
-
-
-STATES = [final_state(c) for c in CaseSimulator(UNITS, seed=16, start_ms=START).cases(120)]
+STATES = simulated_states(START)
 
 
 def gauges() -> dict:
@@ -62,3 +50,16 @@ def test_two_workers_export_what_one_worker_holding_every_case_would():
     assert gauges() == {}  # not the exporter: exports none
     asyncio.run(first.tick(held[first], NOW))
     assert gauges() == one_worker
+
+
+def test_a_failing_snapshot_send_does_not_stop_the_export():
+    settings = Settings(app_id=f"t-{uuid.uuid4().hex[:6]}", topic_partitions=1)
+
+    async def broken(partition, snapshot):
+        raise TimeoutError("stuck in a rebalance")
+
+    export = MeasureExport(create_app(settings), settings, owned=lambda: {0}, exporting=lambda: True, send=broken)
+    export.collect({"partition": 0, "counts": {"units": {"110105/110105-hrss": {"received": 7}}, "overdue": {}}})
+    asyncio.run(export.tick([], NOW))  # the send fails; the exporter still publishes what it has
+    assert gauges()[("gigbridge_cases_unit", (("county", "110105"), ("measure", "received"),
+                                              ("unit", "110105-hrss")))] == 7.0
