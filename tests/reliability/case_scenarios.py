@@ -8,9 +8,9 @@ kill -9, one kill per three ``GIGBRIDGE_RELIABILITY_TRIALS`` (default 1, full 3)
 step round; after the kill the measures the worker exports (through the snapshot topic) must equal
 the pure ones. The rebalance variant also checks the measures with two workers: exactly one
 worker exports them, and they equal those of one worker holding every case. It runs only in the
-full suite and is expected to fail (xfail, test_rebalance.py): after the second worker joins, one
-or two of a round's 24 steps are never applied (found by this ledger; also with the
-acknowledgement table and the measures export removed, so it is the case owner's Faust rebalance).
+full suite and is expected to fail (xfail, test_rebalance.py): after the second worker joins, the
+steps of its partitions are applied only in part or not at all (found by this ledger; also with
+the acknowledgement table and the measures export removed: docs/cases.md, "Not wired yet").
 """
 
 from __future__ import annotations
