@@ -50,7 +50,7 @@ test: tools $(STAMP) k8s-tools
 # promtool) with a ledger of every input offset, at full size (10 trials, 100,000 cases, 60 s outage).
 test-reliability: tools $(STAMP)
 	GIGBRIDGE_RELIABILITY_TRIALS=$${GIGBRIDGE_RELIABILITY_TRIALS:-10} GIGBRIDGE_FUZZ_CASES=$${GIGBRIDGE_FUZZ_CASES:-100000} \
-	GIGBRIDGE_GATEWAY_FUZZ_CASES=$${GIGBRIDGE_GATEWAY_FUZZ_CASES:-100000} \
+	GIGBRIDGE_GATEWAY_FUZZ_CASES=$${GIGBRIDGE_GATEWAY_FUZZ_CASES:-100000} GIGBRIDGE_RELIABILITY_CASES=$${GIGBRIDGE_RELIABILITY_CASES:-96} \
 	GIGBRIDGE_RELIABILITY_OUTAGE_S=$${GIGBRIDGE_RELIABILITY_OUTAGE_S:-60} $(BIN)/pytest tests/reliability -o timeout=1800
 
 # The console's browser tests, writing the office guide's screenshots (docs/console/) to commit.

@@ -90,7 +90,7 @@ FAMILIES: tuple[TopicFamily, ...] = (
                 "which platform was warned when, and how it answered, for the audit period"),
     TopicFamily("algorithm-changes", r"gov\.regulator\.algorithm-changes|public\.algorithm-register", "delete",
                 AUDIT_PERIOD_MS, "announced algorithm-rule changes, for the audit period"),
-    TopicFamily("audit", r"hub\.validated\.(sites|headcounts|incidents|orders|claim-status|cases|case-events)",
+    TopicFamily("audit", r"hub\.validated\.(sites|headcounts|incidents|orders|claim-status|cases|case-events|incident-acks)",
                 "delete", AUDIT_PERIOD_MS, "every accepted event: the audit stream"),
     TopicFamily("cover-input", r"hub\.cover\.incidents", "delete", 7 * DAY_MS,
                 "insured incidents for the cover stage, read within seconds; a week to replay, like ingest"),

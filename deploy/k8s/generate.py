@@ -69,6 +69,7 @@ def settings_of(config: dict[str, str]) -> Settings:
 
 #: Hub topics of the injury-cover and concern-case flows (contracts in schemas/catalog.yaml).
 HUB_FLOW_TOPICS = ("hub.validated.claim-status", "hub.validated.cases", "hub.validated.case-events",
+                   "hub.validated.incident-acks",
                    "hub.cases.state", "hub.cover.incidents", "hub.claim-status.gateway",
                    "hub.units.gateway")
 #: The algorithm-rule change feeds: the regulator's and the public register.

@@ -35,8 +35,8 @@ UNIT_WRITES = ("case-events", "incident-acks")
 UNIT_READS = ("case-updates", "case-rejections")
 HUB_SAMPLE_TOPICS = ("hub.validated.sites", "hub.validated.headcounts", "hub.validated.incidents", "hub.dlq",
                      "hub.validated.orders", "hub.validated.claim-status", "hub.validated.cases",
-                     "hub.validated.case-events", "hub.cases.state", "hub.cover.incidents",
-                     "hub.claim-status.gateway", "hub.units.gateway")
+                     "hub.validated.case-events", "hub.validated.incident-acks", "hub.cases.state",
+                     "hub.cover.incidents", "hub.claim-status.gateway", "hub.units.gateway")
 #: The 31 province-level divisions of the 2023 division table (gigbridge.divisions): every
 #: platform reads ``gov.notices.<province>`` of each, by literal grants -- a ``gov.notices.``
 #: prefix would also cover ``gov.notices.<province>.status``, which holds every platform's

@@ -131,6 +131,7 @@ class HubWorker:
         """Create the static topics, the cover stage's two co-partitioned ones first."""
         ensure_cover_topics(self.admin)
         self.admin.ensure(self.static_topics())
+        self.cases.ensure_measures_topic(self.admin)
 
     def static_topics(self) -> list[str]:
         """Topics that must exist before the worker starts (outputs every batch may need)."""

@@ -6,6 +6,7 @@ Knobs (environment; defaults are the reduced CI set, ``make test-reliability`` s
 * ``GIGBRIDGE_FUZZ_CASES``           hostile messages produced to the ingest topics (default 20000, full 100000)
 * ``GIGBRIDGE_GATEWAY_FUZZ_CASES``   hostile requests sent to the HTTP gateway (default 3000, full 100000)
 * ``GIGBRIDGE_RELIABILITY_OUTAGE_S`` how long the insurer endpoint is down (default 20, full 60)
+* ``GIGBRIDGE_RELIABILITY_CASES``   concern cases of the case scenarios (default 24, full 96)
 * ``GIGBRIDGE_RELIABILITY_SEED``     seed of the traffic and of the kill points (default 20240601)
 """
 

@@ -2,7 +2,9 @@
 time) loses nothing, also during order ingest (issue #20: every order offset in
 hub.validated.orders or rejected with its reason; and every WorkerDayCover and PremiumStatement
 exact, versions stepping by one: tests/support/cover_ledger.py; 2 kills in ``make test``); SIGTERM drains the batch in flight, exits 0 within the bound, and after a
-restart nothing is lost and nothing is repeated."""
+restart nothing is lost and nothing is repeated. Concern cases (issue #16, ``kind="cases"``): killed
+while the owner applies a round of steps, no case input is lost or applied twice and every case's
+state equals the pure replay of the accepted inputs (tests/support/case_ledger.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import random
 
 import pytest
 
+from tests.reliability.case_scenarios import case_kill_9
 from tests.reliability.harness import SEED, Worker, env_int, kill_9_trials, onboard_platforms, record, unique
 from tests.support.cover_ledger import wait_until_covered
 from tests.support.kafka_io import wait_for
@@ -33,8 +36,10 @@ def platforms(kafka):
 KILL_SCENARIOS = {"events": (Traffic, 3, 100, 50, 1), "orders": (OrderTraffic, 2, 200, 100, 20)}
 
 
-@pytest.mark.parametrize("kind", sorted(KILL_SCENARIOS))
+@pytest.mark.parametrize("kind", sorted([*KILL_SCENARIOS, "cases"]))
 def test_kill_9_at_random_points_loses_nothing(kafka, platforms, tmp_path, scenario_timer, kind):
+    if kind == "cases":  # rounds of case inputs, killed mid-round (tests/reliability/case_scenarios.py)
+        return case_kill_9(kafka, tmp_path, scenario_timer)
     traffic_class, default_trials, rate, busy, seed = KILL_SCENARIOS[kind]
     trials = env_int("GIGBRIDGE_RELIABILITY_TRIALS", default_trials)
     rng = random.Random(SEED + seed - 1)

@@ -3,7 +3,9 @@
 ``RECEIVED`` comes first; ``VISITED`` and ``REFERRED`` may follow, each once, in any order. A
 replayed ``event_id`` is a no-op; an illegal step is refused with a reason and changes nothing.
 Only the unit that acknowledged receipt -- or the unit it referred the incident to -- may add
-steps. The state is routed to the platform on ``platform.<id>.incident-acks``.
+steps. The intake forwards every valid acknowledgement to :data:`VALIDATED_INCIDENT_ACKS` keyed by
+:func:`ack_key`; the one owner of that key applies it (:mod:`.ack_owner`) and routes the accepted
+acknowledgements to the platform on ``platform.<id>.incident-acks``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ from dataclasses import dataclass
 from streams.core.validate import Rejection
 
 ACK_ACTIONS = ("RECEIVED", "VISITED", "REFERRED")
+#: The hub's repartition topic of acknowledgements, keyed by :func:`ack_key` (co-partitioned with
+#: the owner's table ``incident-acks``).
+VALIDATED_INCIDENT_ACKS = "hub.validated.incident-acks"
+
+
+def ack_key(platform_id: str, incident_id: str) -> str:
+    """The key of an incident's acknowledgements: incident ids are unique only within a platform."""
+    return f"{platform_id}:{incident_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ Two steps, so that every input of a case is applied by the one owner of its ``ca
    ``platform.<id>.case-events``, ``gov.units.<unit>.case-events``, ``gov.units.<unit>.incident-acks``):
    the record rules (:mod:`.records`) plus "the actor is the topic's owner". A valid case or step
    is forwarded to ``hub.validated.cases`` / ``hub.validated.case-events`` *keyed by case_id* (the
-   repartition: senders key their topics as they like); a valid acknowledgement goes to
-   ``platform.<id>.incident-acks``; anything else becomes a ``CaseRejection`` on the sender's
+   repartition: senders key their topics as they like); a valid acknowledgement to
+   ``hub.validated.incident-acks`` keyed by ``<platform>:<incident_id>`` (applied in order by
+   :mod:`.ack_owner`); anything else becomes a ``CaseRejection`` on the sender's
    ``case-rejections`` topic.
 2. :func:`own_step` -- one forwarded record against the stored case (a ``CaseState`` dict or
    None): the lifecycle (:mod:`.lifecycle`). Returns the record to store (unchanged on a refusal or
@@ -23,7 +24,7 @@ from typing import Callable, NamedTuple
 
 from streams.core.cases.lifecycle import CaseState, Output, apply, fan_out, open_case, rejection_reply
 from streams.core.cases.records import check_case_event, check_concern_case, check_incident_ack
-from streams.core.cases.acks import acks_topic
+from streams.core.cases.acks import VALIDATED_INCIDENT_ACKS, ack_key
 from streams.core.cases.units import UnitBook
 from streams.core.validate import DEFAULT_RULES, Rejection, Rules
 
@@ -96,7 +97,7 @@ def judge_input(sender: Sender, record: dict, *, now_ms: int, division_exists: C
                  or check_incident_ack(record, now_ms=now_ms, units=units, rules=rules))
     if rejection is not None:  # an acknowledgement names its incident where a step names its case
         return case_rejection(sender, record["event_id"], record["incident_id"], rejection, now_ms)
-    return Output(acks_topic(record["platform_id"]), record["incident_id"], record)
+    return Output(VALIDATED_INCIDENT_ACKS, ack_key(record["platform_id"], record["incident_id"]), record)
 
 
 def own_step(topic: str, stored: dict | None, record: dict, units: UnitBook,

@@ -19,6 +19,7 @@ from schemas.catalog import Catalog
 from schemas.wire import WireFormatError, decode, encode
 from streams.core.cases.flow import CONTRACT_OF_STREAM, VALIDATED_CASE_EVENTS, VALIDATED_CASES, judge_input, parse_input_topic
 from streams.core.cases.gateway_input import UNITS_GATEWAY_TOPIC, gateway_sender, gateway_stream
+from streams.core.cases.acks import VALIDATED_INCIDENT_ACKS
 from streams.core.cases.lifecycle import Output
 from streams.core.cases.units import UnitBook
 from streams.core.classify import DeadLettered, Source, dead_letter_headers, dead_letter_record
@@ -26,7 +27,7 @@ from streams.core.context import Context
 from streams.core.plan import Delivery, InMessage
 from streams.core.topics import DLQ_TOPIC
 
-_FORWARDED = (VALIDATED_CASES, VALIDATED_CASE_EVENTS)
+_FORWARDED = (VALIDATED_CASES, VALIDATED_CASE_EVENTS, VALIDATED_INCIDENT_ACKS)
 
 
 def encode_output(catalog: Catalog, output: Output, kind: str) -> Delivery:
@@ -69,7 +70,7 @@ def plan_message(msg: InMessage, ctx: Context, units: UnitBook, now_ms: int) -> 
     try:
         output = judge_input(sender, record, now_ms=now_ms, division_exists=ctx.division_exists, units=units,
                              rules=ctx.rules)
-        kind = "validated" if output.topic in _FORWARDED or output.topic.endswith(".incident-acks") else "rejected"
+        kind = "validated" if output.topic in _FORWARDED else "rejected"
         return encode_output(ctx.catalog, output, kind)
     except Exception as exc:  # noqa: BLE001 - one bad record must not stop the stream
         return dead_letter(ctx.catalog, msg, "processing_error", f"case intake failed: {type(exc).__name__}", now_ms)

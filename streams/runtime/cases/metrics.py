@@ -2,8 +2,8 @@
 
 Labels are bounded: streams, outcomes, reason codes, counties, unit ids (deploy/units.yaml plus
 the ``<county>-gov`` fallbacks) and urgencies; never a case id. The per unit and per county
-figures are recomputed from the case table by the deadline timer and follow the measures' small-cell
-suppression (``streams.core.cases.measures``): a suppressed cell is absent, not zero.
+figures are exported by one worker, summed over every partition's cases
+(``streams.runtime.cases.measures_export``), and follow the measures' small-cell suppression (``streams.core.cases.measures``): a suppressed cell is absent, not zero.
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ Faust commits the offset). A crash in between re-applies the record: identical o
 replay that re-sends the current state. A record that cannot be handled is dead-lettered.
 
 The deadline timer reads the table (never writes it: Faust tables change only inside a stream),
-re-sends a case's state to its assigned unit when a deadline passes, and refreshes the metrics.
+re-sends a case's state to its assigned unit when a deadline passes, and hands the cases to the
+measures export (:mod:`.measures_export`: one worker exports the sum over every partition).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 import faust
 
@@ -27,17 +28,17 @@ from streams.core.cases.deadlines import overdue
 from streams.core.cases.flow import VALIDATED_CASE_EVENTS, VALIDATED_CASES, own_step
 from streams.core.cases.intake import dead_letter, encode_output
 from streams.core.cases.lifecycle import CaseState, Output
-from streams.core.cases.measures import overdue_by_urgency, unit_measures
 from streams.core.cases.units import UnitBook
 from streams.core.context import Context
 from streams.core.plan import InMessage
-from streams.runtime.cases.metrics import CASE_BREACHES, CASE_STEPS, publish_measures
+from streams.runtime.cases.measures_export import MeasureExport
+from streams.runtime.cases.metrics import CASE_BREACHES, CASE_STEPS
 from streams.runtime.writer import Writer
 
 log = get_logger("gigbridge.cases")
 
 
-def _outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple[Output, ...]) -> tuple[str, str]:
+def step_outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple[Output, ...]) -> tuple[str, str]:
     if outputs and outputs[0].topic.endswith(".case-rejections"):
         return "refused", outputs[0].value["reason"]
     if after is before:
@@ -45,11 +46,56 @@ def _outcome(topic: str, before: dict | None, after: dict | None, outputs: tuple
     return ("opened" if topic == VALIDATED_CASES else "applied"), ""
 
 
+async def forwarded(stream) -> AsyncIterator[InMessage]:
+    """The records of an owner's Faust stream (``hub.validated.*``), as the pure steps take them."""
+    async for event in stream.events():
+        msg = event.message
+        yield InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value)
+
+
+def encode_outputs(ctx: Context, outputs: tuple[Output, ...]) -> list:
+    return [encode_output(ctx.catalog, o, "rejected" if o.topic.endswith("-rejections") else "validated")
+            for o in outputs]
+
+
+async def dead_lettered(owner: str, writer: Writer, ctx: Context, msg: InMessage, exc: Exception, now_ms: int) -> None:
+    """A record ``owner`` could not handle goes to ``hub.dlq`` (``processing_error``) instead of stopping it."""
+    log.warning("record dead-lettered", owner=owner, topic=msg.topic, offset=msg.offset, error=type(exc).__name__)
+    await writer.write([dead_letter(ctx.catalog, msg, "processing_error", f"{owner} failed: {type(exc).__name__}",
+                                    now_ms)])
+    CASE_STEPS.labels("dead_lettered", "").inc()
+
+
+Step = Callable[[dict | None, dict], tuple[dict | None, tuple[Output, ...]]]
+
+
+async def own_forwarded(owner: str, msg: InMessage, *, ctx: Context, writer: Writer, table, now_ms: int,
+                        key_of: Callable[[dict], str], step: Step, contract: str | None = None):
+    """One forwarded record through an owner: decoded, its stored record looked up by key, the
+    pure ``step`` applied, the outputs written and acknowledged, THEN the table updated (a crash in
+    between re-applies the record). Returns (before, after, outputs), or None when the record was
+    dead-lettered; never raises for a bad record."""
+    try:
+        record = decode(ctx.catalog, msg.value or b"", expect_contract=contract).record
+        key = key_of(record)
+        before = table.get(key)
+        after, outputs = step(before, record)
+        deliveries = encode_outputs(ctx, outputs)
+    except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
+        await dead_lettered(owner, writer, ctx, msg, exc, now_ms)
+        return None
+    await writer.write(deliveries)
+    if after is not before:
+        table[key] = after
+    return before, after, outputs
+
+
 class CaseOwner:
     """Registers the agent, the table (``cases``) and the deadline timer on ``app``; no I/O here."""
 
     def __init__(self, app: faust.App, settings: Settings, ctx: Context, units: UnitBook, writer: Writer,
-                 clock: Callable[[], int], deadline_interval_s: float = 10.0) -> None:
+                 clock: Callable[[], int], deadline_interval_s: float = 10.0,
+                 measures: MeasureExport | None = None) -> None:
         self.ctx, self.units, self.writer, self.clock = ctx, units, writer, clock
         partitions = settings.topic_partitions
         window_ms = int(settings.dedupe_window_s * 1000)
@@ -61,40 +107,28 @@ class CaseOwner:
                                 config=topic_configs(VALIDATED_CASES, window_ms))
         app.agent(self.inputs, name="cases-owner")(self._own)
         app.timer(deadline_interval_s, on_leader=False)(self.watch_deadlines)
+        self.measures = measures or MeasureExport(app, settings)
         self._announced: set[tuple[str, str, int]] = set()  # (case, deadline, due) re-sent by this process
 
     async def _own(self, stream) -> None:
-        async for event in stream.events():
-            msg = event.message
-            await self.handle(InMessage(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+        async for msg in forwarded(stream):
+            await self.handle(msg)
 
     async def handle(self, msg: InMessage) -> None:
         """Apply one forwarded record; never raises for a bad record (dead letter instead)."""
         now_ms = self.clock()
-        try:
-            record = decode(self.ctx.catalog, msg.value or b"").record
-            key = record["case_id"]
-            before = self.table.get(key)
-            after, outputs = own_step(msg.topic, before, record, self.units, now_ms)
-            deliveries = [encode_output(self.ctx.catalog, o, "rejected" if o.topic.endswith("-rejections")
-                                        else "validated") for o in outputs]
-        except Exception as exc:  # noqa: BLE001 - a record the owner cannot handle must not stop it
-            log.warning("case record dead-lettered", topic=msg.topic, offset=msg.offset, error=type(exc).__name__)
-            await self.writer.write([dead_letter(self.ctx.catalog, msg, "processing_error",
-                                                 f"case owner failed: {type(exc).__name__}", now_ms)])
-            CASE_STEPS.labels("dead_lettered", "").inc()
-            return
-        await self.writer.write(deliveries)
-        if after is not before:
-            self.table[key] = after
-        CASE_STEPS.labels(*_outcome(msg.topic, before, after, outputs)).inc()
+        done = await own_forwarded("case owner", msg, ctx=self.ctx, writer=self.writer, table=self.table,
+                                   now_ms=now_ms, key_of=lambda record: record["case_id"],
+                                   step=lambda before, record: own_step(msg.topic, before, record, self.units, now_ms))
+        if done is not None:
+            CASE_STEPS.labels(*step_outcome(msg.topic, *done)).inc()
 
     def states(self) -> list[CaseState]:
         """The cases of the partitions this worker owns."""
         return [CaseState.from_record(value) for value in self.table.values() if value is not None]
 
     async def watch_deadlines(self) -> None:
-        """Find breaches by the clock (no event needed), tell the assigned unit, refresh the metrics."""
+        """Find breaches by the clock (no event needed), tell the assigned unit, publish the counts."""
         now_ms = self.clock()
         states = self.states()
         by_id = {s.case_id: s for s in states}
@@ -107,4 +141,4 @@ class CaseOwner:
             CASE_BREACHES.labels(b.deadline, b.urgency).inc()
         open_ids = {b.case_id for b in overdue(states, now_ms)}
         self._announced = {a for a in self._announced if a[0] in open_ids}
-        publish_measures(unit_measures(states), overdue_by_urgency(states, now_ms))
+        await self.measures.tick(states, now_ms)

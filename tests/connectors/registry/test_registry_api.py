@@ -68,7 +68,7 @@ async def test_subjects_lists_fixed_and_existing_topics():
         assert subjects == sorted([
             "gov.office.310101000000.sites-value", "gov.regulator.algorithm-changes-value", "hub.cases.state-value",
             "hub.claim-status.gateway-value", "hub.cover.incidents-value",
-            "hub.dlq-value", "hub.validated.case-events-value", "hub.validated.cases-value",
+            "hub.dlq-value", "hub.validated.case-events-value", "hub.validated.cases-value", "hub.validated.incident-acks-value",
             "hub.validated.claim-status-value", "hub.validated.headcounts-value", "hub.validated.incidents-value",
             "hub.validated.orders-value", "hub.validated.sites-value", "platform.cityride.incidents-value",
             "platform.swiftdash.rejected-value", "platform.swiftdash.sites-value", "public.algorithm-register-value"])

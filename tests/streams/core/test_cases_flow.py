@@ -65,11 +65,11 @@ def test_a_record_rule_broken_is_refused_to_the_sender():
     assert (out.topic, out.value["reason"]) == ("platform.swiftmeal.case-rejections", "empty_summary")
 
 
-def test_an_acknowledgement_goes_to_the_platform_of_the_incident():
+def test_an_acknowledgement_is_forwarded_keyed_by_platform_and_incident():
     ack = {"event_id": str(uuid.uuid4()), "platform_id": "swiftmeal", "incident_id": "inc-1", "unit_id": "110105-hrss",
            "action": "RECEIVED", "target_unit": None, "note": None, "at": T0}
     out = judge(Sender("UNIT", "110105-hrss", "incident-acks"), ack)
-    assert (out.topic, out.key, out.value) == ("platform.swiftmeal.incident-acks", "inc-1", ack)
+    assert (out.topic, out.key, out.value) == ("hub.validated.incident-acks", "swiftmeal:inc-1", ack)
     assert judge(Sender("UNIT", "110105-amr", "incident-acks"), ack).value["reason"] == "unit_mismatch"
 
 

@@ -2,7 +2,9 @@
 accepted by the unit it was routed to, transferred to a unit in another county, accepted and
 answered and resolved there, feedback from the platform -- with the records on every topic; an
 unauthorised unit's step and a spoofed one refused to their senders; a replay changing nothing;
-and after a restart of the worker the case table is the same (restored from its changelog)."""
+an office's incident acknowledgements applied in order by their owner (an illegal one refused to
+its sender); and after a restart of the worker both tables are the same (restored from their
+changelogs)."""
 
 from __future__ import annotations
 
@@ -79,7 +81,8 @@ def hub(kafka, tmp_path_factory):
     admin = TopicAdmin(hub_settings(kafka))
     try:  # what onboarding a platform and a unit creates (`gigbridge topics ensure`)
         admin.ensure([f"platform.{PLATFORM}.cases", f"platform.{PLATFORM}.case-events",
-                      *(f"gov.units.{u}.case-events" for u in (first, OTHER_COUNTY_UNIT, STRANGER))])
+                      *(f"gov.units.{u}.{t}" for u in (first, OTHER_COUNTY_UNIT, STRANGER)
+                        for t in ("case-events", "incident-acks"))])
     finally:
         admin.close()
     env = {"GIGBRIDGE_APP_ID": f"hub-cases-{uuid.uuid4().hex[:8]}", "GIGBRIDGE_TOPIC_DISCOVERY_INTERVAL_S": "2",
@@ -94,6 +97,17 @@ def hub(kafka, tmp_path_factory):
 
     yield start
     # each test stops what it started
+
+
+def incident_ack(unit: str, action: str, incident_id: str, target: str | None = None) -> dict:
+    return {"event_id": str(uuid.uuid4()), "platform_id": PLATFORM, "incident_id": incident_id, "unit_id": unit,
+            "action": action, "target_unit": target, "note": None, "at": now_ms()}
+
+
+def acks_of(kafka, topic: str, incident_id: str) -> list[dict]:
+    """IncidentAcks (or the CaseRejections of acks, named by incident) of one incident on a topic."""
+    out = [decode(CATALOG, r.value).record for r in read_all(kafka, topic)]
+    return [r for r in out if r.get("incident_id", r.get("case_id")) == incident_id]
 
 
 def test_one_case_full_path_and_restart(kafka, hub):
@@ -181,6 +195,31 @@ def test_one_case_full_path_and_restart(kafka, hub):
         assert {line["record"]["case_id"] for line in path} == {cid}
         stamps = [line["timestamp"] for line in path]
         assert stamps == sorted(stamps)
+
+        # incident acknowledgements: the owner keeps their order; refusals go to the sender, unchanged
+        incident = f"inc-{uuid.uuid4().hex[:8]}"
+        first_acks = f"gov.units.{first}.incident-acks"
+        send(f"gov.units.{STRANGER}.incident-acks", incident_ack(STRANGER, "VISITED", incident), "incident_ack")
+        received = incident_ack(first, "RECEIVED", incident)
+        referred = incident_ack(first, "REFERRED", incident, target=OTHER_COUNTY_UNIT)
+        for ack in (received, incident_ack(first, "RECEIVED", incident), referred, received):  # a 2nd RECEIVED, a replay
+            send(first_acks, ack, "incident_ack")
+        visited = incident_ack(OTHER_COUNTY_UNIT, "VISITED", incident)
+        send(f"gov.units.{OTHER_COUNTY_UNIT}.incident-acks", visited, "incident_ack")
+        send(f"gov.units.{STRANGER}.incident-acks", incident_ack(STRANGER, "VISITED", incident), "incident_ack")
+        platform_acks = f"platform.{PLATFORM}.incident-acks"
+        wait_for(lambda: visited["event_id"] in {a["event_id"] for a in acks_of(kafka, platform_acks, incident)}, 90,
+                 "the referred unit's visit reaches the platform")
+        seen = [a["event_id"] for a in acks_of(kafka, platform_acks, incident)]
+        # the replay of RECEIVED re-sent the accepted ones (RECEIVED, REFERRED) in order
+        expected = [received["event_id"], referred["event_id"], received["event_id"], referred["event_id"],
+                    visited["event_id"]]
+        assert seen == expected
+        stranger_refusals = wait_for(lambda: len(r := acks_of(kafka, f"gov.units.{STRANGER}.case-rejections",
+                                                               incident)) >= 2 and r, 60, "the stranger's acks refused")
+        assert [r["reason"] for r in stranger_refusals] == ["not_received", "actor_not_permitted"]
+        assert [r["reason"] for r in acks_of(kafka, f"gov.units.{first}.case-rejections", incident)] == [
+            "illegal_transition"]
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
@@ -194,6 +233,12 @@ def test_one_case_full_path_and_restart(kafka, hub):
                            "second feedback refused after the restart")
         assert [r["reason"] for r in refused] == ["feedback_already_given"]
         assert max(s["version"] for s in records(kafka, "hub.cases.state", cid)) == 7
+        # the acknowledgements came back too: a second VISITED is refused as a repeat, not as "not received"
+        send(f"gov.units.{OTHER_COUNTY_UNIT}.incident-acks", incident_ack(OTHER_COUNTY_UNIT, "VISITED", incident),
+             "incident_ack")
+        again_refused = wait_for(lambda: acks_of(kafka, f"gov.units.{OTHER_COUNTY_UNIT}.case-rejections", incident),
+                                 90, "second visit refused after the restart")
+        assert [r["reason"] for r in again_refused] == ["illegal_transition"]
     finally:
         p.close()
         assert again.stop() == 0, again.log_tail()

@@ -16,6 +16,7 @@ from streams.core.context import Context
 from streams.core.plan import InMessage
 from streams.loaders.cases import load_units
 from streams.runtime.app import create_app
+from streams.runtime.cases.measures_export import MeasureExport
 from streams.runtime.cases.owner import CaseOwner
 
 CATALOG = default_catalog()
@@ -32,10 +33,21 @@ class FakeWriter:
         return []
 
 
+def one_worker_export(app, settings) -> MeasureExport:
+    """The export of a worker that owns every partition and is the exporter (snapshots loop back)."""
+    async def loop_back(partition, snapshot):
+        export.collect(snapshot)
+    export = MeasureExport(app, settings, owned=lambda: set(range(settings.topic_partitions)),
+                           exporting=lambda: True, send=loop_back)
+    return export
+
+
 def owner_at(clock):
     writer = FakeWriter()
-    owner = CaseOwner(create_app(Settings(app_id=f"t-{uuid.uuid4().hex[:6]}")), Settings(),
-                      Context(catalog=CATALOG, division_exists=lambda c: True), load_units(), writer, clock)
+    settings = Settings(app_id=f"t-{uuid.uuid4().hex[:6]}")
+    app = create_app(settings)
+    owner = CaseOwner(app, settings, Context(catalog=CATALOG, division_exists=lambda c: True), load_units(), writer,
+                      clock, measures=one_worker_export(app, settings))
     owner.table = {}
     return owner, writer
 
