@@ -92,11 +92,13 @@ def test_a_units_http_record_without_valid_headers_is_dead_lettered():
     assert decode(CATALOG, out[0].value).record["original_value"] == value
 
 
-def test_a_units_http_ack_goes_to_the_platform_keyed_by_incident():
+def test_a_units_http_ack_goes_to_its_owner_keyed_by_platform_and_incident():
+    """Judged as on the unit's own topic: forwarded to the acknowledgement owner, which keeps their
+    order and sends the platform its ``incident-acks`` (streams/runtime/cases/ack_owner.py)."""
     from streams.core.cases.gateway_input import unit_headers
 
     ack = {"event_id": str(uuid.uuid4()), "platform_id": "swiftmeal", "incident_id": "SM-7", "unit_id": "110105-hrss",
            "action": "RECEIVED", "target_unit": None, "note": None, "at": T0}
     value = encode(CATALOG.contract("incident_ack").latest, ack)
     (out,) = plan_intake([gateway_msg(value, unit_headers("110105-hrss", "incident-acks"))], CTX, UNITS, T0)
-    assert (out.topic, out.key) == ("platform.swiftmeal.incident-acks", b"SM-7")
+    assert (out.kind, out.topic, out.key) == ("validated", "hub.validated.incident-acks", b"swiftmeal:SM-7")
