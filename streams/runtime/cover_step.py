@@ -5,13 +5,18 @@ goes to one worker, range assignor, and shares one state).
 
 One *unit of work* at a time -- a batch, or a close of the days that ended (the timer,
 :meth:`CoverStep.close_due`) -- runs the pure state machines (``streams.core.cover``) on the
-partitions' state, sends the emitted records and, once the broker acknowledged them all,
+partitions' state. A batch sends the emitted records and, once the broker acknowledged them all,
 writes the changed rows to the changelog (acks=all) and then to the local store
-(``streams.runtime.cover_state``); the batch's offsets are committed only after that
-(``streams.runtime.checkpoint``). A failure anywhere drops the unit's changes, so the state
-never holds what was not emitted: the batch is read again (it recomputes the same records,
-same versions and keys) and a close runs again at the next tick. A replayed input changes
-nothing and emits nothing (``streams.core.cover.daycover``).
+(``streams.runtime.cover_state``); its offsets are committed only after that
+(``streams.runtime.checkpoint``). A failure drops the batch's changes: it is read again and
+recomputes the same records (same versions and keys) from the restored state and its inputs.
+A close has no input to recompute it from (more orders may be read before the next tick), so it
+is written down first: its changes and records go to the changelog as one commit (an outbox,
+``streams.runtime.cover_state.outbox``), then its rows, then its records are sent, then the
+outbox is cleared. After its commit a close is only ever completed with the same records -- by
+this worker before its next unit of work, or by the partition's next owner before it uses the
+partition's records. A replayed input changes nothing and emits nothing
+(``streams.core.cover.daycover``).
 """
 
 from __future__ import annotations
