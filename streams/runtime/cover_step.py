@@ -154,6 +154,7 @@ class CoverStep:
         Emits nothing. A failure drops the changes; the next prune does it again."""
         await self._unit.acquire()
         try:
+            await self._complete_pending()
             now_ms = self.clock()
             for partition in sorted(self.owned):
                 daycover.prune(self.store.partition(partition).state, now_ms, keep_ms)

@@ -1,7 +1,7 @@
 """A close is never sent twice with other content (issue 20, the kill -9 ledger failure): a
 worker dies at each point of a close -- its commit, its state rows, its outputs, the clearing of
 its outbox -- more orders of the closed day arrive, and a new owner on a fresh disk (restored
-from the changelog) takes over. Every copy of a version is the same bytes, the first version
+from the changelog), or the worker restarted on its own disk, takes over. Every copy of a version is the same bytes, the first version
 holds the orders the close saw (or, if nothing of the close was durable, all of them), and the
 later orders come as the next version. Nothing is lost: the last version counts every order."""
 
@@ -66,8 +66,9 @@ def totals(value: bytes) -> tuple[int, int]:
     (is_output, 7),
     (is_commit_cleared, 7),   # sent already: sent again, the same bytes
 ])
+@pytest.mark.parametrize("disk", ["fresh", "same"])
 def test_a_close_killed_at_any_point_is_sent_with_one_content_and_later_orders_make_v2(tmp_path, crash_at,
-                                                                                         first_orders):
+                                                                                         first_orders, disk):
     async def scenario():
         broker, clock = setup_broker(), Clock(NOON + 3_600_000)
         produce(broker, ORDERS, *[order(n, "w1") for n in range(1, 8)])
@@ -79,9 +80,10 @@ def test_a_close_killed_at_any_point_is_sent_with_one_content_and_later_orders_m
             await stage.step.close_due()
         await stop(stage, task)
 
-        # Orders 8..10 of the closed day arrive; a new owner, fresh disk, reads every input again.
+        # Orders 8..10 of the closed day arrive; a new owner (a fresh disk restored from the
+        # changelog, or the restarted worker on its own disk) reads every input again.
         produce(broker, ORDERS, *[order(n, "w1") for n in range(8, 11)])
-        stage = make_stage(broker, tmp_path / "fresh", clock, group="cover-next")
+        stage = make_stage(broker, tmp_path / ("dead" if disk == "same" else "fresh"), clock, group="cover-next")
         stage.restore = memory_restore(broker, stage.store)
         task = await run_until_committed(broker, stage, "cover-next")
         await stage.step.close_due()
