@@ -3,7 +3,8 @@
 One compacted topic, ``<app_id>-cover-changelog``, with the cover inputs' partition count;
 partition p holds the rows of input partition p (``streams.runtime.cover_state.codec``), one
 record per changed row, a tombstone (no value) per removed row. The last record of a key is
-the row. Written only after a unit of work's outputs were acknowledged; replayed into the
+the row. Written after a batch's outputs were acknowledged, or, for a close, as an outbox
+commit before its outputs are sent (``streams.runtime.cover_state.outbox``); replayed into the
 local :class:`~streams.runtime.cover_state.store.CoverStore` when a worker takes a partition
 (on a fresh disk: from the start).
 """

@@ -4,9 +4,11 @@ machines (``streams.core.cover``) run unchanged while the history lives on disk.
 
 Each mapping reads, in this order: the changes of the unit of work in progress (``changes``),
 a bounded cache of durable values, RocksDB. Writes only go to ``changes``; the stage makes them
-durable after the unit's outputs are acknowledged (:meth:`StoredMap.take_changes`, then
-:meth:`StoredMap.committed`) or drops them if anything failed (:meth:`StoredMap.rollback`), so
-the state never holds what was not both emitted and persisted. Memory: the open changes plus at
+durable (:meth:`StoredMap.take_changes`, then :meth:`StoredMap.committed`) after a batch's
+outputs are acknowledged, or with a close's outputs in an outbox commit
+(``streams.runtime.cover_state.outbox``), or drops them if anything failed
+(:meth:`StoredMap.rollback`), so the state never holds what was not persisted and either emitted
+or committed to be. Memory: the open changes plus at
 most ``cache_size`` durable entries per mapping, whatever the size of the history.
 """
 

@@ -125,6 +125,16 @@ class CoverStore:
             batch.put(_offset_key(partition), _OFFSET.pack(next_offset))
         self._db.write(batch)
 
+    def rows(self, partition: int, start: bytes) -> list[Change]:
+        """The rows of ``partition`` whose key (without the partition prefix) begins with ``start``."""
+        prefix = _prefix(partition)
+        found, it = [], self._db.iter()
+        it.seek(prefix + start)
+        while it.valid() and it.key().startswith(prefix + start):
+            found.append((it.key()[len(prefix):], it.value()))
+            it.next()
+        return found
+
     def skip_to(self, partition: int, offset: int) -> None:
         """Retention or compaction removed records before ``offset``: a replay starts there."""
         self._db.put(_offset_key(partition), _OFFSET.pack(offset))
