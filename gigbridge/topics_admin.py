@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Iterable
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from gigbridge.broker_errors import client_config
 from gigbridge.settings import Settings
@@ -28,9 +29,9 @@ class TopicAdmin:
     """Creates and lists topics. Opens its connection lazily (no I/O in the constructor).
     Safe to call from several threads (calls are serialized)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: KafkaAdminClient | None = None) -> None:
         self._settings = settings
-        self._client: KafkaAdminClient | None = None
+        self._client = client  # injected in tests; else opened on first use
         self._lock = threading.RLock()
 
     @property
@@ -83,11 +84,20 @@ class TopicAdmin:
         leader before that broker has taken over the partition (KRaft applies the change
         asynchronously); a produce in between gets NotLeaderForPartition, which aiokafka retries
         and logs every 100 ms, for each new office topic. A ListOffsets request fails the same
-        way until then, and kafka-python retries it quietly (bounded by the timeout)."""
+        way until then, and kafka-python retries it quietly (bounded by the timeout). On a cluster of
+        several brokers, the broker asked for metadata may not know a just-created topic yet
+        (UnknownTopicOrPartition, which kafka-python raises at once): asked again until the deadline."""
         partitions = self.partitions_of(topics)
         specs = {TopicPartition(topic, p): OffsetSpec.LATEST for topic, n in partitions.items() for p in range(n)}
-        if specs:
-            self.client.list_partition_offsets(specs, timeout_ms=30_000)
+        deadline = time.monotonic() + 30.0
+        while specs:
+            try:
+                self.client.list_partition_offsets(specs, timeout_ms=30_000)
+                return
+            except UnknownTopicOrPartitionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)  # metadata propagates between brokers within milliseconds
 
     @_serialized
     def group_offsets(self, group_id: str) -> dict[tuple[str, int], int]:

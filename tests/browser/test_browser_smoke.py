@@ -53,7 +53,9 @@ def test_form_submits_and_text_renders(page, smoke_server) -> None:
     page.get(smoke_server.url)
     assert page.title == "工作台"
     page.find_element(By.ID, "note").send_keys("已上门", Keys.ENTER)
-    wait_for(lambda: "已确认：已上门" in page.find_element(By.TAG_NAME, "body").text, 10, "the acknowledged page")
+    # one script call: the body found before the form's navigation ends would be stale
+    wait_for(lambda: "已确认：已上门" in (page.execute_script("return document.body && document.body.innerText") or ""),
+             10, "the acknowledged page")
 
 
 def test_reset_forgets_every_sites_cookies(page, smoke_server) -> None:

@@ -209,7 +209,8 @@ def test_switch_to_english(page, hub) -> None:
     sign_in(page, hub)
     page.get(f"{hub.url}/cases")
     page.find_element(By.CSS_SELECTOR, "button[lang=en]").click()
-    wait_for(lambda: page.find_element(By.TAG_NAME, "html").get_attribute("lang").startswith("en"), 10,
+    # read in one script call: an element found before the navigation ends would be stale
+    wait_for(lambda: (page.execute_script("return document.documentElement.lang") or "").startswith("en"), 10,
              "the English page")
     assert page.current_url.endswith("/console/cases")
     save_screenshot(page, "cases-en")

@@ -8,6 +8,11 @@ never passes the business rules anyway). Bounded: at most 100 examples per opera
 
 from __future__ import annotations
 
+# Imported here, before any test starts a server thread: schemathesis imports this check lazily,
+# under pytest's assertion rewriting, and CPython 3.11 compiling in one thread while another thread
+# runs can fail with "SystemError: AST constructor recursion depth mismatch" (seen in CI).
+import schemathesis.specs.openapi.object_authorization  # noqa: F401
+
 import json
 import urllib.request
 
