@@ -11,6 +11,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
+from streams.runtime.faust_rewind import rewind_uncommitted_partitions
 from streams.runtime.health import WorkerHealth
 
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         stream_wait_empty=False,
         autodiscover=False,
     )
+    rewind_uncommitted_partitions(app)  # records dropped in a rebalance are read again (faust_rewind)
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ARG001 - Faust page signature
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
