@@ -7,10 +7,9 @@ Sizes: ``GIGBRIDGE_RELIABILITY_CASES`` cases (default 24, ``make test-reliabilit
 kill -9, one kill per three ``GIGBRIDGE_RELIABILITY_TRIALS`` (default 1, full 3), each in its own
 step round; after the kill the measures the worker exports (through the snapshot topic) must equal
 the pure ones. The rebalance variant also checks the measures with two workers: exactly one
-worker exports them, and they equal those of one worker holding every case. It runs only in the
-full suite and is expected to fail (xfail, test_rebalance.py): after the second worker joins, the
-steps of its partitions are applied only in part or not at all (found by this ledger; also with
-the acknowledgement table and the measures export removed: docs/cases.md, "Not wired yet").
+worker exports them, and they equal those of one worker holding every case; both workers apply
+steps. It found the loss of records Faust drops in a rebalance at the start of a partition
+(docs/cases.md, "Faust rebalance: records re-read").
 """
 
 from __future__ import annotations
