@@ -112,14 +112,16 @@ def _gauges(worker: Worker) -> dict:
 
 
 def _earlier_cases(kafka, traffic: CaseTraffic) -> dict[str, dict]:
-    """The last state of every case an earlier scenario of this broker left on the shared topics: a
-    new worker group reads ``hub.validated.cases`` from the start, so its measures count them too
-    (their own scenario's ledger checked them)."""
+    """The cases an earlier scenario of this broker left on the shared topics, as this scenario's
+    worker holds them: a new worker group reads ``hub.validated.cases`` and ``-case-events`` from
+    the start, applies them again (not necessarily as their first owner did: the two topics are
+    not ordered against each other) and sends each state it reaches to ``hub.cases.state``; the
+    last one it sent per case (written since this scenario started) is what its measures count."""
     latest: dict[str, dict] = {}
-    for r in read_topics(kafka, [STATE_TOPIC])[STATE_TOPIC]:
+    records = read_topics(kafka, [STATE_TOPIC], since_ms=traffic.started_ms, since_topics=[STATE_TOPIC])[STATE_TOPIC]
+    for r in sorted(records, key=lambda r: (r.partition, r.offset)):  # a case's states: one partition, in order
         state = _decode(r.value)
-        if state and state["case_id"] not in traffic.unit_of and state["version"] >= latest.get(
-                state["case_id"], {}).get("version", 0):
+        if state and state["case_id"] not in traffic.unit_of:
             latest[state["case_id"]] = state
     return latest
 
