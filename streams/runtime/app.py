@@ -11,6 +11,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gigbridge.settings import Settings
+from streams.runtime.faust_rewind import rewind_uncommitted_partitions
 from streams.runtime.health import WorkerHealth
 
 
@@ -51,9 +52,13 @@ def create_app(settings: Settings, health: WorkerHealth | None = None) -> faust.
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
         web_in_thread=False,
-        stream_wait_empty=False,
+        # A worker leaving (or a partition revoked) waits for the event an agent is applying: Faust
+        # acknowledges an event whose agent is cancelled, so the owner's step in flight was
+        # committed unapplied (the case ledger, docs/cases.md "Faust rebalance: records re-read").
+        stream_wait_empty=True,
         autodiscover=False,
     )
+    rewind_uncommitted_partitions(app)  # records dropped in a rebalance are read again (faust_rewind)
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ARG001 - Faust page signature
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -316,9 +316,11 @@ class GracefulWorker(faust.Worker):
     offsets are committed only for finished batches (at-least-once: the rest is re-read)."""
 
     def __init__(self, *args: Any, drain: Callable[[], Awaitable[None]],
+                 after_stop: Callable[[], Awaitable[None]] | None = None,
                  stop_bound_s: float = SHUTDOWN_BOUND_S, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._drain = drain
+        self._after_stop = after_stop
         self._stop_bound_s = stop_bound_s
 
     async def on_stop(self) -> None:
@@ -330,6 +332,13 @@ class GracefulWorker(faust.Worker):
         except Exception as exc:  # noqa: BLE001 - a failed drain must not prevent the stop
             log.warning("drain before shutdown failed", error=f"{type(exc).__name__}: {exc}")
         await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        """After the app (its agents included) has stopped: ``after_stop`` (the writer the agents
+        wrote with; closed earlier, an agent's step in flight failed and was acknowledged unapplied)."""
+        await super().on_shutdown()
+        if self._after_stop is not None:
+            await self._after_stop()
 
 
 def _exit_after_bound(bound_s: float) -> None:

@@ -118,7 +118,8 @@ class HubWorker:
             await loop.step.close()
         await self.dedupe.close()
         await self.cover.close()
-        await self.writer.stop()
+        # not the writer: the Faust agents (case owners, claims) write with it until the app has
+        # stopped them; serve() stops it after that (GracefulWorker's after_stop)
 
     async def _on_assigned(self, assigned: set) -> None:
         metrics.SUBSCRIBED_TOPICS.set(len(self.ingest.subscribed_topics()))
@@ -183,7 +184,7 @@ def serve(hub: HubWorker) -> int:
     from streams.runtime.health import GracefulWorker
 
     hub.ensure_topics()  # before subscribing: see HubWorker.static_topics
-    worker = GracefulWorker(hub.app, drain=hub.drain, loglevel=hub.settings.log_level, override_logging=False,
-                            redirect_stdouts=False, quiet=True)
+    worker = GracefulWorker(hub.app, drain=hub.drain, after_stop=hub.writer.stop, loglevel=hub.settings.log_level,
+                            override_logging=False, redirect_stdouts=False, quiet=True)
     worker.execute_from_commandline()
     return 0

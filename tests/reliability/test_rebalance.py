@@ -7,7 +7,6 @@ exactly one exports the case measures, equal to one worker's (tests/support/case
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -22,15 +21,7 @@ from tests.support.order_traffic import OrderTraffic
 pytestmark = [pytest.mark.reliability, pytest.mark.kafka]
 
 
-# Known failure, full suite only (it would add minutes to `make test` while it times out): after the
-# second worker joins, the case owner's steps on its partitions stall (docs/cases.md, "Not wired
-# yet"). Not strict: it must start passing once that is fixed.
-CASES_REBALANCE = pytest.param("cases", marks=[
-    pytest.mark.xfail(reason="case steps stall on the joining worker after the case owner's Faust rebalance", strict=False),
-    pytest.mark.skipif(not os.environ.get("GIGBRIDGE_RELIABILITY_CASES"), reason="make test-reliability only")])
-
-
-@pytest.mark.parametrize("kind", ["events", "orders", CASES_REBALANCE])
+@pytest.mark.parametrize("kind", ["events", "orders", "cases"])
 def test_worker_joins_and_leaves_mid_stream(kafka, tmp_path, scenario_timer, kind):
     if kind == "cases":  # the case owner's table moves (tests/reliability/case_scenarios.py)
         return case_rebalance(kafka, tmp_path, scenario_timer)
