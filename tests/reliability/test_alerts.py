@@ -55,7 +55,12 @@ class Scenario:
         self.conn, self.tmp_path, self.name = conn, tmp_path, name
         self.platform = unique(f"alert-{name}")
         onboard_platforms(conn, [self.platform])
-        self.worker = Worker(conn, tmp_path, unique(f"rel-alert-{name}"), worker_env).start()
+        # The traffic reports insured incidents (up to 6 h old) but no orders. From 18:00 UTC (midnight
+        # China time + the 2 h grace) until 22:00 UTC the cover stage rightly reports the previous
+        # day's ones as cover gaps, and GigbridgeCoverGaps fired during the healthy phase (CI at
+        # 18:28 UTC). With a week's grace no day closes within a scenario, whatever the time.
+        env = {"GIGBRIDGE_COVER_GRACE_S": str(7 * 86_400), **(worker_env or {})}
+        self.worker = Worker(conn, tmp_path, unique(f"rel-alert-{name}"), env).start()
         self.traffic = Traffic(conn, [self.platform], seed=SEED + 11, invalid_share=0.0, provinces=provinces)
         self.scraper = replay.Scraper(lambda: self.worker.port)
 
